@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// The backward pass, shaped like micrograd's: order the graph topologically, walk it in
+// reverse, call each node's backward, and *accumulate* (+=) the gradients it returns into the
+// nodes upstream — a tensor used twice (the residual shortcut!) gets the sum of both paths.
+
+import { AccumulateGrad, Node } from './node.js';
+import { setGradEnabled } from './grad-mode.js';
+import { checkAnomalies } from './anomaly.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { OpArgumentError, fmtShape } from '../tensor/errors.js';
+import { sameShape } from '../tensor/shape.js';
+import { add } from '../ops/elementwise.js';
+import { onesLike } from '../ops/creation.js';
+
+/** Nodes reachable from `root`, each after every node that consumes its output. */
+function topologicalOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const visited = new Set<Node>();
+  // Iterative DFS (deep ResNets would overflow a recursive one).
+  const stack: Array<{ node: Node; i: number }> = [{ node: root, i: 0 }];
+  visited.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const edge = top.node.next[top.i++];
+    if (top.i > top.node.next.length) {
+      order.push(top.node);
+      stack.pop();
+    } else if (edge instanceof Node && !visited.has(edge)) {
+      visited.add(edge);
+      stack.push({ node: edge, i: 0 });
+    }
+  }
+  return order.reverse(); // root first
+}
+
+function accumulateLeaf(sink: AccumulateGrad, g: Tensor): void {
+  const leaf = sink.leaf;
+  if (leaf.isDisposed) {
+    g.dispose();
+    return;
+  }
+  if (leaf.grad) {
+    const sum = add(leaf.grad, g);
+    leaf.grad.dispose();
+    g.dispose();
+    leaf.grad = sum.keep();
+  } else {
+    leaf.grad = g.keep();
+  }
+}
+
+export function backward(root: Tensor, gradOutput: Tensor | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) {
+    throw new OpArgumentError(`backward: ${root.describe()} does not require grad (no input of its graph has requiresGrad = true)`);
+  }
+  if (!gradOutput && root.size !== 1) {
+    throw new OpArgumentError(`backward: gradient can be implicitly created only for one-element outputs; got ${fmtShape(root.shape)} — pass a gradOutput`);
+  }
+  if (gradOutput && !sameShape(gradOutput.shape, root.shape)) {
+    throw new OpArgumentError(`backward: gradOutput ${fmtShape(gradOutput.shape)} does not match the output ${fmtShape(root.shape)}`);
+  }
+  const previous = setGradEnabled(false);
+  try {
+    const seed = gradOutput ? gradOutput.detach() : onesLike(root);
+    const edge = root.gradEdge();
+    if (edge instanceof AccumulateGrad) {
+      accumulateLeaf(edge, seed);
+      return;
+    }
+    const rootNode = edge as Node;
+    const grads = new Map<Node, Tensor>([[rootNode, seed]]);
+    for (const node of topologicalOrder(rootNode)) {
+      const gy = grads.get(node);
+      grads.delete(node);
+      if (!gy) continue; // no gradient reached this node
+      const inputGrads = node.backwardFn(gy, node.saved);
+      gy.dispose();
+      checkAnomalies(node.name, inputGrads);
+      node.next.forEach((next, i) => {
+        const g = inputGrads[i];
+        if (!g) return;
+        if (!sameShape(g.shape, node.inputShapes[i])) {
+          throw new Error(`wgslgrad internal: ${node.name} backward returned a gradient of shape ${fmtShape(g.shape)} for an input of shape ${fmtShape(node.inputShapes[i])}`);
+        }
+        if (!next) g.dispose();
+        else if (next instanceof AccumulateGrad) accumulateLeaf(next, g);
+        else {
+          const prev = grads.get(next);
+          if (prev) {
+            grads.set(next, add(prev, g));
+            prev.dispose();
+            g.dispose();
+          } else grads.set(next, g);
+        }
+      });
+      if (!retainGraph) node.freeSaved();
+    }
+    for (const g of grads.values()) g.dispose();
+  } finally {
+    setGradEnabled(previous);
+  }
+}

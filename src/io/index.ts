@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+// wg.io: reading and writing weights (safetensors) and checkpoints.
+export {};

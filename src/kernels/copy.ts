@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Launcher for copy_strided.wgsl: copy one strided view into another of the same shape.
+
+import source from './wgsl/copy_strided.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { coalesce, contiguousStrides } from '../tensor/shape.js';
+
+const copyKernel = defineKernel('copy_strided', source, ['read', 'read_write', 'uniform']);
+const WG = 256;
+
+/** A view into a destination buffer: where `copyInto` writes. */
+export interface DestinationView {
+  buffer: GPUBuffer;
+  offset: number;
+  strides: readonly number[];
+}
+
+/** Write the elements of `src` (any view) into `dst` (a view of the same shape). */
+export function copyInto(src: Tensor, dst: DestinationView, label = 'copy'): void {
+  const n = src.size;
+  const c = coalesce(src.shape, [src.strides, dst.strides]);
+  const params = new Uniforms()
+    .u32(n).u32(c.shape.length).u32(src.offset).u32(dst.offset)
+    .u32Array(c.shape, 2, 1)
+    .u32Array(c.strides[0], 2)
+    .u32Array(c.strides[1], 2)
+    .finish();
+  launch(copyKernel, { buffers: [src.buffer, dst.buffer], params, workgroups: grid1d(n, WG), constants: { WG }, label });
+}
+
+/** A fresh contiguous copy of any view, same dtype. */
+export function copyContiguous(src: Tensor): Tensor {
+  const out = emptyTensor(src.shape, src.dtype, 'contiguous');
+  copyInto(src, { buffer: out.buffer, offset: 0, strides: contiguousStrides(src.shape) }, 'contiguous');
+  return out;
+}

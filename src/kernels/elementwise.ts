@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// Launchers for elementwise_binary.wgsl and elementwise_unary.wgsl (no autograd here: see
+// src/ops/elementwise.ts for the differentiable ops built on these).
+
+import binarySource from './wgsl/elementwise_binary.wgsl';
+import unarySource from './wgsl/elementwise_unary.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { broadcastShapes, broadcastStrides, coalesce, numel } from '../tensor/shape.js';
+
+const binaryKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform']);
+const unaryKernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform']);
+
+/** Operation codes of elementwise_binary.wgsl's `OP` constant. */
+export const BinaryOp = {
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6,
+  gt: 7, lt: 8, ge: 9, le: 10, eq: 11, ne: 12,
+  reluBackward: 13, sigmoidBackward: 14, tanhBackward: 15,
+} as const;
+export type BinaryOpName = keyof typeof BinaryOp;
+
+/** Operation codes of elementwise_unary.wgsl's `OP` constant. */
+export const UnaryOp = {
+  identity: 0, neg: 1, exp: 2, log: 3, sqrt: 4, relu: 5, sigmoid: 6, tanh: 7, abs: 8,
+  powScalar: 9, sign: 10, reciprocal: 11, square: 12, step: 13,
+} as const;
+export type UnaryOpName = keyof typeof UnaryOp;
+
+const WG = 256;
+
+/** out = op(a, b) with broadcasting; a and b may be non-contiguous views. */
+export function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = emptyTensor(shape, 'float32', op);
+  const n = numel(shape);
+  const c = coalesce(shape, [
+    broadcastStrides(a.shape, a.strides, shape),
+    broadcastStrides(b.shape, b.strides, shape),
+  ]);
+  const params = new Uniforms()
+    .u32(n).u32(c.shape.length).u32(a.offset).u32(b.offset)
+    .u32Array(c.shape, 2, 1)
+    .u32Array(c.strides[0], 2)
+    .u32Array(c.strides[1], 2)
+    .finish();
+  launch(binaryKernel, {
+    buffers: [a.buffer, b.buffer, out.buffer],
+    params,
+    workgroups: grid1d(n, WG),
+    constants: { OP: BinaryOp[op], WG },
+    label: op,
+  });
+  return out;
+}
+
+/** out = op(alpha * x + beta); `scalar` is the exponent of powScalar / threshold of step. */
+export function unary(op: UnaryOpName, x: Tensor, alpha = 1, beta = 0, scalar = 0): Tensor {
+  const out = emptyTensor(x.shape, 'float32', op);
+  const n = x.size;
+  const c = coalesce(x.shape, [x.strides]);
+  const params = new Uniforms()
+    .u32(n).u32(c.shape.length).u32(x.offset).u32(0)
+    .f32(alpha).f32(beta).f32(scalar).u32(0)
+    .u32Array(c.shape, 2, 1)
+    .u32Array(c.strides[0], 2)
+    .finish();
+  launch(unaryKernel, {
+    buffers: [x.buffer, out.buffer],
+    params,
+    workgroups: grid1d(n, WG),
+    constants: { OP: UnaryOp[op], WG },
+    label: op,
+  });
+  return out;
+}

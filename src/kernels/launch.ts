@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+// The one path from a launcher to the GPU: a kernel is declared once (its WGSL source and the
+// access mode of each binding), its pipelines are cached per specialisation (`override`
+// constants), and `launch()` binds buffers plus the parameter struct and records a dispatch.
+
+import { gpu, onClose, type GpuContext } from '../tensor/device.js';
+import { commands } from '../tensor/queue.js';
+import { ShaderCompilationError } from '../tensor/errors.js';
+
+/** How a shader binding is used: read-only storage, read-write storage, or the uniform struct. */
+export type BindingKind = 'read' | 'read_write' | 'uniform';
+
+export interface Kernel {
+  /** The .wgsl file name without extension: used for labels and error messages. */
+  readonly name: string;
+  readonly source: string;
+  readonly entryPoint: string;
+  readonly bindings: readonly BindingKind[];
+}
+
+export function defineKernel(name: string, source: string, bindings: readonly BindingKind[], entryPoint = 'main'): Kernel {
+  return { name, source, bindings, entryPoint };
+}
+
+export type Constants = Record<string, number>;
+
+interface CachedKernel {
+  module: GPUShaderModule;
+  layout: GPUBindGroupLayout;
+  pipelineLayout: GPUPipelineLayout;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+
+const cache = new Map<Kernel, CachedKernel>();
+let cacheCtx: GpuContext | null = null;
+onClose(() => cache.clear());
+let pipelinesCreated = 0;
+
+function kernelEntry(kernel: Kernel): CachedKernel {
+  const ctx = gpu();
+  if (cacheCtx !== ctx) {
+    cache.clear();
+    cacheCtx = ctx;
+  }
+  let entry = cache.get(kernel);
+  if (entry) return entry;
+  const device = ctx.device;
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ code: kernel.source, label: `${kernel.name}.wgsl` });
+  const moduleScope = device.popErrorScope();
+  commands().addCheck(
+    moduleScope.then(async (err) => {
+      if (!err) return;
+      const diag = await describeCompilation(kernel, module);
+      ctx.pendingErrors.push(new ShaderCompilationError(`wgslgrad: kernel ${kernel.name}.wgsl does not compile:\n${diag || err.message}`));
+    }),
+  );
+  const layout = device.createBindGroupLayout({
+    label: kernel.name,
+    entries: kernel.bindings.map((kind, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
+    })),
+  });
+  const pipelineLayout = device.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [layout] });
+  entry = { module, layout, pipelineLayout, pipelines: new Map() };
+  cache.set(kernel, entry);
+  return entry;
+}
+
+function constantsKey(constants: Constants | undefined): string {
+  if (!constants) return '';
+  return Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',');
+}
+
+/** Compiler diagnostics as `file:line:col: message` lines. */
+async function describeCompilation(kernel: Kernel, module: GPUShaderModule): Promise<string> {
+  const info = await module.getCompilationInfo();
+  return info.messages
+    .map((m) => `  ${kernel.name}.wgsl:${m.lineNum}:${m.linePos}: ${m.type}: ${m.message}`)
+    .join('\n');
+}
+
+function pipelineFor(kernel: Kernel, constants?: Constants): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  const entry = kernelEntry(kernel);
+  const key = constantsKey(constants);
+  let pipeline = entry.pipelines.get(key);
+  if (!pipeline) {
+    const device = gpu().device;
+    device.pushErrorScope('validation');
+    pipeline = device.createComputePipeline({
+      label: `${kernel.name}${key ? `{${key}}` : ''}`,
+      layout: entry.pipelineLayout,
+      compute: { module: entry.module, entryPoint: kernel.entryPoint, constants },
+    });
+    pipelinesCreated++;
+    const scope = device.popErrorScope();
+    commands().addCheck(
+      scope.then(async (err) => {
+        if (!err) return;
+        const diag = await describeCompilation(kernel, entry.module);
+        gpu().pendingErrors.push(
+          new ShaderCompilationError(`wgslgrad: kernel ${kernel.name}.wgsl (${key || 'no constants'}) failed to build: ${err.message}\n${diag}`),
+        );
+      }),
+    );
+    entry.pipelines.set(key, pipeline);
+  }
+  return { pipeline, layout: entry.layout };
+}
+
+/**
+ * Build a kernel's pipeline ahead of time with createComputePipelineAsync, so the first real
+ * dispatch does not wait on the shader compiler (lavapipe compiles through LLVM).
+ */
+export async function precompile(kernel: Kernel, constants?: Constants): Promise<void> {
+  const entry = kernelEntry(kernel);
+  const key = constantsKey(constants);
+  if (entry.pipelines.has(key)) return;
+  try {
+    const pipeline = await gpu().device.createComputePipelineAsync({
+      label: `${kernel.name}${key ? `{${key}}` : ''}`,
+      layout: entry.pipelineLayout,
+      compute: { module: entry.module, entryPoint: kernel.entryPoint, constants },
+    });
+    pipelinesCreated++;
+    entry.pipelines.set(key, pipeline);
+  } catch (err) {
+    const diag = await describeCompilation(kernel, entry.module);
+    throw new ShaderCompilationError(`wgslgrad: kernel ${kernel.name}.wgsl failed to build: ${(err as Error).message}\n${diag}`);
+  }
+}
+
+export function pipelineStats(): { kernels: number; pipelines: number; created: number } {
+  let pipelines = 0;
+  for (const e of cache.values()) pipelines += e.pipelines.size;
+  return { kernels: cache.size, pipelines, created: pipelinesCreated };
+}
+
+export interface LaunchArgs {
+  /** Storage buffers in binding order (the uniform struct, if any, is bound after them). */
+  buffers: readonly GPUBuffer[];
+  /** The packed parameter struct (see Uniforms). Required when the kernel declares a uniform. */
+  params?: Uint8Array;
+  workgroups: readonly number[];
+  constants?: Constants;
+  /** Dispatch label: the op name, shown in GPU errors and profiles. */
+  label?: string;
+}
+
+/** Record one dispatch of `kernel` into the shared command encoder. */
+export function launch(kernel: Kernel, args: LaunchArgs): void {
+  const { pipeline, layout } = pipelineFor(kernel, args.constants);
+  const q = commands();
+  const entries: GPUBindGroupEntry[] = [];
+  let b = 0;
+  kernel.bindings.forEach((kind, binding) => {
+    if (kind === 'uniform') {
+      if (!args.params) throw new Error(`launch(${kernel.name}): kernel needs a parameter struct`);
+      entries.push({ binding, resource: q.uniform(args.params) });
+    } else {
+      const buffer = args.buffers[b++];
+      if (!buffer) throw new Error(`launch(${kernel.name}): binding ${binding} has no buffer`);
+      entries.push({ binding, resource: { buffer } });
+    }
+  });
+  const bindGroup = gpu().device.createBindGroup({ layout, entries, label: kernel.name });
+  const [x, y = 1, z = 1] = args.workgroups;
+  if (x === 0 || y === 0 || z === 0) return; // empty tensor: nothing to do
+  q.dispatch(pipeline, bindGroup, [x, y, z], args.label ?? kernel.name);
+}
+
+/**
+ * Workgroup counts for `count` independent items with `perGroup` items per workgroup.
+ * A dimension holds at most 65535 workgroups, so large counts spill into y; kernels recover
+ * the flat index as `gid.x + gid.y * num_workgroups.x * WG`.
+ */
+export function grid1d(count: number, perGroup: number): [number, number] {
+  const groups = Math.ceil(count / perGroup);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}

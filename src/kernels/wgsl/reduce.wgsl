@@ -1,0 +1,110 @@
+// reduce.wgsl — sum / max / min over a set of axes, f32, deterministic.
+//
+// The launcher splits the input's dimensions into *kept* ones (they index the output) and
+// *reduced* ones (they are folded), each with its own shape and input strides, after merging
+// neighbours that are contiguous — so reducing the last axis of a contiguous tensor is a
+// rank-1 walk. out[o] = scale * fold_{r < R} x[base(o) + offset(r)].
+//
+// Two entry points, chosen by the launcher:
+//   main         one invocation per output element, a sequential loop over R (many outputs).
+//   main_wide    one workgroup per output element: lanes stride over R, then a tree reduction
+//                in workgroup memory (few outputs, long rows: e.g. a full sum).
+// Both fix the order of additions, so results are bit-identical run to run (no atomics).
+// Bindings: 0 x (read), 1 out (write), 2 params.
+// Reference: src/kernels/reference/reduce.ts. Launcher: src/kernels/reduce.ts.
+
+struct Params {
+  out_numel: u32,
+  red_numel: u32,
+  out_rank: u32,
+  red_rank: u32,
+  x_offset: u32,
+  scale: f32,          // 1 for sum/max/min, 1/R for mean
+  _p0: u32,
+  _p1: u32,
+  out_shape: array<vec4<u32>, 2>,
+  out_strides: array<vec4<u32>, 2>,   // input strides of the kept dimensions
+  red_shape: array<vec4<u32>, 2>,
+  red_strides: array<vec4<u32>, 2>,   // input strides of the reduced dimensions
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+override OP: u32 = 0u;       // 0 sum, 1 max, 2 min
+override WG: u32 = 64u;
+
+fn identity() -> f32 {
+  switch OP {
+    case 1u: { return -0x1.fffffep+127f; }
+    case 2u: { return 0x1.fffffep+127f; }
+    default: { return 0.0; }
+  }
+}
+
+fn combine(acc: f32, v: f32) -> f32 {
+  switch OP {
+    case 1u: { return max(acc, v); }
+    case 2u: { return min(acc, v); }
+    default: { return acc + v; }
+  }
+}
+
+fn base_offset(o: u32) -> u32 {
+  var rest = o;
+  var off = p.x_offset;
+  for (var d = i32(p.out_rank) - 1; d >= 0; d--) {
+    let size = p.out_shape[d / 4][d % 4];
+    off += (rest % size) * p.out_strides[d / 4][d % 4];
+    rest = rest / size;
+  }
+  return off;
+}
+
+fn red_offset(r: u32) -> u32 {
+  var rest = r;
+  var off = 0u;
+  for (var d = i32(p.red_rank) - 1; d >= 0; d--) {
+    let size = p.red_shape[d / 4][d % 4];
+    off += (rest % size) * p.red_strides[d / 4][d % 4];
+    rest = rest / size;
+  }
+  return off;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * WG;
+  if (o >= p.out_numel) { return; }
+  let base = base_offset(o);
+  var acc = identity();
+  if (p.red_rank == 1u) {
+    // Fast path: one reduced dimension with a single stride.
+    let stride = p.red_strides[0][0];
+    for (var r = 0u; r < p.red_numel; r++) { acc = combine(acc, x[base + r * stride]); }
+  } else {
+    for (var r = 0u; r < p.red_numel; r++) { acc = combine(acc, x[base + red_offset(r)]); }
+  }
+  out[o] = acc * p.scale;
+}
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main_wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = wid.x + wid.y * nwg.x;
+  if (o >= p.out_numel) { return; }   // uniform per workgroup, so the barriers below are safe
+  let base = base_offset(o);
+  var acc = identity();
+  for (var r = lid.x; r < p.red_numel; r += WG) { acc = combine(acc, x[base + red_offset(r)]); }
+  partial[lid.x] = acc;
+  workgroupBarrier();
+  // Tree reduction: halve the active lanes each step (WG is a power of two).
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid.x < width) { partial[lid.x] = combine(partial[lid.x], partial[lid.x + width]); }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { out[o] = partial[0] * p.scale; }
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+// Command recording and submission.
+//
+// Ops do not submit work themselves. Every dispatch is recorded into one shared command encoder
+// (inside one open compute pass) and the batch is submitted at a *sync point*: reading a tensor
+// back (`await t.data()`), an explicit `wg.flush()`, or when the batch grows past a bound. A
+// training step therefore costs a handful of submits instead of one per op.
+//
+// Kernel parameters (small uniform structs) are packed into one CPU-side arena per batch and
+// uploaded with a single writeBuffer just before the submit; each dispatch binds its slice.
+
+import { gpu, throwPendingErrors, type GpuContext } from './device.js';
+import { WgslgradError, GpuOutOfMemoryError } from './errors.js';
+
+const UNIFORM_ALIGN = 256; // minUniformBufferOffsetAlignment (the WebGPU default and maximum)
+const ARENA_BYTES = 256 * 1024;
+const MAX_DISPATCHES_PER_BATCH = 512;
+
+export interface DispatchTimer {
+  /** Called per dispatch when profiling; returns timestamp writes for a pass of its own. */
+  timestampWrites(label: string): GPUComputePassTimestampWrites | undefined;
+  /** Called just before submit so the timer can resolve its query set into the batch. */
+  beforeSubmit(encoder: GPUCommandEncoder): void;
+}
+
+class CommandQueue {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private arenaCpu = new Uint8Array(ARENA_BYTES);
+  private arenaGpu: GPUBuffer | null = null;
+  private arenaUsed = 0;
+  private dispatches = 0;
+  private labels: string[] = [];
+  private checks: Promise<void>[] = [];
+  private toDestroy: GPUBuffer[] = [];
+  timer: DispatchTimer | null = null;
+  submits = 0;
+
+  constructor(private ctx: GpuContext) {}
+
+  private ensureEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.encoder = this.ctx.device.createCommandEncoder({ label: 'wgslgrad batch' });
+      this.arenaGpu ??= this.ctx.device.createBuffer({
+        size: ARENA_BYTES,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: 'wgslgrad uniform arena',
+      });
+    }
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Reserve space for one dispatch's uniform struct; returns the binding for it. */
+  uniform(bytes: Uint8Array): GPUBufferBinding {
+    if (this.arenaUsed + bytes.byteLength > ARENA_BYTES) this.flush();
+    this.ensureEncoder();
+    const offset = this.arenaUsed;
+    this.arenaCpu.set(bytes, offset);
+    this.arenaUsed = Math.ceil((offset + bytes.byteLength) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+    return { buffer: this.arenaGpu!, offset, size: bytes.byteLength };
+  }
+
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, workgroups: readonly number[], label: string): void {
+    const encoder = this.ensureEncoder();
+    const timestampWrites = this.timer?.timestampWrites(label);
+    if (timestampWrites) this.endPass();
+    this.pass ??= encoder.beginComputePass({ label, timestampWrites });
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    if (timestampWrites) this.endPass();
+    this.labels.push(label);
+    if (++this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Destroy a buffer once the current batch has been submitted (e.g. upload staging). */
+  destroyAfterSubmit(buffer: GPUBuffer): void {
+    this.toDestroy.push(buffer);
+  }
+
+  get pending(): boolean {
+    return this.encoder !== null;
+  }
+
+  /** Submit everything recorded so far. Errors are collected and thrown at the next sync. */
+  flush(): void {
+    throwPendingErrors(this.ctx);
+    if (!this.encoder) return;
+    const device = this.ctx.device;
+    this.endPass();
+    if (this.arenaUsed > 0) device.queue.writeBuffer(this.arenaGpu!, 0, this.arenaCpu, 0, this.arenaUsed);
+    this.timer?.beforeSubmit(this.encoder);
+    const labels = this.labels;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    device.queue.submit([this.encoder.finish()]);
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    this.checks.push(
+      Promise.all([validation, oom]).then(([v, o]) => {
+        const ops = summarizeLabels(labels);
+        if (o) this.ctx.pendingErrors.push(new GpuOutOfMemoryError(`wgslgrad: GPU out of memory in a batch of ${ops}: ${o.message}`));
+        if (v) this.ctx.pendingErrors.push(new WgslgradError(`wgslgrad: GPU validation error in a batch of ${ops}: ${v.message}`));
+      }),
+    );
+    for (const b of this.toDestroy) b.destroy();
+    this.toDestroy = [];
+    this.encoder = null;
+    this.arenaUsed = 0;
+    this.dispatches = 0;
+    this.labels = [];
+    this.submits++;
+  }
+
+  /** Track an asynchronous check (e.g. pipeline creation) to be awaited at the next sync. */
+  addCheck(p: Promise<void>): void {
+    this.checks.push(p);
+  }
+
+  /** Flush, wait for the GPU to finish, and throw any error it reported. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.ctx.device.queue.onSubmittedWorkDone();
+    await this.settleChecks();
+  }
+
+  async settleChecks(): Promise<void> {
+    const checks = this.checks.splice(0);
+    await Promise.all(checks);
+    throwPendingErrors(this.ctx);
+  }
+
+  /** Copy `bytes` from a GPU buffer into host memory. */
+  async read(src: GPUBuffer, srcOffset: number, bytes: number): Promise<ArrayBuffer> {
+    const device = this.ctx.device;
+    const padded = Math.ceil(bytes / 4) * 4;
+    const staging = device.createBuffer({ size: Math.max(padded, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'wgslgrad readback' });
+    try {
+      if (padded > 0) this.copy(src, srcOffset, staging, 0, padded);
+      this.flush();
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = staging.getMappedRange(0, padded).slice(0, bytes);
+      staging.unmap();
+      await this.settleChecks();
+      return out;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
+   * Upload host data into a buffer. Earlier recorded commands are submitted first, because
+   * queue.writeBuffer lands before any command that is still only recorded.
+   */
+  write(dst: GPUBuffer, dstOffset: number, data: ArrayBufferView): void {
+    if (this.encoder) this.flush();
+    this.ctx.device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+}
+
+function summarizeLabels(labels: string[]): string {
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const parts = [...counts].slice(-8).map(([l, n]) => (n > 1 ? `${l} x${n}` : l));
+  return `${labels.length} dispatch(es) [${parts.join(', ')}${counts.size > 8 ? ', ...' : ''}]`;
+}
+
+let queue: CommandQueue | null = null;
+let queueCtx: GpuContext | null = null;
+
+/** The command queue of the live device (recreated after a re-init). */
+export function commands(): CommandQueue {
+  const ctx = gpu();
+  if (!queue || queueCtx !== ctx) {
+    queue = new CommandQueue(ctx);
+    queueCtx = ctx;
+  }
+  return queue;
+}
+
+export function resetCommands(): void {
+  queue = null;
+  queueCtx = null;
+}
+
+/** Submit all recorded work now (without waiting for it). */
+export function flush(): void {
+  commands().flush();
+}
+
+/** Submit and wait until the GPU is idle; throws GPU errors reported on the way. */
+export async function sync(): Promise<void> {
+  await commands().sync();
+}
