@@ -1,4 +1,4 @@
 // SPDX-License-Identifier: MIT
 // wg.nn.functional (alias wg.F): stateless ops on tensors, as torch.nn.functional.
 // One file per family; each op's forward kernel launch and backward live in that file.
-export {};
+export { batchNorm, type BatchNormOptions } from './norm.js';

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+// Launchers for the batch-norm kernels (no autograd here: see src/nn/functional/norm.ts).
+//
+//   forward (training):  batch_norm_stats  -> batch_norm_finalize -> batch_norm_forward
+//                        (read x)             (C invocations)        (read x, write y)
+//   forward (eval):                           batch_norm_finalize -> batch_norm_forward
+//   backward:            batch_norm_backward_reduce -> batch_norm_backward_finalize -> batch_norm_backward_input
+//                        (read gy, x)                  (C invocations)                 (read gy, x, write dx)
+// The per-channel reductions run a grid of (P chunks x C channels) workgroups, each folding its
+// chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
+// spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
+
+import statsSource from './wgsl/batch_norm_stats.wgsl';
+import finalizeSource from './wgsl/batch_norm_finalize.wgsl';
+import forwardSource from './wgsl/batch_norm_forward.wgsl';
+import backwardReduceSource from './wgsl/batch_norm_backward_reduce.wgsl';
+import backwardFinalizeSource from './wgsl/batch_norm_backward_finalize.wgsl';
+import backwardInputSource from './wgsl/batch_norm_backward_input.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { numel } from '../tensor/shape.js';
+
+const chunkBindings = ['read', 'read_write', 'uniform'] as const;
+const statsKernels = {
+  scalar: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main'),
+  vec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_vec4'),
+};
+const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
+const applyBindings = ['read', 'read', 'read_write', 'uniform'] as const;
+const forwardKernels = {
+  scalar: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main'),
+  vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
+};
+const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
+const backwardReduceKernels = {
+  scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
+  vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
+};
+const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
+const inputBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
+const backwardInputKernels = {
+  scalar: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main'),
+  vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
+};
+
+/** Lanes per workgroup of the chunked reductions and of the elementwise passes. */
+const REDUCE_WG = 256;
+const APPLY_WG = 256;
+const FINALIZE_WG = 64;
+/** Aim for at least this many reduction workgroups in all (a few per core), ... */
+const TARGET_GROUPS = 64;
+/** ... but give each lane at least this many units of its chunk. */
+const MIN_UNITS_PER_LANE = 8;
+
+/**
+ * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
+ * forward and backward launches. `units` counts what one kernel step reads: vec4s when every
+ * plane's length S is a multiple of 4 (planes then start 16-byte aligned), else f32s.
+ */
+export interface BatchNormGeometry {
+  N: number;
+  C: number;
+  /** Values per plane: the product of the spatial dimensions (1 for (N, C) inputs). */
+  S: number;
+  /** Values per channel, N * S. */
+  M: number;
+  vec4: boolean;
+  /** Units per plane: S / 4 with vec4, else S. */
+  unitsS: number;
+  /** Chunks (workgroups) per channel in the reductions. */
+  P: number;
+  /** Units per chunk. */
+  chunk: number;
+}
+
+export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
+  const N = shape[0];
+  const C = shape[1];
+  const S = numel(shape.slice(2));
+  const vec4 = S % 4 === 0;
+  const unitsS = vec4 ? S / 4 : S;
+  const total = N * unitsS;
+  const wanted = Math.ceil(TARGET_GROUPS / C);
+  const affordable = Math.max(1, Math.floor(total / (REDUCE_WG * MIN_UNITS_PER_LANE)));
+  const P = Math.max(1, Math.min(wanted, affordable, 1024));
+  const chunk = Math.ceil(total / P);
+  return { N, C, S, M: N * S, vec4, unitsS, P, chunk };
+}
+
+/** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
+function packChunkParams(g: BatchNormGeometry): Uint8Array {
+  return new Uniforms()
+    .u32(g.N).u32(g.C).u32(g.unitsS).u32(g.P)
+    .u32(g.chunk).u32(g.N * g.unitsS)
+    .u32(Math.floor(REDUCE_WG / g.unitsS)).u32(REDUCE_WG % g.unitsS)
+    .finish();
+}
+
+/** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
+function packApplyParams(g: BatchNormGeometry): Uint8Array {
+  return new Uniforms().u32(g.N * g.C * g.unitsS).u32(g.C).u32(g.unitsS).u32(0).finish();
+}
+
+function pick<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T }): T {
+  return g.vec4 ? kernels.vec4 : kernels.scalar;
+}
+
+export interface BatchNormStatsArgs {
+  training: boolean;
+  momentum: number;
+  eps: number;
+  /** Contiguous (C) tensors updated in place in training; required in eval. */
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+  /** Plain (contiguous, offset 0) (C) tensors, or null. */
+  weight: Tensor | null;
+  bias: Tensor | null;
+}
+
+/**
+ * Per-channel statistics as a (C, 4) tensor of (mean, invstd, scale, shift), where
+ * y = x * scale + shift. In training the batch statistics are computed from `x` (plain) and the
+ * running statistics, if given, are updated in place in their own buffers.
+ */
+export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs): Tensor {
+  const temps: Tensor[] = [];
+  const placeholder = (): GPUBuffer => {
+    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
+    temps.push(t);
+    return t.buffer;
+  };
+  let partial: GPUBuffer;
+  if (a.training) {
+    const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm partial');
+    temps.push(part);
+    launch(pick(g, statsKernels), {
+      buffers: [x.buffer, part.buffer],
+      params: packChunkParams(g),
+      workgroups: [g.P, g.C],
+      constants: { WG: REDUCE_WG },
+      label: 'batchNorm stats',
+    });
+    partial = part.buffer;
+  } else {
+    partial = placeholder();
+  }
+  const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
+  const update = a.training && a.runningMean !== null && a.runningVar !== null;
+  const params = new Uniforms()
+    .u32(g.C).u32(g.P).f32(g.M).f32(a.eps)
+    .f32(a.momentum).u32(a.runningMean?.offset ?? 0).u32(a.runningVar?.offset ?? 0).u32(0)
+    .finish();
+  launch(finalizeKernel, {
+    buffers: [
+      partial,
+      a.weight?.buffer ?? placeholder(),
+      a.bias?.buffer ?? placeholder(),
+      a.runningMean?.buffer ?? placeholder(),
+      a.runningVar?.buffer ?? placeholder(),
+      stats.buffer,
+    ],
+    params,
+    workgroups: grid1d(g.C, FINALIZE_WG),
+    constants: {
+      WG: FINALIZE_WG,
+      TRAINING: a.training ? 1 : 0,
+      UPDATE_RUNNING: update ? 1 : 0,
+      HAS_WEIGHT: a.weight ? 1 : 0,
+      HAS_BIAS: a.bias ? 1 : 0,
+    },
+    label: 'batchNorm finalize',
+  });
+  for (const t of temps) t.dispose();
+  return stats;
+}
+
+/** y = x * scale[c] + shift[c] (x plain; stats from batchNormStatistics). */
+export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry): Tensor {
+  const y = emptyTensor(x.shape, 'float32', 'batchNorm');
+  launch(pick(g, forwardKernels), {
+    buffers: [x.buffer, stats.buffer, y.buffer],
+    params: packApplyParams(g),
+    workgroups: grid1d(g.N * g.C * g.unitsS, APPLY_WG),
+    constants: { WG: APPLY_WG },
+    label: 'batchNorm forward',
+  });
+  return y;
+}
+
+export interface BatchNormBackwardArgs {
+  training: boolean;
+  /** Plain (C) weight or null (gamma = 1). */
+  weight: Tensor | null;
+  needInput: boolean;
+  needWeight: boolean;
+  needBias: boolean;
+}
+
+/** Gradients of batch norm; each is null when not asked for. gy and x are plain. */
+export function batchNormBackward(
+  gy: Tensor, x: Tensor, stats: Tensor, g: BatchNormGeometry, a: BatchNormBackwardArgs,
+): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
+  const temps: Tensor[] = [];
+  const placeholder = (): GPUBuffer => {
+    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
+    temps.push(t);
+    return t.buffer;
+  };
+  // The channel sums are needed for dx in training and for dweight/dbias in either mode.
+  const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
+  let partial: GPUBuffer;
+  if (hasSums) {
+    const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
+    temps.push(part);
+    launch(pick(g, backwardReduceKernels), {
+      buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
+      params: packChunkParams(g),
+      workgroups: [g.P, g.C],
+      constants: { WG: REDUCE_WG },
+      label: 'batchNorm backward reduce',
+    });
+    partial = part.buffer;
+  } else {
+    partial = placeholder();
+  }
+  const dweight = a.needWeight ? emptyTensor([g.C], 'float32', 'batchNorm dweight') : null;
+  const dbias = a.needBias ? emptyTensor([g.C], 'float32', 'batchNorm dbias') : null;
+  const coef = emptyTensor([g.C, 4], 'float32', 'batch_norm coef');
+  temps.push(coef);
+  launch(backwardFinalizeKernel, {
+    buffers: [partial, stats.buffer, a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(), coef.buffer],
+    params: new Uniforms().u32(g.C).u32(g.P).f32(g.M).u32(0).finish(),
+    workgroups: grid1d(g.C, FINALIZE_WG),
+    constants: {
+      WG: FINALIZE_WG,
+      TRAINING: a.training ? 1 : 0,
+      HAS_SUMS: hasSums ? 1 : 0,
+      HAS_WEIGHT: a.weight ? 1 : 0,
+      WRITE_DWEIGHT: dweight ? 1 : 0,
+      WRITE_DBIAS: dbias ? 1 : 0,
+    },
+    label: 'batchNorm backward finalize',
+  });
+  let dx: Tensor | null = null;
+  if (a.needInput) {
+    dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
+    launch(pick(g, backwardInputKernels), {
+      buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer],
+      params: packApplyParams(g),
+      workgroups: grid1d(g.N * g.C * g.unitsS, APPLY_WG),
+      constants: { WG: APPLY_WG, TRAINING: a.training ? 1 : 0 },
+      label: 'batchNorm backward input',
+    });
+  }
+  for (const t of temps) t.dispose();
+  return { dx, dweight, dbias };
+}

@@ -1,0 +1,119 @@
+// batch_norm_stats.wgsl — per-channel partial mean and variance for batch norm (training),
+// NCHW f32, numerically stable (Welford) and deterministic (fixed merge order, no atomics).
+//
+// Legend: x is (N, C, S) — batch, channels, S = H*W positions per plane (all trailing dims
+// flattened). Channel c holds M = N*S values, visited in (n, s) order. They are cut into P
+// contiguous chunks; workgroup (p, c) folds chunk p:
+//   1. lane l runs Welford's update over values l, l+WG, l+2WG, ... of the chunk,
+//      keeping (count, mean, m2) where m2 = sum (v - mean)^2;
+//   2. the WG lane states are merged pairwise in a fixed tree (Chan et al.'s formula:
+//      n = na + nb, mean = ma + d*nb/n, m2 = m2a + m2b + d^2*na*nb/n with d = mb - ma).
+//   partial[c * P + p] = (count, mean, m2, 0)
+// batch_norm_finalize.wgsl merges the P partials of each channel in order 0..P-1.
+// Welford never subtracts two large sums, so a channel with mean 1e4 and std 1 keeps its digits.
+//
+// Entry points (the launcher picks one): `main` reads one f32 per step; `main_vec4` (S % 4 == 0)
+// reads one vec4 of a plane per step and keeps four Welford states per lane (they always see the
+// same count). In main_vec4 every "unit" below is a vec4 and S is counted in vec4s.
+// Lanes walk their (n, s) position incrementally (s += WG % S, n += WG / S, carry), so the loop
+// has no integer division.
+// Bindings: 0 x (read), 1 partial (write), 2 params.
+// Reference: src/kernels/reference/batch-norm.ts (batchNormForwardRef). Launcher: src/kernels/batch-norm.ts.
+
+struct StatsParams {      // packed by packChunkParams() in src/kernels/batch-norm.ts
+  N: u32,
+  C: u32,
+  S: u32,                 // units per plane (f32s, or vec4s in main_vec4)
+  P: u32,                 // chunks (workgroups) per channel
+  chunk: u32,             // units per chunk (the last one may be shorter)
+  total: u32,             // N * S units per channel
+  step_n: u32,            // WG / S
+  step_s: u32,            // WG % S
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> partial: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> p: StatsParams;
+
+override WG: u32 = 256u;
+
+var<workgroup> tree: array<vec4<f32>, WG>;   // (count, mean, m2, unused) per lane
+
+fn merge(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  let n = a.x + b.x;
+  if (b.x == 0.0) { return a; }
+  if (a.x == 0.0) { return b; }
+  let d = b.y - a.y;
+  let fb = b.x / n;
+  return vec4<f32>(n, a.y + d * fb, a.z + b.z + d * d * a.x * fb, 0.0);
+}
+
+// Steps 2: tree merge of the lane states, lane 0 writes the chunk's partial.
+fn reduce_and_store(lid: u32, state: vec4<f32>, c: u32, part: u32) {
+  tree[lid] = state;
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid < width) { tree[lid] = merge(tree[lid], tree[lid + width]); }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { partial[c * p.P + part] = tree[0]; }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lid3.x;
+  let part = wid.x;
+  let c = wid.y;
+  let begin = part * p.chunk;
+  let end = min(begin + p.chunk, p.total);
+  var count = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  var u = begin + lid;
+  var n = u / p.S;
+  var s = u % p.S;
+  while (u < end) {
+    let v = x[(n * p.C + c) * p.S + s];
+    count += 1.0;
+    let d = v - mean;
+    mean += d / count;
+    m2 += d * (v - mean);
+    u += WG;
+    s += p.step_s;
+    n += p.step_n;
+    if (s >= p.S) { s -= p.S; n += 1u; }
+  }
+  reduce_and_store(lid, vec4<f32>(count, mean, m2, 0.0), c, part);
+}
+
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lid3.x;
+  let part = wid.x;
+  let c = wid.y;
+  let begin = part * p.chunk;
+  let end = min(begin + p.chunk, p.total);
+  var count = 0.0;                 // values seen by each of the four states
+  var mean = vec4<f32>(0.0);
+  var m2 = vec4<f32>(0.0);
+  var u = begin + lid;
+  var n = u / p.S;
+  var s = u % p.S;
+  while (u < end) {
+    let v = x4[(n * p.C + c) * p.S + s];
+    count += 1.0;
+    let d = v - mean;
+    mean += d / count;
+    m2 += d * (v - mean);
+    u += WG;
+    s += p.step_s;
+    n += p.step_n;
+    if (s >= p.S) { s -= p.S; n += 1u; }
+  }
+  // Merge the four equal-count states: mean of means, m2 plus the spread of the means.
+  let m = (mean.x + mean.y + mean.z + mean.w) * 0.25;
+  let dm = mean - vec4<f32>(m);
+  let q = m2.x + m2.y + m2.z + m2.w + count * dot(dm, dm);
+  reduce_and_store(lid, vec4<f32>(4.0 * count, m, q, 0.0), c, part);
+}

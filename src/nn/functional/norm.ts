@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// F.batchNorm: batch normalisation over (N, C, *spatial) inputs, as torch.nn.functional.batch_norm.
+//
+//   y = (x - mean) / sqrt(var + eps) * weight + bias        per channel c
+// Training: mean/var are the batch statistics (biased var), and runningMean/runningVar (if given)
+// are updated IN PLACE in their own buffers: r = (1 - momentum) * r + momentum * stat, with the
+// unbiased variance for runningVar (PyTorch's rule). Eval: the running statistics are used.
+// Saved for backward: x, the per-channel (mean, invstd, scale, shift) and weight.
+// Kernels and their order: src/kernels/batch-norm.ts.
+
+import { Tensor, assertAlive } from '../../tensor/tensor.js';
+import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
+import { recordOp } from '../../autograd/record.js';
+import { plain, disposeIfCopy } from '../../ops/shape.js';
+import { batchNormGeometry, batchNormStatistics, batchNormApply, batchNormBackward } from '../../kernels/batch-norm.js';
+
+export interface BatchNormOptions {
+  /** Use batch statistics and update the running ones (default false, as in PyTorch). */
+  training?: boolean;
+  /** Weight of the new batch statistic in the running average (default 0.1). */
+  momentum?: number;
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+}
+
+function validate(x: Tensor, params: [string, Tensor | null][], training: boolean, momentum: number, eps: number): void {
+  const op = 'batchNorm';
+  assertAlive(op, x, ...params.flatMap(([, t]) => (t ? [t] : [])));
+  const describe = () => `input ${fmtShape(x.shape)}, ${params.map(([n, t]) => `${n} ${t ? fmtShape(t.shape) : 'null'}`).join(', ')}`;
+  if (x.dtype !== 'float32') throw new OpArgumentError(`${op}: expected a float32 input, got ${x.describe()}`);
+  if (x.rank < 2 || x.rank > 5) throw new OpArgumentError(`${op}: expected an input of rank 2 to 5 (N, C, *spatial), got ${fmtShape(x.shape)}`);
+  if (x.size === 0) throw new OpArgumentError(`${op}: the input ${fmtShape(x.shape)} is empty`);
+  const C = x.shape[1];
+  for (const [name, t] of params) {
+    if (!t) continue;
+    if (t.dtype !== 'float32') throw new OpArgumentError(`${op}: ${name} must be float32, got ${t.describe()} (${describe()})`);
+    if (t.rank !== 1 || t.shape[0] !== C) {
+      throw new OpArgumentError(`${op}: ${name} must have shape [${C}] (one value per channel of the input), got ${fmtShape(t.shape)} (${describe()})`);
+    }
+  }
+  const [, runningMean] = params[0];
+  const [, runningVar] = params[1];
+  if (!training && (!runningMean || !runningVar)) {
+    throw new OpArgumentError(`${op}: eval mode (training = false) needs runningMean and runningVar (${describe()})`);
+  }
+  if (training && x.size / C <= 1) {
+    throw new OpArgumentError(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+  }
+  if (!Number.isFinite(momentum)) throw new OpArgumentError(`${op}: momentum must be a finite number, got ${momentum}`);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new OpArgumentError(`${op}: eps must be a finite number >= 0, got ${eps}`);
+  // The running statistics are written in place: they must be plain strided memory that no
+  // other argument shares (WebGPU forbids a buffer written and bound twice in one dispatch).
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar]] as const) {
+    if (!t) continue;
+    if (!t.isContiguous) throw new OpArgumentError(`${op}: ${name} ${fmtShape(t.shape)} must be contiguous to be updated in place`);
+    const others = [x, ...params.map(([, o]) => o)].filter((o): o is Tensor => o !== null && o !== t);
+    if (others.some((o) => o.buffer === t.buffer)) {
+      throw new OpArgumentError(`${op}: ${name} shares memory with another argument; it is updated in place and must have its own storage (${describe()})`);
+    }
+  }
+}
+
+/**
+ * Batch normalisation of x (N, C, *spatial) per channel C. `weight`/`bias` (C) may be null
+ * (scale 1, shift 0); runningMean/runningVar (C) may be null in training (no update) and are
+ * required in eval.
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {},
+): Tensor {
+  const training = opts.training ?? false;
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  validate(x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], training, momentum, eps);
+
+  const g = batchNormGeometry(x.shape);
+  const xp = plain(x);
+  const wp = weight ? plain(weight) : null;
+  const bp = bias ? plain(bias) : null;
+  const stats = batchNormStatistics(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp });
+  const y = batchNormApply(xp, stats, g);
+  if (bp && bp !== bias) bp.dispose();
+
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const needInput = x.requiresGrad;
+  const needWeight = weight?.requiresGrad ?? false;
+  const needBias = bias?.requiresGrad ?? false;
+  const out = recordOp('batchNorm', inputs, y, wp ? [xp, stats, wp] : [xp, stats], (gy, saved) => {
+    const [xs, st, ws = null] = saved;
+    const gyp = plain(gy);
+    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias });
+    disposeIfCopy(gyp, gy);
+    const result: (Tensor | null)[] = [grads.dx];
+    if (weight) result.push(grads.dweight);
+    if (bias) result.push(grads.dbias);
+    return result;
+  });
+  // The node keeps its own views of what it saved; drop the forward's references.
+  disposeIfCopy(xp, x);
+  if (wp && wp !== weight) wp.dispose();
+  stats.dispose();
+  return out;
+}

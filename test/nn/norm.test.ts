@@ -1,0 +1,214 @@
+// F.batchNorm: PyTorch fixtures (forward 1e-4, grads 1e-3 of the largest magnitude, running
+// statistics 1e-4), the float64 reference on shapes that exercise every kernel path (scalar and
+// vec4 planes, several chunks per channel), finite differences of the reference (gradcheck),
+// in-place running-stat updates, argument errors, determinism and memory.
+import { describe, it, expect } from 'vitest';
+import * as wg from '../../src/index.js';
+import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
+import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
+import { batchNormForwardRef, batchNormBackwardRef } from '../../src/kernels/reference/batch-norm.js';
+import { batchNormGeometry } from '../../src/kernels/batch-norm.js';
+import { numel } from '../../src/tensor/shape.js';
+
+useDevice();
+const F = wg.nn.functional;
+const rnd = hostRandom(1234);
+
+describe('batchNorm vs PyTorch fixtures', () => {
+  for (const c of loadFixtures('norm')) {
+    it(c.name, async () => {
+      const o = c.options as { training: boolean; momentum: number; eps: number };
+      const x = fromFixture(c.inputs.x, true);
+      const rm = fromFixture(c.inputs.runningMean);
+      const rv = fromFixture(c.inputs.runningVar);
+      const w = fromFixture(c.inputs.weight, true);
+      const b = fromFixture(c.inputs.bias, true);
+      const rmBuffer = rm.buffer;
+      const y = F.batchNorm(x, rm, rv, w, b, o);
+      await expectTensorClose(y, c.outputs.y, FORWARD_TOL, `${c.name} y`);
+      // Updated in place: the same tensor objects and buffers hold the new values.
+      expect(rm.buffer).toBe(rmBuffer);
+      await expectTensorClose(rm, c.outputs.runningMean, FORWARD_TOL, `${c.name} runningMean`);
+      await expectTensorClose(rv, c.outputs.runningVar, FORWARD_TOL, `${c.name} runningVar`);
+      const gy = fromFixture(c.gradOutput!);
+      y.backward(gy);
+      await expectTensorClose(x.grad!, c.grads.x, GRAD_TOL, `${c.name} dx`);
+      await expectTensorClose(w.grad!, c.grads.weight, GRAD_TOL, `${c.name} dweight`);
+      await expectTensorClose(b.grad!, c.grads.bias, GRAD_TOL, `${c.name} dbias`);
+      for (const t of [x, rm, rv, w, b, y, gy]) t.dispose();
+    });
+  }
+});
+
+interface RefCase {
+  shape: number[];
+  training: boolean;
+  affine: boolean;
+  running: boolean;
+  offset?: number;
+}
+
+async function checkAgainstReference(k: RefCase): Promise<void> {
+  const C = k.shape[1];
+  const xData = randomArray(numel(k.shape), rnd, -2 + (k.offset ?? 0), 2 + (k.offset ?? 0));
+  const rmData = randomArray(C, rnd, -0.5, 0.5);
+  const rvData = randomArray(C, rnd, 0.5, 1.5);
+  const wData = randomArray(C, rnd, 0.5, 1.5);
+  const bData = randomArray(C, rnd, -0.5, 0.5);
+  const x = wg.tensor(xData, k.shape, { requiresGrad: true });
+  const rm = k.running ? wg.tensor(rmData, [C]) : null;
+  const rv = k.running ? wg.tensor(rvData, [C]) : null;
+  const w = k.affine ? wg.tensor(wData, [C], { requiresGrad: true }) : null;
+  const b = k.affine ? wg.tensor(bData, [C], { requiresGrad: true }) : null;
+  const opts = { training: k.training, momentum: 0.1, eps: 1e-5 };
+  const y = F.batchNorm(x, rm, rv, w, b, opts);
+  const ref = batchNormForwardRef(xData, k.shape, k.running ? rmData : null, k.running ? rvData : null, k.affine ? wData : null, k.affine ? bData : null, opts);
+  const what = JSON.stringify(k);
+  expectClose(await y.data(), ref.y, FORWARD_TOL, `${what} y`);
+  if (rm && rv) {
+    expectClose(await rm.data(), ref.runningMean!, FORWARD_TOL, `${what} runningMean`);
+    expectClose(await rv.data(), ref.runningVar!, FORWARD_TOL, `${what} runningVar`);
+  }
+  const gyData = randomArray(y.size, rnd);
+  const gy = wg.tensor(gyData, k.shape);
+  y.backward(gy);
+  const g = batchNormBackwardRef(gyData, xData, k.shape, ref.mean, ref.invstd, k.affine ? wData : null, k.training);
+  expectClose(await x.grad!.data(), g.dx, GRAD_TOL, `${what} dx`);
+  if (w && b) {
+    expectClose(await w.grad!.data(), g.dweight, GRAD_TOL, `${what} dweight`);
+    expectClose(await b.grad!.data(), g.dbias, GRAD_TOL, `${what} dbias`);
+  }
+  for (const t of [x, rm, rv, w, b, y, gy]) t?.dispose();
+}
+
+describe('batchNorm vs the float64 reference', () => {
+  const cases: RefCase[] = [
+    { shape: [2, 2, 128, 128], training: true, affine: true, running: true },     // vec4, several chunks per channel
+    { shape: [3, 5, 7, 7], training: true, affine: true, running: true },       // scalar planes (49)
+    { shape: [16, 6], training: true, affine: true, running: true },            // (N, C)
+    { shape: [4, 3, 10], training: true, affine: false, running: false },       // (N, C, L), no affine, no running
+    { shape: [2, 3, 2, 2, 2], training: true, affine: true, running: true },    // 3-D spatial
+    { shape: [2, 4, 8, 8], training: true, affine: true, running: true, offset: 1000 },  // large mean
+    { shape: [256, 3, 5, 5], training: true, affine: true, running: true },      // scalar, several chunks
+    { shape: [3, 5, 7, 7], training: false, affine: true, running: true },
+    { shape: [2, 8, 4, 4], training: false, affine: false, running: true },
+  ];
+  for (const k of cases) it(JSON.stringify(k), () => checkAgainstReference(k));
+
+  it('splits long channels into several chunks', () => {
+    expect(batchNormGeometry([2, 2, 128, 128]).P).toBeGreaterThan(1);
+    expect(batchNormGeometry([256, 3, 5, 5]).P).toBeGreaterThan(1);
+    expect(batchNormGeometry([2, 2, 128, 128]).vec4).toBe(true);
+    expect(batchNormGeometry([3, 5, 7, 7]).vec4).toBe(false);
+  });
+});
+
+describe('batchNorm gradients vs finite differences of the float64 reference', () => {
+  // gradcheck: central differences (eps 1e-6) of the float64 reference forward, GPU grads within 1e-3.
+  for (const training of [true, false]) {
+    for (const shape of [[3, 2, 3, 3], [5, 3], [2, 2, 4, 4]]) {
+      it(`${training ? 'training' : 'eval'} ${JSON.stringify(shape)}`, () => {
+        const C = shape[1];
+        const rm = randomArray(C, rnd, -0.3, 0.3);
+        const rv = randomArray(C, rnd, 0.5, 1.5);
+        return gradcheck({
+          name: 'batchNorm',
+          inputs: [
+            { shape, data: randomArray(numel(shape), rnd, -2, 2) },
+            { shape: [C], data: randomArray(C, rnd, 0.5, 1.5) },
+            { shape: [C], data: randomArray(C, rnd, -0.5, 0.5) },
+          ],
+          gpu: ([x, w, b]) => {
+            const rmT = wg.tensor(rm, [C]);
+            const rvT = wg.tensor(rv, [C]);
+            const y = F.batchNorm(x, rmT, rvT, w, b, { training });
+            rmT.dispose();
+            rvT.dispose();
+            return y;
+          },
+          ref: ([x, w, b]) => batchNormForwardRef(x, shape, rm, rv, w, b, { training, momentum: 0.1, eps: 1e-5 }).y,
+          forwardTol: 1e-5,
+        });
+      });
+    }
+  }
+});
+
+describe('batchNorm behaviour', () => {
+  it('is bit-identical run to run (no atomics)', async () => {
+    const x = wg.randn([4, 8, 16, 16], { seed: 3 });
+    const run = async () => {
+      const y = F.batchNorm(x, null, null, null, null, { training: true });
+      const d = await y.data();
+      y.dispose();
+      return d;
+    };
+    expect(await run()).toEqual(await run());
+    x.dispose();
+  });
+
+  it('updates running statistics several times in place (momentum semantics)', async () => {
+    const x = wg.tensor(randomArray(2 * 3 * 4 * 4, rnd, -1, 3), [2, 3, 4, 4]);
+    const rm = wg.zeros([3]);
+    const rv = wg.ones([3]);
+    let mean: ArrayLike<number> = new Float64Array(3);
+    let variance: ArrayLike<number> = new Float64Array(3).fill(1);
+    const host = await x.data();
+    for (let step = 0; step < 3; step++) {
+      F.batchNorm(x, rm, rv, null, null, { training: true, momentum: 0.3 }).dispose();
+      const r = batchNormForwardRef(host, [2, 3, 4, 4], mean, variance, null, null, { training: true, momentum: 0.3, eps: 1e-5 });
+      mean = r.runningMean!;
+      variance = r.runningVar!;
+    }
+    expectClose(await rm.data(), mean, FORWARD_TOL, 'runningMean after 3 steps');
+    expectClose(await rv.data(), variance, FORWARD_TOL, 'runningVar after 3 steps');
+    for (const t of [x, rm, rv]) t.dispose();
+  });
+
+  it('leaves no tensors or buffers behind', async () => {
+    const x = wg.randn([2, 3, 8, 8], { seed: 1 });
+    x.requiresGrad = true;
+    const w = wg.ones([3], { requiresGrad: true });
+    const b = wg.zeros([3], { requiresGrad: true });
+    const rm = wg.zeros([3]);
+    const rv = wg.ones([3]);
+    await wg.sync();
+    const before = wg.memory();
+    for (const training of [true, false]) {
+      const y = F.batchNorm(x, rm, rv, w, b, { training });
+      const s = y.sum();
+      s.backward();
+      await x.grad!.data();
+      for (const t of [y, s]) t.dispose();
+      for (const t of [x, w, b]) {
+        t.grad!.dispose();
+        t.grad = null;
+      }
+    }
+    const after = wg.memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    for (const t of [x, w, b, rm, rv]) t.dispose();
+  });
+
+  it('rejects bad arguments before dispatch, naming the op and shapes', () => {
+    const x = wg.zeros([2, 3, 4, 4]);
+    const c3 = wg.zeros([3]);
+    const c4 = wg.zeros([4]);
+    const bad = [
+      () => F.batchNorm(wg.zeros([6]), null, null, null, null, { training: true }),
+      () => F.batchNorm(x, c4, c3, null, null, { training: true }),
+      () => F.batchNorm(x, c3, c3.reshape([3]), c4, null, { training: false }),
+      () => F.batchNorm(x, null, null, null, null, { training: false }),
+      () => F.batchNorm(wg.zeros([1, 3, 1, 1]), null, null, null, null, { training: true }),
+      () => F.batchNorm(wg.zeros([2, 3], { dtype: 'int32' }), null, null, null, null, { training: true }),
+    ];
+    for (const f of bad) {
+      expect(f).toThrow(wg.OpArgumentError);
+      expect(f).toThrow(/batchNorm/);
+    }
+    expect(() => F.batchNorm(x, c4, c3, null, null, { training: true })).toThrow(/\[2, 3, 4, 4\]/);
+    expect(() => F.batchNorm(x, c4, c3, null, null, { training: true })).toThrow(/runningMean must have shape \[3\]/);
+    for (const t of [x, c3, c4]) t.dispose();
+  });
+});
