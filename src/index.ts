@@ -22,3 +22,4 @@ export * as F from './nn/functional/index.js';
 export * as optim from './nn/optim/index.js';
 export * as models from './resnet/index.js';
 export * as io from './io/index.js';
+export * as data from './data/index.js';
