@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// Launchers for sgd_update.wgsl and adam_update.wgsl: one fused in-place optimizer update per
+// parameter tensor (no autograd; the optimizers in src/nn/optim call these).
+
+import sgdSource from './wgsl/sgd_update.wgsl';
+import adamSource from './wgsl/adam_update.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { Tensor } from '../tensor/tensor.js';
+import { gpu, type GpuContext } from '../tensor/device.js';
+import { copyContiguous } from './copy.js';
+
+const sgdKernel = defineKernel('sgd_update', sgdSource, ['read_write', 'read', 'read_write', 'uniform']);
+const adamKernel = defineKernel('adam_update', adamSource, ['read_write', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
+
+/** Workgroup size and vec4s per invocation (the kernels' `override` constants). */
+export interface UpdateLaunch {
+  wg: number;
+  vec: number;
+}
+/** Chosen with bench/optim.ts on lavapipe (see its output); any values work. */
+export const DEFAULT_UPDATE_LAUNCH: UpdateLaunch = { wg: 256, vec: 4 };
+
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  /** First momentum step: the buffer is initialised to the gradient (no dampening). */
+  firstStep: boolean;
+}
+
+export interface AdamHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** L2 coefficient added to the gradient (Adam); 0 for AdamW. */
+  weightDecay: number;
+  /** Multiplies the parameter first: 1 - lr * weightDecay (AdamW); 1 for Adam. */
+  decayFactor: number;
+  /** lr / (1 - beta1^t). */
+  stepSize: number;
+  /** sqrt(1 - beta2^t). */
+  biasCorrection2Sqrt: number;
+  amsgrad: boolean;
+  maximize: boolean;
+  /** The state tensors hold no data yet: the kernel treats them as zeros. */
+  firstStep: boolean;
+}
+
+// A 16-byte buffer bound where a kernel declares a state binding the update does not use
+// (momentum 0, amsgrad off). It lives outside the buffer pool, like the uniform arena.
+let dummy: { ctx: GpuContext; buffer: GPUBuffer } | null = null;
+function dummyBuffer(): GPUBuffer {
+  const ctx = gpu();
+  if (dummy?.ctx !== ctx) {
+    dummy = { ctx, buffer: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: 'optimizer unused state' }) };
+  }
+  return dummy.buffer;
+}
+
+/** The gradient as a vec4-aligned view: itself, or a contiguous copy the caller disposes. */
+function alignedGrad(grad: Tensor): Tensor {
+  return grad.isContiguous && grad.offset % 4 === 0 ? grad : copyContiguous(grad);
+}
+
+function checkParam(param: Tensor): void {
+  if (!param.isContiguous || param.offset % 4 !== 0) {
+    throw new Error(`wgslgrad internal: optimizer update of ${param.describe()} needs a contiguous parameter at an offset that is a multiple of 4`);
+  }
+}
+
+function workgroups(n: number, cfg: UpdateLaunch): [number, number] {
+  return grid1d(Math.ceil(n / 4), cfg.wg * cfg.vec);
+}
+
+/** param -= lr * (SGD direction), in place; `momentumBuffer` is updated in place too. */
+export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | null, h: SgdHyper, cfg = DEFAULT_UPDATE_LAUNCH): void {
+  checkParam(param);
+  const g = alignedGrad(grad);
+  const n = param.size;
+  const params = new Uniforms()
+    .u32(n).u32(param.offset / 4).u32(g.offset / 4).u32(momentumBuffer ? 1 : 0)
+    .u32(h.firstStep ? 1 : 0).u32(h.nesterov ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0)
+    .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay)
+    .finish();
+  launch(sgdKernel, {
+    buffers: [param.buffer, g.buffer, momentumBuffer?.buffer ?? dummyBuffer()],
+    params,
+    workgroups: workgroups(n, cfg),
+    constants: { WG: cfg.wg, VEC: cfg.vec },
+    label: 'sgd_update',
+  });
+  if (g !== grad) g.dispose();
+}
+
+/** One Adam/AdamW step of `param`, in place; the state tensors are updated in place too. */
+export function adamUpdate(
+  param: Tensor,
+  grad: Tensor,
+  expAvg: Tensor,
+  expAvgSq: Tensor,
+  maxExpAvgSq: Tensor | null,
+  h: AdamHyper,
+  cfg = DEFAULT_UPDATE_LAUNCH,
+): void {
+  checkParam(param);
+  if (h.amsgrad && !maxExpAvgSq) throw new Error('wgslgrad internal: amsgrad update without max_exp_avg_sq');
+  const g = alignedGrad(grad);
+  const n = param.size;
+  const params = new Uniforms()
+    .u32(n).u32(param.offset / 4).u32(g.offset / 4).u32(h.firstStep ? 1 : 0)
+    .u32(h.amsgrad ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0).u32(0)
+    .f32(h.beta1).f32(h.beta2).f32(h.eps).f32(h.weightDecay)
+    .f32(h.decayFactor).f32(h.stepSize).f32(h.biasCorrection2Sqrt).f32(0)
+    .finish();
+  launch(adamKernel, {
+    buffers: [param.buffer, g.buffer, expAvg.buffer, expAvgSq.buffer, (h.amsgrad && maxExpAvgSq?.buffer) || dummyBuffer()],
+    params,
+    workgroups: workgroups(n, cfg),
+    constants: { WG: cfg.wg, VEC: cfg.vec },
+    label: 'adam_update',
+  });
+  if (g !== grad) g.dispose();
+}

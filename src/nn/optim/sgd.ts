@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+// SGD with momentum, dampening, Nesterov and L2 weight decay: torch.optim.SGD, one fused
+// sgd_update.wgsl dispatch per parameter.
+
+import { Tensor, emptyTensor } from '../../tensor/tensor.js';
+import { check } from '../../tensor/errors.js';
+import { sgdUpdate } from '../../kernels/optim.js';
+import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+import { checkOptions, checkNumber } from './validate.js';
+
+export interface SGDOptions {
+  /** Learning rate (required, >= 0). */
+  lr: number;
+  /** Momentum factor (default 0: plain SGD, no state). */
+  momentum?: number;
+  /** Dampening for momentum (default 0). */
+  dampening?: number;
+  /** L2 penalty added to the gradient: g += weightDecay * p (default 0). */
+  weightDecay?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
+  nesterov?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
+  maximize?: boolean;
+}
+
+export interface SGDHyper extends GroupBase {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/**
+ * Stochastic gradient descent, with torch's update rule:
+ *   g = g + weightDecay * p;  buf = momentum * buf + (1 - dampening) * g  (buf = g on the first step);
+ *   g = nesterov ? g + momentum * buf : buf;  p = p - lr * g.
+ * State per parameter (momentum > 0 only): `momentum_buffer`.
+ */
+export class SGD extends Optimizer<SGDHyper> {
+  constructor(params: Params<SGDHyper>, opts: SGDOptions) {
+    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
+    check(opts.lr !== undefined, 'SGD', 'the learning rate `lr` is required');
+    super('SGD', params, {
+      lr: opts.lr,
+      momentum: opts.momentum ?? 0,
+      dampening: opts.dampening ?? 0,
+      weightDecay: opts.weightDecay ?? 0,
+      nesterov: opts.nesterov ?? false,
+      maximize: opts.maximize ?? false,
+    });
+  }
+
+  protected validateGroup(g: Readonly<SGDHyper>, where: string): void {
+    checkNumber('SGD', where, 'lr', g.lr, 0);
+    checkNumber('SGD', where, 'momentum', g.momentum, 0);
+    checkNumber('SGD', where, 'dampening', g.dampening);
+    checkNumber('SGD', where, 'weightDecay', g.weightDecay, 0);
+    check(typeof g.nesterov === 'boolean' && typeof g.maximize === 'boolean', 'SGD', `${where}: nesterov and maximize must be booleans`);
+    check(
+      !g.nesterov || (g.momentum > 0 && g.dampening === 0),
+      'SGD',
+      `${where}: Nesterov momentum requires momentum > 0 and dampening 0 (got momentum ${g.momentum}, dampening ${g.dampening})`,
+    );
+  }
+
+  protected stateNames(g: Readonly<SGDHyper>): { allowed: string[]; required: string[] } {
+    // A missing buffer is legal even after steps (momentum switched on later): it restarts as g.
+    return { allowed: g.momentum !== 0 ? ['momentum_buffer'] : [], required: [] };
+  }
+
+  protected updateParam(group: ParamGroup<SGDHyper>, param: Tensor, grad: Tensor, state: ParamState): void {
+    const useMomentum = group.momentum !== 0;
+    let buf = state.tensors.get('momentum_buffer') ?? null;
+    const firstStep = useMomentum && buf === null;
+    if (useMomentum && buf === null) {
+      // Uninitialised: the first-step kernel writes buf = g into every element.
+      buf = emptyTensor(param.shape, 'float32', 'momentum_buffer').keep();
+      state.tensors.set('momentum_buffer', buf);
+    }
+    sgdUpdate(param, grad, useMomentum ? buf : null, {
+      lr: group.lr,
+      momentum: group.momentum,
+      dampening: group.dampening,
+      weightDecay: group.weightDecay,
+      nesterov: group.nesterov,
+      maximize: group.maximize,
+      firstStep,
+    });
+    state.step++;
+  }
+}
