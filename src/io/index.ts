@@ -1,3 +1,7 @@
 // SPDX-License-Identifier: MIT
 // wg.io: reading and writing weights (safetensors) and checkpoints.
-export {};
+export {
+  loadSafetensors, saveSafetensors, serializeSafetensors, parseSafetensors, parseSafetensorsHeader, encodeSafetensors,
+  SafetensorsError, MAX_HEADER_BYTES,
+  type HostTensor, type SafetensorsEntry, type SafetensorsHeader, type EncodeEntry, type SafetensorsDtype,
+} from './safetensors.js';
