@@ -1,0 +1,243 @@
+// Pooling: PyTorch fixtures (forward 1e-4 — max pooling is exact — and grads 1e-3), the float64
+// references on larger shapes (gathers in the kernels vs scatters in the references), finite
+// differences of the references (gradcheck), tie-breaking, argument errors and memory.
+import { describe, it, expect } from 'vitest';
+import * as wg from '../../src/index.js';
+import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL, type FixtureCase } from '../helpers.js';
+import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
+import { pool2dGeometry, type Pool2dSpec } from '../../src/kernels/pool.js';
+import {
+  maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
+} from '../../src/kernels/reference/pool.js';
+import { numel } from '../../src/tensor/shape.js';
+
+useDevice();
+const F = wg.nn.functional;
+const rnd = hostRandom(99);
+type Opts = Record<string, any>;
+
+const ops: Record<string, (x: wg.Tensor, o: Opts) => wg.Tensor> = {
+  maxPool2d: (x, o) => F.maxPool2d(x, o as any),
+  avgPool2d: (x, o) => F.avgPool2d(x, o as any),
+  adaptiveAvgPool2d: (x, o) => F.adaptiveAvgPool2d(x, o.outputSize),
+};
+
+describe('pooling vs PyTorch fixtures', () => {
+  for (const c of loadFixtures('pool') as FixtureCase[]) {
+    it(c.name, async () => {
+      const x = fromFixture(c.inputs.x, true);
+      const y = ops[c.op](x, c.options);
+      if (c.op === 'maxPool2d') {
+        // Max pooling moves data: exactly the float32 values of the fixture.
+        expect([...y.shape]).toEqual(c.outputs.y.shape);
+        expect(Array.from(await y.data())).toEqual(c.outputs.y.data.map(Math.fround));
+      } else {
+        await expectTensorClose(y, c.outputs.y, FORWARD_TOL, `${c.name} y`);
+      }
+      const gy = fromFixture(c.gradOutput!);
+      y.backward(gy);
+      await expectTensorClose(x.grad!, c.grads.x, GRAD_TOL, `${c.name} dx`);
+      for (const t of [x, y, gy]) t.dispose();
+    });
+  }
+});
+
+function spec(k: number[], s: number[], p: number[], d = [1, 1], ceilMode = false, countIncludePad = true): Pool2dSpec {
+  return { kernel: [k[0], k[1]], stride: [s[0], s[1]], padding: [p[0], p[1]], dilation: [d[0], d[1]], ceilMode, countIncludePad };
+}
+
+describe('pooling vs the float64 references', () => {
+  const maxCases: [number[], Pool2dSpec][] = [
+    [[2, 8, 32, 32], spec([3, 3], [2, 2], [1, 1])],
+    [[4, 3, 17, 13], spec([2, 2], [2, 2], [0, 0], [1, 1], true)],
+    [[2, 3, 15, 15], spec([3, 2], [1, 2], [1, 1], [2, 1])],
+    [[1, 2, 10, 10], spec([4, 4], [3, 3], [2, 2], [1, 1], true)],
+  ];
+  for (const [shape, sp] of maxCases) {
+    it(`maxPool2d ${JSON.stringify(shape)} ${JSON.stringify(sp)}`, async () => {
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape, { requiresGrad: true });
+      const y = F.maxPool2d(x, { kernelSize: [...sp.kernel] as [number, number], stride: [...sp.stride] as [number, number], padding: [...sp.padding] as [number, number], dilation: [...sp.dilation] as [number, number], ceilMode: sp.ceilMode });
+      const g = pool2dGeometry('maxPool2d', shape, sp);
+      const ref = maxPool2dRef(data, g);
+      expectClose(await y.data(), ref.y, 0, 'y');
+      const gyData = randomArray(y.size, rnd);
+      const gy = wg.tensor(gyData, [...y.shape]);
+      y.backward(gy);
+      expectClose(await x.grad!.data(), maxPool2dBackwardRef(gyData, ref.argmax, g), 1e-6, 'dx');
+      for (const t of [x, y, gy]) t.dispose();
+    });
+  }
+
+  const avgCases: [number[], Pool2dSpec][] = [
+    [[2, 8, 32, 32], spec([2, 2], [2, 2], [0, 0])],
+    [[2, 3, 15, 11], spec([3, 3], [2, 2], [1, 1], [1, 1], false, false)],
+    [[2, 3, 15, 11], spec([3, 3], [2, 2], [1, 1], [1, 1], true, true)],
+    [[1, 2, 10, 9], spec([4, 3], [3, 2], [2, 1], [1, 1], true, false)],
+  ];
+  for (const [shape, sp] of avgCases) {
+    it(`avgPool2d ${JSON.stringify(shape)} ${JSON.stringify(sp)}`, async () => {
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape, { requiresGrad: true });
+      const y = F.avgPool2d(x, { kernelSize: [...sp.kernel] as [number, number], stride: [...sp.stride] as [number, number], padding: [...sp.padding] as [number, number], ceilMode: sp.ceilMode, countIncludePad: sp.countIncludePad });
+      const g = pool2dGeometry('avgPool2d', shape, sp);
+      expectClose(await y.data(), avgPool2dRef(data, g), FORWARD_TOL, 'y');
+      const gyData = randomArray(y.size, rnd);
+      const gy = wg.tensor(gyData, [...y.shape]);
+      y.backward(gy);
+      expectClose(await x.grad!.data(), avgPool2dBackwardRef(gyData, g), GRAD_TOL, 'dx');
+      for (const t of [x, y, gy]) t.dispose();
+    });
+  }
+
+  const adaptiveCases: [number[], [number, number]][] = [
+    [[2, 4, 7, 7], [1, 1]], [[2, 4, 32, 32], [1, 1]], [[2, 3, 11, 9], [4, 5]], [[1, 2, 5, 5], [7, 6]], [[2, 3, 12, 12], [3, 3]],
+  ];
+  for (const [shape, osz] of adaptiveCases) {
+    it(`adaptiveAvgPool2d ${JSON.stringify(shape)} -> ${JSON.stringify(osz)}`, async () => {
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape, { requiresGrad: true });
+      const y = F.adaptiveAvgPool2d(x, osz);
+      const g = { N: shape[0], C: shape[1], H: shape[2], W: shape[3], OH: osz[0], OW: osz[1] };
+      expect([...y.shape]).toEqual([shape[0], shape[1], ...osz]);
+      expectClose(await y.data(), adaptiveAvgPool2dRef(data, g), FORWARD_TOL, 'y');
+      const gyData = randomArray(y.size, rnd);
+      const gy = wg.tensor(gyData, [...y.shape]);
+      y.backward(gy);
+      expectClose(await x.grad!.data(), adaptiveAvgPool2dBackwardRef(gyData, g), GRAD_TOL, 'dx');
+      for (const t of [x, y, gy]) t.dispose();
+    });
+  }
+});
+
+describe('pooling gradients vs finite differences of the float64 references', () => {
+  // Central differences (eps 1e-6) of the float64 reference forward; GPU grads within 1e-3.
+  // Max pooling inputs are distinct (a shuffled grid) so that no argmax sits on a tie.
+  const distinct = (n: number) => {
+    const v = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.05);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [v[i], v[j]] = [v[j], v[i]];
+    }
+    return v;
+  };
+  const shape = [2, 2, 7, 6];
+  const g = (op: string, sp: Pool2dSpec) => pool2dGeometry(op, shape, sp);
+  it('maxPool2d 3x3 s2 p1', () => {
+    const sp = spec([3, 3], [2, 2], [1, 1]);
+    return gradcheck({
+      name: 'maxPool2d', inputs: [{ shape, data: distinct(numel(shape)) }],
+      gpu: ([x]) => F.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }),
+      ref: ([x]) => maxPool2dRef(x, g('maxPool2d', sp)).y,
+    });
+  });
+  it('maxPool2d 2x2 dilation 2 ceilMode', () => {
+    const sp = spec([2, 2], [2, 2], [0, 0], [2, 2], true);
+    return gradcheck({
+      name: 'maxPool2d', inputs: [{ shape, data: distinct(numel(shape)) }],
+      gpu: ([x]) => F.maxPool2d(x, { kernelSize: 2, dilation: 2, ceilMode: true }),
+      ref: ([x]) => maxPool2dRef(x, g('maxPool2d', sp)).y,
+    });
+  });
+  for (const countIncludePad of [true, false]) {
+    it(`avgPool2d 3x3 s2 p1 ceilMode countIncludePad=${countIncludePad}`, () => {
+      const sp = spec([3, 3], [2, 2], [1, 1], [1, 1], true, countIncludePad);
+      return gradcheck({
+        name: 'avgPool2d', inputs: [{ shape, data: randomArray(numel(shape), rnd) }],
+        gpu: ([x]) => F.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad }),
+        ref: ([x]) => avgPool2dRef(x, g('avgPool2d', sp)),
+      });
+    });
+  }
+  for (const osz of [[1, 1], [3, 4]] as [number, number][]) {
+    it(`adaptiveAvgPool2d ${JSON.stringify(osz)}`, () =>
+      gradcheck({
+        name: 'adaptiveAvgPool2d', inputs: [{ shape, data: randomArray(numel(shape), rnd) }],
+        gpu: ([x]) => F.adaptiveAvgPool2d(x, osz),
+        ref: ([x]) => adaptiveAvgPool2dRef(x, { N: 2, C: 2, H: 7, W: 6, OH: osz[0], OW: osz[1] }),
+      }));
+  }
+});
+
+describe('pooling behaviour', () => {
+  it('maxPool2d: the first maximum in scan order wins ties and gets the whole gradient', async () => {
+    // One 2x3 window of equal values (and a -inf-only window: its first tap wins).
+    const I = -Infinity;
+    const x = wg.tensor([5, 5, 5, I, I, I, 5, 5, 5, I, I, I], [1, 1, 2, 6], { requiresGrad: true });
+    const y = F.maxPool2d(x, { kernelSize: [2, 3] });
+    expect(Array.from(await y.data())).toEqual([5, -Infinity]);
+    y.backward(wg.tensor([1, 2], [1, 1, 1, 2]));
+    expect(Array.from(await x.grad!.data())).toEqual([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('accepts (C, H, W) inputs and non-contiguous inputs', async () => {
+    const data = randomArray(2 * 6 * 6, rnd);
+    const x3 = wg.tensor(data, [2, 6, 6]);
+    const y3 = F.maxPool2d(x3, { kernelSize: 2 });
+    expect([...y3.shape]).toEqual([2, 3, 3]);
+    const g = pool2dGeometry('maxPool2d', [1, 2, 6, 6], spec([2, 2], [2, 2], [0, 0]));
+    expectClose(await y3.data(), maxPool2dRef(data, g).y, 0, 'rank 3');
+    const t = wg.transpose(wg.reshape(x3, [1, 2, 6, 6]), 2, 3);
+    const yt = F.avgPool2d(t, { kernelSize: 3, stride: 1 });
+    const tc = wg.contiguous(t);
+    const yc = F.avgPool2d(tc, { kernelSize: 3, stride: 1 });
+    expectClose(await yt.data(), await yc.data(), 1e-6, 'transposed input');
+    for (const v of [x3, y3, t, yt, tc, yc]) v.dispose();
+  });
+
+  it('leaves no tensors or buffers behind', async () => {
+    const x = wg.randn([2, 3, 9, 9], { seed: 5 });
+    x.requiresGrad = true;
+    await wg.sync();
+    const before = wg.memory();
+    const runs = [
+      () => F.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }),
+      () => F.avgPool2d(x, { kernelSize: 2 }),
+      () => F.adaptiveAvgPool2d(x, 1),
+      () => F.adaptiveAvgPool2d(x, [2, 4]),
+      () => {
+        const x3 = wg.reshape(x, [6, 9, 9]);
+        const y = F.maxPool2d(x3, { kernelSize: 2 });
+        x3.dispose();
+        return y;
+      },
+    ];
+    for (const run of runs) {
+      const y = run();
+      const s = y.sum();
+      s.backward();
+      await x.grad!.data();
+      x.grad!.dispose();
+      x.grad = null;
+      y.dispose();
+      s.dispose();
+    }
+    const after = wg.memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    x.dispose();
+  });
+
+  it('rejects bad arguments before dispatch, naming the op and shapes', () => {
+    const x = wg.zeros([1, 2, 5, 5]);
+    const cases: [() => unknown, RegExp][] = [
+      [() => F.maxPool2d(wg.zeros([5, 5]), { kernelSize: 2 }), /maxPool2d: expected a 4-D .* got \[5, 5\]/],
+      [() => F.maxPool2d(x, { kernelSize: 7 }), /maxPool2d: the window is larger than the padded input.*\[1, 2, 5, 5\]/],
+      [() => F.maxPool2d(x, { kernelSize: 3, padding: 2 }), /maxPool2d: padding should be at most half of the kernel size/],
+      [() => F.maxPool2d(x, { kernelSize: 2, stride: 0 }), /maxPool2d: stride must be greater than zero/],
+      [() => F.maxPool2d(x, { kernelSize: 0 }), /maxPool2d: kernelSize must be greater than zero/],
+      [() => F.maxPool2d(x, { kernelSize: 3, dilation: 3 }), /maxPool2d: the window is larger/],
+      [() => F.avgPool2d(x, { kernelSize: 6 }), /avgPool2d: the window is larger.*kernelSize \[6, 6\]/],
+      [() => F.avgPool2d(x, { kernelSize: 2, padding: 2 }), /avgPool2d: padding should be at most half/],
+      [() => F.adaptiveAvgPool2d(x, 0), /adaptiveAvgPool2d: outputSize must be positive/],
+      [() => F.adaptiveAvgPool2d(wg.zeros([2, 3], { dtype: 'int32' }), 1), /adaptiveAvgPool2d: expected float32/],
+    ];
+    for (const [f, re] of cases) {
+      expect(f).toThrow(wg.OpArgumentError);
+      expect(f).toThrow(re);
+    }
+    x.dispose();
+  });
+});
