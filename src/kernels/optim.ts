@@ -18,8 +18,12 @@ export interface UpdateLaunch {
   wg: number;
   vec: number;
 }
-/** Chosen with bench/optim.ts on lavapipe (see its output); any values work. */
-export const DEFAULT_UPDATE_LAUNCH: UpdateLaunch = { wg: 256, vec: 4 };
+/**
+ * Chosen with bench/optim.ts on lavapipe (2 shared cores, noisy): one vec4 per invocation in
+ * workgroups of 256 was the best or near it for both SGD and Adam (~5.6 and ~6.6 GB/s best-of-3);
+ * VEC=4 was 10-25% slower for Adam. Any values are correct. The bench mutates this to sweep.
+ */
+export const DEFAULT_UPDATE_LAUNCH: UpdateLaunch = { wg: 256, vec: 1 };
 
 export interface SgdHyper {
   lr: number;

@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectClose, type FixtureCase } from '../helpers.js';
+import { sgdUpdate, adamUpdate } from '../../src/kernels/optim.js';
 import { sgdStepRef, adamStepRef, adamStateRef, type SgdRefState, type AdamRefState, type AdamRefOptions, type SgdRefOptions } from '../../src/kernels/reference/optim.js';
 
 useDevice();
@@ -94,6 +95,29 @@ describe('optimizers vs float64 reference', () => {
       params.forEach((p) => p.dispose());
     });
   }
+
+  it('kernels agree with the reference for other launch settings (several vec4 per invocation)', async () => {
+    const rnd = stream(3);
+    const n = 2 * 64 * 3 * 4 + 7; // spans several workgroup tiles and ends in a partial vec4
+    for (const cfg of [{ wg: 64, vec: 3 }, { wg: 32, vec: 8 }]) {
+      const host = Float64Array.from({ length: n }, rnd).map(Math.fround);
+      const gHost = Float32Array.from({ length: n }, rnd);
+      const p = wg.tensor(Float32Array.from(host), [n]);
+      const g = wg.tensor(gHost, [n]);
+      const q = wg.tensor(Float32Array.from(host), [n]);
+      const buf = wg.zeros([n]);
+      const [m, v] = [wg.zeros([n]), wg.zeros([n])];
+      sgdUpdate(p, g, buf, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.01, nesterov: false, maximize: false, firstStep: true }, cfg);
+      adamUpdate(q, g, m, v, null, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decayFactor: 1, stepSize: 0.01 / 0.1, biasCorrection2Sqrt: Math.sqrt(0.001), amsgrad: false, maximize: false, firstStep: false }, cfg);
+      const ps = host.slice();
+      sgdStepRef(ps, gHost, { momentumBuffer: null }, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
+      const pa = host.slice();
+      adamStepRef(pa, gHost, adamStateRef(n), { lr: 0.01 });
+      expectClose(await p.data(), ps, OPTIM_TOL, `sgd ${JSON.stringify(cfg)}`);
+      expectClose(await q.data(), pa, OPTIM_TOL, `adam ${JSON.stringify(cfg)}`);
+      [p, g, q, buf, m, v].forEach((t) => t.dispose());
+    }
+  });
 
   it('gradient views: transposed, at offsets that are and are not multiples of 4', async () => {
     const rnd = stream(11);

@@ -56,7 +56,7 @@ struct AdamParams {          // packed by adamUpdate(), same field order
 @group(0) @binding(5) var<uniform>             p: AdamParams;
 
 override WG: u32 = 256u;
-override VEC: u32 = 4u;    // vec4s per invocation
+override VEC: u32 = 1u;    // vec4s per invocation (the launcher sets it)
 
 // Store only the lanes below n: the tail of the parameter's buffer is not ours to write.
 fn store_param(i: u32, v: vec4<f32>, lanes: u32) {

@@ -50,7 +50,7 @@ struct SgdParams {       // packed by sgdUpdate(), same field order
 @group(0) @binding(3) var<uniform>             p: SgdParams;
 
 override WG: u32 = 256u;
-override VEC: u32 = 4u;    // vec4s per invocation
+override VEC: u32 = 1u;    // vec4s per invocation (the launcher sets it)
 
 // Store only the lanes below n: the tail of the parameter's buffer is not ours to write.
 fn store_param(i: u32, v: vec4<f32>, lanes: u32) {
