@@ -196,18 +196,25 @@ export class DataLoader {
     };
   }
 
+  /** The next batch of the current epoch (and advance), or null when the epoch is used up. */
+  nextBatch(): Batch | null {
+    if (this.batchIndex >= this.length) return null;
+    return this.makeBatch(this.epochIndex, this.batchIndex++);
+  }
+
+  /** Move to the first batch of the next epoch. */
+  finishEpoch(): void {
+    this.epochIndex++;
+    this.batchIndex = 0;
+  }
+
   /**
    * The remaining batches of the current epoch, from `position`; afterwards the loader points
    * at the next epoch's first batch. Dispose each batch when done with it.
    */
   *batches(): Generator<Batch> {
-    const epoch = this.epochIndex;
-    while (this.batchIndex < this.length) {
-      const index = this.batchIndex++;
-      yield this.makeBatch(epoch, index);
-    }
-    this.epochIndex = epoch + 1;
-    this.batchIndex = 0;
+    for (let b = this.nextBatch(); b; b = this.nextBatch()) yield b;
+    this.finishEpoch();
   }
 
   [Symbol.iterator](): Generator<Batch> {
