@@ -19,7 +19,8 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { OpArgumentError, WgslgradError, fmtShape } from '../tensor/errors.js';
-import { copyInto } from '../kernels/copy.js';
+import { copyInto, copyContiguous } from '../kernels/copy.js';
+import { commands } from '../tensor/queue.js';
 import { cast } from '../kernels/cast.js';
 import { plain, disposeIfCopy } from '../ops/shape.js';
 
@@ -308,16 +309,25 @@ function indent(s: string, spaces: number): string {
 
 /** dst (contiguous, owned) <- src (any view, any 32-bit dtype), converting float32 <-> int32. */
 function copyConverting(src: Tensor, dst: Tensor): void {
-  const view = { buffer: dst.buffer, offset: dst.offset, strides: dst.strides };
-  if (src.dtype === dst.dtype) {
-    copyInto(src, view, 'loadStateDict');
-    return;
+  if (src.buffer === dst.buffer && src.offset === dst.offset && src.strides.every((s, i) => s === dst.strides[i]) && src.dtype === dst.dtype) {
+    return; // the very same memory
   }
-  const contiguousSrc = plain(src);
-  const converted = cast(contiguousSrc, dst.dtype);
-  disposeIfCopy(contiguousSrc, src);
-  copyInto(converted, view, 'loadStateDict');
-  converted.dispose();
+  // A fresh contiguous source when a conversion is needed or the two share a buffer (WebGPU
+  // forbids binding one buffer as both the read and the written side of a copy).
+  let from = src;
+  if (src.dtype !== dst.dtype) {
+    const contiguousSrc = plain(src);
+    from = cast(contiguousSrc, dst.dtype);
+    disposeIfCopy(contiguousSrc, src);
+  } else if (src.buffer === dst.buffer) {
+    from = copyContiguous(src);
+  }
+  if (from.isContiguous && dst.isContiguous) {
+    if (dst.size > 0) commands().copy(from.buffer, from.offset * 4, dst.buffer, dst.offset * 4, dst.size * 4);
+  } else {
+    copyInto(from, { buffer: dst.buffer, offset: dst.offset, strides: dst.strides }, 'loadStateDict');
+  }
+  if (from !== src) from.dispose();
 }
 
 // ---- Python-style formatting for extraRepr() ------------------------------------------------
