@@ -27,13 +27,22 @@ struct Params {
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 
+// pow as PyTorch defines it: WGSL's pow(x, y) is undefined for x < 0, but a negative base with
+// an integer exponent has a real answer ((-2)^3 = -8), and x^0 = 1 for every x.
+fn pow_real(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (x >= 0.0 || fract(y) != 0.0) { return pow(x, y); }
+  let r = pow(-x, y);
+  return select(r, -r, (i32(y) & 1) == 1);
+}
+
 fn apply(x: f32, y: f32) -> f32 {
   switch OP {
     case 0u: { return x + y; }
     case 1u: { return x - y; }
     case 2u: { return x * y; }
     case 3u: { return x / y; }
-    case 4u: { return pow(x, y); }
+    case 4u: { return pow_real(x, y); }
     case 5u: { return max(x, y); }
     case 6u: { return min(x, y); }
     case 7u: { return select(0.0, 1.0, x > y); }

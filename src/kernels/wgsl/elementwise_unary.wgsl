@@ -26,6 +26,15 @@ struct Params {
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 
+// pow as PyTorch defines it: WGSL's pow(x, y) is undefined for x < 0, but a negative base with
+// an integer exponent has a real answer ((-2)^3 = -8), and x^0 = 1 for every x.
+fn pow_real(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (x >= 0.0 || fract(y) != 0.0) { return pow(x, y); }
+  let r = pow(-x, y);
+  return select(r, -r, (i32(y) & 1) == 1);
+}
+
 fn apply(v: f32) -> f32 {
   switch OP {
     case 0u: { return v; }                       // identity (with alpha/beta: affine)
@@ -37,7 +46,7 @@ fn apply(v: f32) -> f32 {
     case 6u: { return 1.0 / (1.0 + exp(-v)); }
     case 7u: { return tanh(v); }
     case 8u: { return abs(v); }
-    case 9u: { return pow(v, p.scalar); }
+    case 9u: { return pow_real(v, p.scalar); }
     case 10u: { return sign(v); }
     case 11u: { return 1.0 / v; }
     case 12u: { return v * v; }

@@ -1,0 +1,41 @@
+// Creating and reading tensors: shapes, dtypes, empty and size-1 dimensions.
+import { describe, it, expect } from 'vitest';
+import * as wg from '../../src/index.js';
+import { useDevice } from '../helpers.js';
+
+useDevice();
+
+describe('creation', () => {
+  it('nested arrays infer the shape', async () => {
+    const t = wg.tensor([[1, 2, 3], [4, 5, 6]]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(await t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+  });
+  it('int32 round trip keeps small integers exact (no denormal flush)', async () => {
+    const labels = wg.tensor(new Int32Array([0, 1, 7, 9, -3, 123456789]));
+    expect(labels.dtype).toBe('int32');
+    expect(Array.from(await labels.data())).toEqual([0, 1, 7, 9, -3, 123456789]);
+    expect(Array.from(await labels.slice(0, 1, 6, 2).contiguous().data())).toEqual([1, 9, 123456789]);
+    expect(Array.from(await labels.to('float32').data())).toEqual([0, 1, 7, 9, -3, 123456792]);
+  });
+  it('full, zeros, ones, arange', async () => {
+    expect(Array.from(await wg.full([2, 2], 2.5).data())).toEqual([2.5, 2.5, 2.5, 2.5]);
+    expect(Array.from(await wg.arange(5).data())).toEqual([0, 1, 2, 3, 4]);
+    expect(Array.from(await wg.arange(1, 2, 0.25).data())).toEqual([1, 1.25, 1.5, 1.75]);
+    expect(Array.from(await wg.full([3], 4, { dtype: 'int32' }).data())).toEqual([4, 4, 4]);
+  });
+  it('empty and size-1 dimensions work through ops', async () => {
+    const e = wg.zeros([0, 3]);
+    expect(e.size).toBe(0);
+    expect(Array.from(await e.add(1).data())).toEqual([]);
+    expect(Array.from(await e.sum(0).data())).toEqual([0, 0, 0]);
+    const s = wg.tensor([5], [1, 1, 1]);
+    expect(Array.from(await s.add(wg.ones([2, 1])).data())).toEqual([6, 6]);
+    expect(await wg.tensor(3).item()).toBe(3);
+  });
+  it('argmax along an axis returns int32 indices, first on ties', async () => {
+    const t = wg.tensor([[1, 5, 5], [7, 0, 2]]);
+    expect(Array.from(await t.argmax(1).data())).toEqual([1, 0]);
+    expect(Array.from(await t.argmax(0).data())).toEqual([1, 0, 0]);
+  });
+});

@@ -1,0 +1,76 @@
+// Ownership: scopes, dispose, pooled buffers, counters.
+import { describe, it, expect } from 'vitest';
+import * as wg from '../../src/index.js';
+import { useDevice } from '../helpers.js';
+import { sizeClass } from '../../src/tensor/buffer-pool.js';
+
+useDevice();
+
+describe('memory', () => {
+  it('scope frees everything created inside except the result', async () => {
+    const before = wg.memory().liveTensors;
+    const kept = wg.scope(() => {
+      const a = wg.ones([100]);
+      const b = a.mul(2).add(1);
+      return { b, list: [a.sum()] };
+    });
+    expect(wg.memory().liveTensors).toBe(before + 2);
+    expect(Array.from(await kept.b.data()).slice(0, 2)).toEqual([3, 3]);
+    kept.b.dispose();
+    kept.list[0].dispose();
+    expect(wg.memory().liveTensors).toBe(before);
+  });
+
+  it('nested scopes hand results to the parent', () => {
+    const before = wg.memory().liveTensors;
+    wg.scope(() => {
+      const inner = wg.scope(() => wg.ones([4]).add(1));
+      expect(inner.isDisposed).toBe(false);
+    });
+    expect(wg.memory().liveTensors).toBe(before);
+  });
+
+  it('scope rejects async functions', () => {
+    expect(() => wg.scope(async () => 1 as unknown as never)).toThrow(/Promise/);
+  });
+
+  it('a steady loop reuses pooled buffers: no new GPU buffers after warm-up', async () => {
+    const x = wg.randn([64, 64], { seed: 1 });
+    const step = () => wg.scope(() => { x.matmul(x).relu().sum(); });
+    step();
+    await wg.sync();
+    const created = wg.memory().created;
+    const live = wg.memory().liveBytes;
+    for (let i = 0; i < 20; i++) step();
+    await wg.sync();
+    expect(wg.memory().created).toBe(created);
+    expect(wg.memory().liveBytes).toBe(live);
+    x.dispose();
+  });
+
+  it('views share storage; the buffer is freed with the last view', () => {
+    const before = wg.memory().liveBuffers;
+    const a = wg.zeros([6]);
+    const v = a.reshape([2, 3]);
+    a.dispose();
+    expect(wg.memory().liveBuffers).toBe(before + 1);
+    v.dispose();
+    expect(wg.memory().liveBuffers).toBe(before);
+  });
+
+  it('use after dispose is a clear error; dispose twice is harmless', () => {
+    const a = wg.ones([2]);
+    a.dispose();
+    a.dispose();
+    expect(() => a.add(a)).toThrow(/add: input \[2\] float32 was disposed/);
+  });
+
+  it('size classes: geometric with <= 1/8 slack', () => {
+    expect(sizeClass(1)).toBe(256);
+    expect(sizeClass(1000)).toBe(1024);
+    for (const n of [3000, 12345, 1e6, 7.3e7]) {
+      expect(sizeClass(n)).toBeGreaterThanOrEqual(n);
+      expect(sizeClass(n) / n).toBeLessThan(1.126);
+    }
+  });
+});
