@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+// Launchers for the conv2d kernels, and the one geometry computation they all share.
+//
+// Legend (used in every conv2d file): N batch, C input channels, H x W input size, K output
+// channels, R x S kernel size, P x Q output size, G groups, C_g = C / G, K_g = K / G.
+//   x: (N, C, H, W)   w: (K, C_g, R, S)   b: (K)   y: (N, K, P, Q)     all NCHW float32.
+//
+// Two implementations of each pass, chosen in one place (`setConvImplementation`):
+//   'direct'  conv2d_forward / conv2d_backward_input / conv2d_backward_weight .wgsl: one output
+//             element per invocation, the readable oracle.
+//   'fast'    implicit GEMMs with register blocking (conv2d_*_fast.wgsl) and, where the adapter
+//             has subgroups, the variants that share weight loads across lanes (*_subgroup.wgsl).
+// Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
+// src/nn/functional/conv.ts for the differentiable op.
+
+import forwardSource from './wgsl/conv2d_forward.wgsl';
+import backwardInputSource from './wgsl/conv2d_backward_input.wgsl';
+import backwardWeightSource from './wgsl/conv2d_backward_weight.wgsl';
+import packWeightsSource from './wgsl/conv2d_pack_weights.wgsl';
+import forwardFastSource from './wgsl/conv2d_forward_fast.wgsl';
+import forwardFastSubgroupSource from './wgsl/conv2d_forward_fast_subgroup.wgsl';
+import backwardInputFastSource from './wgsl/conv2d_backward_input_fast.wgsl';
+import backwardInputFastSubgroupSource from './wgsl/conv2d_backward_input_fast_subgroup.wgsl';
+import backwardWeightFastSource from './wgsl/conv2d_backward_weight_fast.wgsl';
+import backwardWeightFastSubgroupSource from './wgsl/conv2d_backward_weight_fast_subgroup.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { reduce } from './reduce.js';
+import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { gpu } from '../tensor/device.js';
+import { OpArgumentError, fmtShape } from '../tensor/errors.js';
+
+// ---- geometry ------------------------------------------------------------------------------
+
+export type Pair = number | readonly [number, number];
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/** Everything the kernels need to know about one convolution; fields in WGSL struct order. */
+export interface Conv2dGeometry {
+  N: number; C: number; H: number; W: number;
+  K: number; R: number; S: number; G: number;
+  P: number; Q: number; stride_h: number; stride_w: number;
+  pad_h: number; pad_w: number; dil_h: number; dil_w: number;
+  /** Channels per group, C / G and K / G. */
+  C_g: number; K_g: number;
+  /** Length of one output channel's filter, C_g * R * S (the GEMM reduction of the forward). */
+  CRS_g: number;
+  /** Output pixels per image, P * Q. */
+  PQ: number;
+}
+
+/** The field order of `struct Conv2dParams` in every conv2d .wgsl file. */
+export const CONV2D_PARAM_FIELDS = [
+  'N', 'C', 'H', 'W', 'K', 'R', 'S', 'G', 'P', 'Q', 'stride_h', 'stride_w',
+  'pad_h', 'pad_w', 'dil_h', 'dil_w', 'C_g', 'K_g', 'CRS_g', 'PQ',
+] as const satisfies readonly (keyof Conv2dGeometry)[];
+
+function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+  const p: readonly number[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) && typeof v !== 'number' && v !== undefined) {
+    throw new OpArgumentError(`${op}: ${name} must be a number or [h, w], got ${String(v)}`);
+  }
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new OpArgumentError(`${op}: ${name} must be an integer >= ${min} or a pair [h, w] of them, got ${JSON.stringify(v)}`);
+  }
+  return [p[0], p[1]];
+}
+
+/**
+ * Validate a convolution's shapes and options and compute its geometry (output size, per-group
+ * sizes). Throws OpArgumentError naming conv2d, the shapes and what was expected.
+ */
+export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}, op = 'conv2d'): Conv2dGeometry {
+  const shapes = `x ${fmtShape(xShape)}, w ${fmtShape(wShape)}`;
+  if (xShape.length !== 4) throw new OpArgumentError(`${op}: x must be 4-D (N, C, H, W), got ${shapes}`);
+  if (wShape.length !== 4) throw new OpArgumentError(`${op}: w must be 4-D (K, C/groups, R, S), got ${shapes}`);
+  const [stride_h, stride_w] = pair(op, 'stride', opts.stride, 1, 1);
+  const [pad_h, pad_w] = pair(op, 'padding', opts.padding, 0, 0);
+  const [dil_h, dil_w] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const G = opts.groups ?? 1;
+  if (!Number.isInteger(G) || G < 1) throw new OpArgumentError(`${op}: groups must be a positive integer, got ${G}`);
+  const [N, C, H, W] = xShape;
+  const [K, C_g, R, S] = wShape;
+  if (C % G !== 0) throw new OpArgumentError(`${op}: groups=${G} does not divide the ${C} input channels (${shapes})`);
+  if (K % G !== 0) throw new OpArgumentError(`${op}: groups=${G} does not divide the ${K} output channels (${shapes})`);
+  if (C_g * G !== C) {
+    throw new OpArgumentError(`${op}: channel mismatch: x has C=${C} channels but w expects C/groups * groups = ${C_g} * ${G} = ${C_g * G} (${shapes})`);
+  }
+  if (R < 1 || S < 1) throw new OpArgumentError(`${op}: empty kernel (${shapes})`);
+  const effR = (R - 1) * dil_h + 1;
+  const effS = (S - 1) * dil_w + 1;
+  if (effR > H + 2 * pad_h || effS > W + 2 * pad_w) {
+    throw new OpArgumentError(
+      `${op}: kernel ${R}x${S} (dilated ${effR}x${effS}) is larger than the padded input ${H + 2 * pad_h}x${W + 2 * pad_w} (${shapes}, padding [${pad_h}, ${pad_w}])`,
+    );
+  }
+  const P = Math.floor((H + 2 * pad_h - effR) / stride_h) + 1;
+  const Q = Math.floor((W + 2 * pad_w - effS) / stride_w) + 1;
+  return {
+    N, C, H, W, K, R, S, G, P, Q, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w,
+    C_g, K_g: K / G, CRS_g: C_g * R * S, PQ: P * Q,
+  };
+}
+
+/** Pack `struct Conv2dParams` (all u32, CONV2D_PARAM_FIELDS order). */
+export function packConv2dParams(g: Conv2dGeometry): Uint8Array {
+  const u = new Uniforms();
+  for (const f of CONV2D_PARAM_FIELDS) u.u32(g[f]);
+  return u.finish();
+}
+
+export function conv2dOutputShape(g: Conv2dGeometry): [number, number, number, number] {
+  return [g.N, g.K, g.P, g.Q];
+}
+
+// ---- implementation choice -----------------------------------------------------------------
+
+/**
+ * 'fast' (default): implicit-GEMM kernels, with subgroup sharing where the adapter allows it.
+ * 'fast-no-subgroups': the same, restricted to the fallback kernels an adapter without
+ *   subgroups runs (so they can be tested and timed anywhere).
+ * 'direct': one output element per invocation, the readable oracle.
+ */
+export type ConvImplementation = 'direct' | 'fast' | 'fast-no-subgroups';
+const IMPLEMENTATIONS: readonly ConvImplementation[] = ['direct', 'fast', 'fast-no-subgroups'];
+let implementation: ConvImplementation = 'fast';
+
+/** Choose the conv2d kernels for all later calls (forward and both gradients). */
+export function setConvImplementation(impl: ConvImplementation): void {
+  if (!IMPLEMENTATIONS.includes(impl)) {
+    throw new OpArgumentError(`setConvImplementation: expected one of ${IMPLEMENTATIONS.join(', ')}, got ${String(impl)}`);
+  }
+  implementation = impl;
+}
+
+export function getConvImplementation(): ConvImplementation {
+  return implementation;
+}
+
+// ---- direct kernels (one output element per invocation) ------------------------------------
+
+const forwardKernel = defineKernel('conv2d_forward', forwardSource, ['read', 'read', 'read', 'read_write', 'uniform']);
+const backwardInputKernel = defineKernel('conv2d_backward_input', backwardInputSource, ['read', 'read', 'read_write', 'uniform']);
+const backwardWeightKernel = defineKernel('conv2d_backward_weight', backwardWeightSource, ['read', 'read', 'read_write', 'uniform']);
+
+const WG = 64;
+
+function checkGrid(g: Conv2dGeometry, y: number, z: number): void {
+  if (y > 65535 || z > 65535) {
+    throw new OpArgumentError(`conv2d: too many channels or images for one dispatch (N=${g.N}, C=${g.C}, K=${g.K}; at most 65535)`);
+  }
+}
+
+/** y = conv2d(x, w) + b with the direct kernel. x, w, b plain (contiguous, offset 0). */
+export function conv2dForwardDirect(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  checkGrid(g, g.K, g.N);
+  const y = emptyTensor(conv2dOutputShape(g), 'float32', 'conv2d');
+  launch(forwardKernel, {
+    buffers: [x.buffer, w.buffer, (b ?? w).buffer, y.buffer],
+    params: packConv2dParams(g),
+    workgroups: [Math.ceil(g.PQ / WG), g.K, g.N],
+    constants: { WG, HAS_BIAS: b ? 1 : 0 },
+    label: 'conv2d_forward',
+  });
+  return y;
+}
+
+/** dx = conv2d's gradient w.r.t. x, from gy (N, K, P, Q) and w, with the direct kernel. */
+export function conv2dBackwardInputDirect(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  checkGrid(g, g.C, g.N);
+  const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
+  launch(backwardInputKernel, {
+    buffers: [gy.buffer, w.buffer, dx.buffer],
+    params: packConv2dParams(g),
+    workgroups: [Math.ceil((g.H * g.W) / WG), g.C, g.N],
+    constants: { WG },
+    label: 'conv2d_backward_input',
+  });
+  return dx;
+}
+
+/** dw = conv2d's gradient w.r.t. w, from gy (N, K, P, Q) and x, with the direct kernel. */
+export function conv2dBackwardWeightDirect(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  checkGrid(g, g.K, 1);
+  const dw = emptyTensor([g.K, g.C_g, g.R, g.S], 'float32', 'conv2d_backward_weight');
+  launch(backwardWeightKernel, {
+    buffers: [gy.buffer, x.buffer, dw.buffer],
+    params: packConv2dParams(g),
+    workgroups: [Math.ceil(g.CRS_g / WG), g.K],
+    constants: { WG },
+    label: 'conv2d_backward_weight',
+  });
+  return dw;
+}
+
+// ---- fast kernels (implicit GEMM, 16 channels x 2 pixels per invocation) -------------------
+
+const packKernel = defineKernel('conv2d_pack_weights', packWeightsSource, ['read', 'read_write', 'uniform']);
+const FAST = {
+  forward: defineKernel('conv2d_forward_fast', forwardFastSource, ['read', 'read', 'read', 'read_write', 'uniform']),
+  forwardSubgroup: defineKernel('conv2d_forward_fast_subgroup', forwardFastSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform']),
+  input: defineKernel('conv2d_backward_input_fast', backwardInputFastSource, ['read', 'read', 'read_write', 'uniform']),
+  inputSubgroup: defineKernel('conv2d_backward_input_fast_subgroup', backwardInputFastSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
+  weight: defineKernel('conv2d_backward_weight_fast', backwardWeightFastSource, ['read', 'read', 'read_write', 'uniform']),
+  weightSubgroup: defineKernel('conv2d_backward_weight_fast_subgroup', backwardWeightFastSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
+};
+
+/** Channels per invocation in the fast kernels; below half of it the direct kernels win. */
+const BLOCK = 16;
+const MIN_FAST_ROWS = 8;
+
+/**
+ * The subgroup kernels broadcast from lanes 0..7, so they need subgroups of at least 8 lanes
+ * (lavapipe: 8; most GPUs: 32 or 64).
+ */
+function useSubgroups(): boolean {
+  const ctx = gpu();
+  return implementation === 'fast' && ctx.hasSubgroups && ctx.info.subgroupSize >= 8;
+}
+
+/**
+ * Invocations per workgroup of the fast kernels. On llvmpipe a workgroup of 8 is one SIMD
+ * row and measured fastest; real GPUs want at least a full subgroup.
+ */
+function fastWorkgroupSize(): number {
+  return Math.min(64, Math.max(8, gpu().info.subgroupSize));
+}
+
+/** Weights in the layout of conv2d_pack_weights.wgsl (rows = K, or C when transposed). */
+function packWeights(w: Tensor, g: Conv2dGeometry, transposed: boolean): Tensor {
+  const rows = transposed ? g.C_g : g.K_g;
+  const cols = transposed ? g.K_g : g.C_g;
+  const count = g.G * Math.ceil(rows / BLOCK) * g.R * g.S * Math.ceil(cols / 4) * BLOCK * 4;
+  const wp = emptyTensor([count], 'float32', 'conv2d_pack_weights');
+  launch(packKernel, {
+    buffers: [w.buffer, wp.buffer],
+    params: packConv2dParams(g),
+    workgroups: grid1d(count, 64),
+    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0 },
+    label: 'conv2d_pack_weights',
+  });
+  return wp;
+}
+
+function checkZ(g: Conv2dGeometry, z: number): void {
+  if (z > 65535) throw new OpArgumentError(`conv2d: too many channel blocks for one dispatch (C=${g.C}, K=${g.K}, groups=${g.G})`);
+}
+
+function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  const wg = fastWorkgroupSize();
+  const z = g.G * Math.ceil(g.K_g / BLOCK);
+  checkZ(g, z);
+  const wp = packWeights(w, g, false);
+  const y = emptyTensor(conv2dOutputShape(g), 'float32', 'conv2d');
+  launch(useSubgroups() ? FAST.forwardSubgroup : FAST.forward, {
+    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer],
+    params: packConv2dParams(g),
+    workgroups: [...grid1d(g.N * g.PQ, wg * 2), z],
+    constants: { WG: wg, HAS_BIAS: b ? 1 : 0 },
+    label: 'conv2d_forward',
+  });
+  wp.dispose();
+  return y;
+}
+
+function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  const wg = fastWorkgroupSize();
+  const phases = g.stride_h * g.stride_w;
+  const z = g.G * Math.ceil(g.C_g / BLOCK) * phases;
+  checkZ(g, z);
+  // Tiles for the largest phase class (row/column 0 of the stride pattern).
+  const largestClass = g.N * Math.ceil(g.H / g.stride_h) * Math.ceil(g.W / g.stride_w);
+  const wp = packWeights(w, g, true);
+  const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
+  launch(useSubgroups() ? FAST.inputSubgroup : FAST.input, {
+    buffers: [gy.buffer, wp.buffer, dx.buffer],
+    params: packConv2dParams(g),
+    workgroups: [...grid1d(largestClass, wg * 2), z],
+    constants: { WG: wg },
+    label: 'conv2d_backward_input',
+  });
+  wp.dispose();
+  return dx;
+}
+
+/** Below this many workgroups the weight gradient splits its reduction over the images. */
+const MIN_WEIGHT_WORKGROUPS = 64;
+
+function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  const wg = fastWorkgroupSize();
+  const tiles = grid1d(g.CRS_g, wg * 2);
+  const blocks = g.G * Math.ceil(g.K_g / BLOCK);
+  const perSplit = tiles[0] * tiles[1] * blocks;
+  const splits = Math.max(1, Math.min(g.N, Math.ceil(MIN_WEIGHT_WORKGROUPS / perSplit), Math.floor(65535 / blocks)));
+  checkZ(g, blocks);
+  const shape = [g.K, g.C_g, g.R, g.S];
+  const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+  launch(useSubgroups() ? FAST.weightSubgroup : FAST.weight, {
+    buffers: [gy.buffer, x.buffer, out.buffer],
+    params: packConv2dParams(g),
+    workgroups: [...tiles, blocks * splits],
+    constants: { WG: wg },
+    label: 'conv2d_backward_weight',
+  });
+  if (splits === 1) return out;
+  // Each split summed a range of images; add the partial gradients (deterministic order).
+  const flat = reduce('sum', out, [0]);
+  out.dispose();
+  const dw = new Tensor(flat.storage.retain(), shape, 'float32');
+  flat.dispose();
+  return dw;
+}
+
+// ---- entry points used by the differentiable op --------------------------------------------
+
+/** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
+export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g);
+  return conv2dForwardDirect(x, w, b, g);
+}
+
+/** dx from gy (N, K, P, Q) and w. */
+export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  if (implementation !== 'direct' && g.C_g >= MIN_FAST_ROWS) return conv2dBackwardInputFast(gy, w, g);
+  return conv2dBackwardInputDirect(gy, w, g);
+}
+
+/** dw from gy (N, K, P, Q) and x. */
+export function conv2dBackwardWeight(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dBackwardWeightFast(gy, x, g);
+  return conv2dBackwardWeightDirect(gy, x, g);
+}
+
+/** db[k] = sum over n, p, q of gy[n, k, p, q]: the sum reduction, no kernel of its own. */
+export function conv2dBackwardBias(gy: Tensor): Tensor {
+  return reduce('sum', gy, [0, 2, 3]);
+}

@@ -1,0 +1,110 @@
+// conv2d_backward_input_fast.wgsl — gradient of conv2d w.r.t. its input as an implicit GEMM
+// with register blocking, for adapters without subgroups. NCHW, f32.
+// Same result as conv2d_backward_input.wgsl (its oracle).
+//
+// Legend: N batch, C input channels, H x W input, K output channels, R x S kernel, P x Q output,
+// G groups, C_g = C / G, K_g = K / G.
+//   gy: (N, K, P, Q)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = true)
+//   dx: (N, C, H, W)
+//
+// The structure of conv2d_backward_input_fast_subgroup.wgsl (read its header: phase classes
+// for strides, 16 channels of dx x 2 pixels per invocation), except that every lane reads all
+// 16 weight vec4s itself (same address in every lane) instead of receiving them by
+// subgroupBroadcast.
+//
+// Grid: x, y = tiles of WG*2 pixels of one phase class (sized for the largest class);
+//       z = (group, block of 16 input channels, phase class). Launcher: src/kernels/conv2d.ts.
+
+struct Conv2dParams {                 // packed by packConv2dParams(), same field order
+  N: u32, C: u32, H: u32, W: u32,
+  K: u32, R: u32, S: u32, G: u32,
+  P: u32, Q: u32, stride_h: u32, stride_w: u32,
+  pad_h: u32, pad_w: u32, dil_h: u32, dil_w: u32,
+  C_g: u32, K_g: u32, CRS_g: u32, PQ: u32,
+}
+
+@group(0) @binding(0) var<storage, read>       gy: array<f32>;        // (N, K, P, Q)
+@group(0) @binding(1) var<storage, read>       wp: array<vec4<f32>>;  // (G, C_g/16, R, S, K_g/4, 16)
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;        // (N, C, H, W)
+@group(0) @binding(3) var<uniform>             p: Conv2dParams;
+
+override WG: u32 = 8;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let c_blocks = (p.C_g + 15u) / 16u;
+  let phases = p.stride_h * p.stride_w;
+  let phase = wid.z % phases;
+  let cb = (wid.z / phases) % c_blocks;  // block of 16 input channels (within the group)
+  let g = wid.z / (phases * c_blocks);
+  // This phase class: rows h = ph + i*stride_h (i < Hc), columns w = pw + j*stride_w (j < Wc).
+  let ph = phase / p.stride_w;
+  let pw = phase % p.stride_w;
+  let Hc = (p.H + p.stride_h - 1u - ph) / p.stride_h;
+  let Wc = (p.W + p.stride_w - 1u - pw) / p.stride_w;
+  let total = p.N * Hc * Wc;
+  let tile = (wid.x + wid.y * nwg.x) * WG * 2u;
+  if (tile >= total) { return; }        // uniform: the whole workgroup is past its class
+
+  var pix: array<u32, 2>;               // index within the class, to store the result
+  var n: array<u32, 2>;
+  var h: array<i32, 2>;
+  var w: array<i32, 2>;
+  for (var j = 0u; j < 2u; j++) {
+    pix[j] = tile + j * WG + li;
+    let pc = min(pix[j], total - 1u);
+    n[j] = pc / (Hc * Wc);
+    h[j] = i32(ph + ((pc / Wc) % Hc) * p.stride_h);
+    w[j] = i32(pw + (pc % Wc) * p.stride_w);
+  }
+  let k_quads = (p.K_g + 3u) / 4u;
+
+  var acc: array<vec2<f32>, 16>;        // acc[j] = dx[c0 + j, (pixel 0, pixel 1)]
+  for (var r = 0u; r < p.R; r++) {
+    // Does tap r reach rows of this class at all? (h + pad_h - r*dil_h) must divide by stride_h.
+    let oh_num = i32(ph + p.pad_h) - i32(r * p.dil_h);
+    if (((oh_num % i32(p.stride_h)) + i32(p.stride_h)) % i32(p.stride_h) != 0) { continue; }
+    for (var s = 0u; s < p.S; s++) {
+      let ow_num = i32(pw + p.pad_w) - i32(s * p.dil_w);
+      if (((ow_num % i32(p.stride_w)) + i32(p.stride_w)) % i32(p.stride_w) != 0) { continue; }
+      // The output position (oh, ow) each pixel takes through this tap, if inside gy.
+      var ok: array<bool, 2>;
+      var off: array<u32, 2>;
+      for (var j = 0u; j < 2u; j++) {
+        let num_h = h[j] + i32(p.pad_h) - i32(r * p.dil_h);   // = oh * stride_h, exactly
+        let num_w = w[j] + i32(p.pad_w) - i32(s * p.dil_w);
+        let oh = num_h / i32(p.stride_h);
+        let ow = num_w / i32(p.stride_w);
+        ok[j] = num_h >= 0 && oh < i32(p.P) && num_w >= 0 && ow < i32(p.Q);
+        off[j] = select(0u, (n[j] * p.K + g * p.K_g) * p.PQ + u32(oh) * p.Q + u32(ow), ok[j]);
+      }
+      var wi = ((g * c_blocks + cb) * p.R * p.S + r * p.S + s) * k_quads * 16u;
+      for (var k = 0u; k < p.K_g; k += 4u) {
+        // gm[i] = (gy at pixel 0, gy at pixel 1) for output channel k + i (0 past K_g)
+        var gm: mat4x2<f32>;
+        for (var i = 0u; i < 4u; i++) {
+          let ki = (k + i) * p.PQ;
+          let live = k + i < p.K_g;
+          gm[i] = vec2<f32>(select(0.0, gy[off[0] + ki], ok[0] && live),
+                            select(0.0, gy[off[1] + ki], ok[1] && live));
+        }
+        for (var j = 0u; j < 16u; j++) {
+          acc[j] += gm * wp[wi + j];    // same address in every lane
+        }
+        wi += 16u;
+      }
+    }
+  }
+
+  let HW = p.H * p.W;
+  for (var j = 0u; j < 2u; j++) {
+    if (pix[j] >= total) { break; }
+    let pixel = u32(h[j]) * p.W + u32(w[j]);
+    for (var i = 0u; i < 16u; i++) {
+      let cc = cb * 16u + i;
+      if (cc >= p.C_g) { break; }
+      dx[(n[j] * p.C + g * p.C_g + cc) * HW + pixel] = acc[i][j];
+    }
+  }
+}

@@ -1,0 +1,136 @@
+// conv2d_forward_fast_subgroup.wgsl — conv2d forward as an implicit GEMM, weights shared
+// across subgroup lanes. NCHW, f32. Same result as conv2d_forward.wgsl (its oracle).
+enable subgroups;
+//
+// Legend: N batch, C input channels, H x W input, K output channels, R x S kernel, P x Q output,
+// G groups, C_g = C / G, K_g = K / G.
+//   x: (N, C, H, W)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = false)
+//   b: (K)            y: (N, K, P, Q)
+//
+// As a GEMM: y[k, pixel] = sum_t w[k, t] * im2col[t, pixel], with pixel = (n, p, q) and
+// t = (r, s, c). im2col is never stored: each x value is gathered where it is needed.
+//
+// Work per invocation: 16 output channels x 2 pixels (32 accumulators). The 16 channels are
+// the same for the whole workgroup; the pixels differ per lane. For every 4 input channels of
+// one kernel tap (r, s), a lane
+//   - gathers 4 x 2 values of x (its 2 pixels, 4 channels) into a mat4x2,
+//   - loads ONE vec4 of weights per group of 8 channels: lane i holds channel i's 4 weights,
+//   - gets the other lanes' weight vec4s with subgroupBroadcast (a register shuffle, no load),
+//   - does 16 x 2 x 4 multiply-adds: acc[j] += xm * w_j.
+// On llvmpipe a per-lane load is the expensive operation (lanes are SIMD elements of one CPU
+// thread, and every load is a bounds-checked gather); sharing weight loads across the subgroup
+// is what makes this ~3-4x faster than one output per invocation (shared/docs/lavapipe.md).
+// Requires a subgroup size of at least 8 (lanes 0..7 hold the 8 weight vectors of a block).
+//
+// Zero padding: a tap outside the input reads address 0 and is replaced by 0 with select().
+// Grid: x, y = tiles of WG*2 pixels over N*P*Q (y spills when x would pass 65535),
+//       z = (group, block of 16 output channels).
+// Fallback without subgroups: conv2d_forward_fast.wgsl. Launcher: src/kernels/conv2d.ts.
+
+struct Conv2dParams {                 // packed by packConv2dParams(), same field order
+  N: u32, C: u32, H: u32, W: u32,
+  K: u32, R: u32, S: u32, G: u32,
+  P: u32, Q: u32, stride_h: u32, stride_w: u32,
+  pad_h: u32, pad_w: u32, dil_h: u32, dil_w: u32,
+  C_g: u32, K_g: u32, CRS_g: u32, PQ: u32,
+}
+
+@group(0) @binding(0) var<storage, read>       x: array<f32>;         // (N, C, H, W)
+@group(0) @binding(1) var<storage, read>       wp: array<vec4<f32>>;  // (G, K_g/16, R, S, C_g/4, 16)
+@group(0) @binding(2) var<storage, read>       b: array<f32>;         // (K); unused without bias
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;         // (N, K, P, Q)
+@group(0) @binding(4) var<uniform>             p: Conv2dParams;
+
+override WG: u32 = 8;
+override HAS_BIAS: bool = true;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let k_blocks = (p.K_g + 15u) / 16u;
+  let kb = wid.z % k_blocks;            // block of 16 output channels (within the group)
+  let g = wid.z / k_blocks;
+  let total = p.N * p.PQ;
+  let tile = (wid.x + wid.y * nwg.x) * WG * 2u;
+  if (tile >= total) { return; }        // whole workgroup past the end (y spill rounding)
+
+  // This lane's two pixels, and where their receptive fields start in x.
+  var pix: array<u32, 2>;
+  var ih0: array<i32, 2>;               // top-left input row/col of the receptive field
+  var iw0: array<i32, 2>;
+  var base: array<i32, 2>;              // index of x[n, g*C_g, ih0, iw0] (may lie outside)
+  for (var j = 0u; j < 2u; j++) {
+    pix[j] = tile + j * WG + li;
+    let pc = min(pix[j], total - 1u);   // clamp the tail; its results are not stored
+    let n = pc / p.PQ;
+    let oh = (pc % p.PQ) / p.Q;
+    let ow = pc % p.Q;
+    ih0[j] = i32(oh * p.stride_h) - i32(p.pad_h);
+    iw0[j] = i32(ow * p.stride_w) - i32(p.pad_w);
+    base[j] = i32((n * p.C + g * p.C_g) * p.H * p.W) + ih0[j] * i32(p.W) + iw0[j];
+  }
+  let HW = p.H * p.W;
+  let c_quads = (p.C_g + 3u) / 4u;
+  let slot = lane % 8u;                 // which of 8 weight vectors this lane loads
+  var wi = (g * k_blocks + kb) * p.R * p.S * c_quads * 16u + slot;
+
+  var acc: array<vec2<f32>, 16>;        // acc[j] = y[k0 + j, (pixel 0, pixel 1)]
+  for (var r = 0u; r < p.R; r++) {
+    for (var s = 0u; s < p.S; s++) {
+      // Per tap: which of the two pixels read inside the image, and from where.
+      let dh = i32(r * p.dil_h);
+      let dw = i32(s * p.dil_w);
+      var ok: array<bool, 2>;
+      var off: array<u32, 2>;
+      for (var j = 0u; j < 2u; j++) {
+        let ih = ih0[j] + dh;
+        let iw = iw0[j] + dw;
+        ok[j] = ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+        off[j] = u32(select(0, base[j] + dh * i32(p.W) + dw, ok[j]));
+      }
+      for (var c = 0u; c < p.C_g; c += 4u) {
+        // xm[i] = (x at pixel 0, x at pixel 1) for input channel c + i (0 past C_g)
+        var xm: mat4x2<f32>;
+        for (var i = 0u; i < 4u; i++) {
+          let ci = (c + i) * HW;
+          let live = c + i < p.C_g;
+          xm[i] = vec2<f32>(select(0.0, x[off[0] + ci], ok[0] && live),
+                            select(0.0, x[off[1] + ci], ok[1] && live));
+        }
+        let wa = wp[wi];                // channels k0 + slot      (lanes 0..7 matter)
+        let wb = wp[wi + 8u];           // channels k0 + 8 + slot
+        wi += 16u;
+        acc[0] += xm * subgroupBroadcast(wa, 0u);
+        acc[1] += xm * subgroupBroadcast(wa, 1u);
+        acc[2] += xm * subgroupBroadcast(wa, 2u);
+        acc[3] += xm * subgroupBroadcast(wa, 3u);
+        acc[4] += xm * subgroupBroadcast(wa, 4u);
+        acc[5] += xm * subgroupBroadcast(wa, 5u);
+        acc[6] += xm * subgroupBroadcast(wa, 6u);
+        acc[7] += xm * subgroupBroadcast(wa, 7u);
+        acc[8] += xm * subgroupBroadcast(wb, 0u);
+        acc[9] += xm * subgroupBroadcast(wb, 1u);
+        acc[10] += xm * subgroupBroadcast(wb, 2u);
+        acc[11] += xm * subgroupBroadcast(wb, 3u);
+        acc[12] += xm * subgroupBroadcast(wb, 4u);
+        acc[13] += xm * subgroupBroadcast(wb, 5u);
+        acc[14] += xm * subgroupBroadcast(wb, 6u);
+        acc[15] += xm * subgroupBroadcast(wb, 7u);
+      }
+    }
+  }
+
+  for (var j = 0u; j < 2u; j++) {
+    if (pix[j] >= total) { break; }
+    let n = pix[j] / p.PQ;
+    let pq = pix[j] % p.PQ;
+    for (var i = 0u; i < 16u; i++) {
+      let kk = kb * 16u + i;
+      if (kk >= p.K_g) { break; }
+      let k = g * p.K_g + kk;
+      var v = acc[i][j];
+      if (HAS_BIAS) { v += b[k]; }
+      y[(n * p.K + k) * p.PQ + pq] = v;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// F.conv2d: 2-D convolution (cross-correlation, as torch.nn.functional.conv2d), NCHW float32.
+//   x: (N, C, H, W)   w: (K, C/groups, R, S) (OIHW)   b: (K)   y: (N, K, P, Q)
+// stride / padding / dilation take a number or [h, w]; padding is symmetric zero padding.
+//
+// Forward and backward each run their own WGSL kernels (src/kernels/conv2d.ts chooses the
+// direct or the implicit-GEMM implementation):
+//   dx = conv2d_backward_input(gy, w)    needs w      (saved only if x needs a gradient)
+//   dw = conv2d_backward_weight(gy, x)   needs x      (saved only if w needs a gradient)
+//   db = sum of gy over (n, p, q)
+
+import { Tensor, assertAlive } from '../../tensor/tensor.js';
+import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
+import { recordOp } from '../../autograd/record.js';
+import { plain, disposeIfCopy } from '../../ops/shape.js';
+import {
+  conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias,
+  type Conv2dOptions,
+} from '../../kernels/conv2d.js';
+
+export type { Conv2dOptions, Pair } from '../../kernels/conv2d.js';
+export { setConvImplementation, getConvImplementation, type ConvImplementation } from '../../kernels/conv2d.js';
+
+export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const bias = b ?? null;
+  const inputs = bias ? [x, w, bias] : [x, w];
+  assertAlive(op, ...inputs);
+  for (const t of inputs) {
+    if (t.dtype !== 'float32') {
+      throw new OpArgumentError(`${op}: expected float32 tensors, got x ${x.describe()}, w ${w.describe()}${bias ? `, b ${bias.describe()}` : ''}`);
+    }
+  }
+  const g = conv2dGeometry(x.shape, w.shape, opts, op);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.K)) {
+    throw new OpArgumentError(`${op}: expected a bias of shape [${g.K}] (one per output channel), got b ${fmtShape(bias.shape)} for x ${fmtShape(x.shape)}, w ${fmtShape(w.shape)}`);
+  }
+
+  const xp = plain(x);
+  const wp = plain(w);
+  const bp = bias ? plain(bias) : null;
+  const y = conv2dForward(xp, wp, bp, g);
+  if (bp) disposeIfCopy(bp, bias!);
+
+  // Save only what the backward will read (a view sharing storage; the copies made by plain()
+  // are reused rather than copied again).
+  const needX = w.requiresGrad;
+  const needW = x.requiresGrad;
+  const save = [...(needX ? [xp] : []), ...(needW ? [wp] : [])];
+  const out = recordOp(op, inputs, y, save, (gy, saved) => {
+    const xs = needX ? saved[0] : null;
+    const ws = needW ? saved[needX ? 1 : 0] : null;
+    const gyp = plain(gy);
+    const dx = ws ? conv2dBackwardInput(gyp, ws, g) : null;
+    const dw = xs ? conv2dBackwardWeight(gyp, xs, g) : null;
+    const db = bias?.requiresGrad ? conv2dBackwardBias(gyp) : null;
+    disposeIfCopy(gyp, gy);
+    return bias ? [dx, dw, db] : [dx, dw];
+  });
+  disposeIfCopy(xp, x);
+  disposeIfCopy(wp, w);
+  return out;
+}

@@ -1,0 +1,225 @@
+// conv2d: geometry, the float64 reference against finite differences, every implementation
+// ('direct', 'fast' with subgroups where present, 'fast-no-subgroups') against PyTorch fixtures
+// and against the reference on random shapes, argument errors, and memory.
+// Tolerances: forward 1e-4, gradients 1e-3, both relative to the largest expected magnitude.
+import { describe, it, expect, afterEach } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as wg from '../../src/index.js';
+import { conv2dGeometry, CONV2D_PARAM_FIELDS, type Conv2dOptions, type ConvImplementation } from '../../src/kernels/conv2d.js';
+import {
+  conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
+} from '../../src/kernels/reference/conv2d.js';
+import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
+
+useDevice();
+const F = wg.F;
+const IMPLS: ConvImplementation[] = ['direct', 'fast', 'fast-no-subgroups'];
+afterEach(() => F.setConvImplementation('fast'));
+
+/** Deterministic values in [-1, 1) (a small LCG, so the test needs no GPU to make inputs). */
+function randomArray(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+describe('conv2dGeometry', () => {
+  it('computes output sizes like PyTorch', () => {
+    const g = conv2dGeometry([3, 5, 7, 11], [4, 5, 3, 5], { stride: [2, 1], padding: [1, 2] });
+    expect([g.P, g.Q]).toEqual([4, 11]);
+    expect(conv2dGeometry([1, 3, 224, 224], [64, 3, 7, 7], { stride: 2, padding: 3 })).toMatchObject({ P: 112, Q: 112, CRS_g: 147 });
+    expect(conv2dGeometry([2, 3, 9, 9], [4, 3, 3, 3], { padding: 2, dilation: 2 })).toMatchObject({ P: 9, Q: 9 });
+    expect(conv2dGeometry([2, 6, 7, 7], [6, 1, 3, 3], { padding: 1, groups: 6 })).toMatchObject({ C_g: 1, K_g: 1, G: 6, PQ: 49 });
+    expect(conv2dGeometry([2, 3, 5, 5], [4, 3, 5, 5])).toMatchObject({ P: 1, Q: 1 });
+  });
+
+  it('has the fields of the Conv2dParams struct in every conv2d .wgsl file, in order', () => {
+    const dir = fileURLToPath(new URL('../../src/kernels/wgsl/', import.meta.url));
+    const files = readdirSync(dir).filter((f) => f.startsWith('conv2d') && f.endsWith('.wgsl'));
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    for (const f of files) {
+      const src = readFileSync(dir + f, 'utf8');
+      const body = /struct Conv2dParams \{([^}]*)\}/.exec(src);
+      expect(body, f).not.toBeNull();
+      const fields = [...body![1].matchAll(/(\w+)\s*:\s*u32/g)].map((m) => m[1]);
+      expect(fields, f).toEqual([...CONV2D_PARAM_FIELDS]);
+    }
+  });
+});
+
+// ---- reference vs finite differences (float64, no GPU) ----------------------------------------
+
+describe('reference gradients vs central differences', () => {
+  const cases: Array<[string, number[], number[], Conv2dOptions]> = [
+    ['3x3 s2 p1', [2, 3, 5, 6], [4, 3, 3, 3], { stride: 2, padding: 1 }],
+    ['dilation, non-square', [1, 2, 7, 6], [3, 2, 2, 3], { dilation: [2, 1], padding: [1, 2], stride: [1, 2] }],
+    ['groups 2', [2, 4, 5, 5], [6, 2, 3, 3], { groups: 2, padding: 1 }],
+  ];
+  for (const [name, xs, ws, opts] of cases) {
+    it(name, () => {
+      const g = conv2dGeometry(xs, ws, opts);
+      const x = Float64Array.from(randomArray(xs.reduce((a, b) => a * b), 1));
+      const w = Float64Array.from(randomArray(ws.reduce((a, b) => a * b), 2));
+      const b = Float64Array.from(randomArray(g.K, 3));
+      const gy = randomArray(g.N * g.K * g.PQ, 4);
+      // L = sum(y * gy); dL/dv[i] ~ (L(v + eps e_i) - L(v - eps e_i)) / 2 eps (exact up to
+      // float64 rounding, since L is linear in each argument).
+      const loss = () => conv2dForwardRef(x, w, b, g).reduce((s, v, i) => s + v * gy[i], 0);
+      const numeric = (v: Float64Array) => Float64Array.from(v, (_, i) => {
+        const keep = v[i];
+        v[i] = keep + 1e-3;
+        const up = loss();
+        v[i] = keep - 1e-3;
+        const down = loss();
+        v[i] = keep;
+        return (up - down) / 2e-3;
+      });
+      expectClose(conv2dBackwardInputRef(gy, w, g), numeric(x), 1e-9, 'dx');
+      expectClose(conv2dBackwardWeightRef(gy, x, g), numeric(w), 1e-9, 'dw');
+      expectClose(conv2dBackwardBiasRef(gy, g), numeric(b), 1e-9, 'db');
+    });
+  }
+});
+
+// ---- GPU vs PyTorch fixtures ------------------------------------------------------------------
+
+describe.each(IMPLS)('conv2d vs PyTorch fixtures (%s)', (impl) => {
+  for (const c of loadFixtures('conv2d')) {
+    it(c.name, async () => {
+      F.setConvImplementation(impl);
+      const x = fromFixture(c.inputs.x, true);
+      const w = fromFixture(c.inputs.w, true);
+      const b = c.inputs.b ? fromFixture(c.inputs.b, true) : undefined;
+      const o = c.options as Conv2dOptions;
+      const y = F.conv2d(x, w, b, { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups });
+      await expectTensorClose(y, c.outputs.y, FORWARD_TOL, `${c.name} forward`);
+      const gy = fromFixture(c.gradOutput!);
+      y.backward(gy);
+      await expectTensorClose(x.grad!, c.grads.x, GRAD_TOL, `${c.name} dx`);
+      await expectTensorClose(w.grad!, c.grads.w, GRAD_TOL, `${c.name} dw`);
+      if (b) await expectTensorClose(b.grad!, c.grads.b, GRAD_TOL, `${c.name} db`);
+      for (const t of [x, w, b, y, gy]) t?.dispose();
+    });
+  }
+});
+
+// ---- GPU vs reference on random shapes --------------------------------------------------------
+
+// Shapes chosen to hit the fast kernels' edges: channel counts that are not multiples of the
+// 16-channel block or of 4, pixel counts that are not multiples of the tile, strides (phase
+// classes in the input gradient), groups with >= 8 channels per group, 1x1 and 7x7 kernels.
+const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
+  ['ResNet-like 3x3 s2, C=16 -> K=32, 16x16', [2, 16, 16, 16], [32, 16, 3, 3], { stride: 2, padding: 1 }, false],
+  ['ResNet-like 3x3 s1, C=K=32, 8x8', [2, 32, 8, 8], [32, 32, 3, 3], { padding: 1 }, true],
+  ['odd sizes 3x3 p1, C=13 -> K=21, 9x7', [3, 13, 9, 7], [21, 13, 3, 3], { padding: 1 }, true],
+  ['1x1 s2 shortcut, C=12 -> K=24, 7x9', [2, 12, 7, 9], [24, 12, 1, 1], { stride: 2 }, false],
+  ['7x7 s2 p3 stem, C=3 -> K=16, 21x19', [2, 3, 21, 19], [16, 3, 7, 7], { stride: 2, padding: 3 }, true],
+  ['groups 2, 8 channels per group, dilation 2', [2, 16, 10, 9], [16, 8, 3, 3], { groups: 2, padding: 2, dilation: 2 }, true],
+  ['3x5 kernel, stride [3, 2], pad [2, 1], C=9 -> K=10', [2, 9, 11, 10], [10, 9, 3, 5], { stride: [3, 2], padding: [2, 1] }, true],
+  ['depthwise 3x3 (direct path)', [2, 8, 6, 6], [8, 1, 3, 3], { groups: 8, padding: 1 }, true],
+  ['many images (weight-gradient splits), tiny layer', [9, 8, 5, 5], [8, 8, 3, 3], { padding: 1 }, true],
+];
+
+describe.each(IMPLS)('conv2d vs float64 reference (%s)', (impl) => {
+  for (const [name, xs, ws, opts, withBias] of shapes) {
+    it(name, async () => {
+      F.setConvImplementation(impl);
+      const g = conv2dGeometry(xs, ws, opts);
+      const xd = randomArray(xs.reduce((a, b) => a * b), 11);
+      const wd = randomArray(ws.reduce((a, b) => a * b), 12);
+      const bd = randomArray(g.K, 13);
+      const gyd = randomArray(g.N * g.K * g.PQ, 14);
+      const x = wg.tensor(xd, xs, { requiresGrad: true });
+      const w = wg.tensor(wd, ws, { requiresGrad: true });
+      const b = withBias ? wg.tensor(bd, [g.K], { requiresGrad: true }) : undefined;
+      const y = F.conv2d(x, w, b, opts);
+      expect([...y.shape]).toEqual([g.N, g.K, g.P, g.Q]);
+      expectClose(await y.data(), conv2dForwardRef(xd, wd, withBias ? bd : null, g), FORWARD_TOL, `${name} forward`);
+      const gy = wg.tensor(gyd, y.shape);
+      y.backward(gy);
+      expectClose(await x.grad!.data(), conv2dBackwardInputRef(gyd, wd, g), GRAD_TOL, `${name} dx`);
+      expectClose(await w.grad!.data(), conv2dBackwardWeightRef(gyd, xd, g), GRAD_TOL, `${name} dw`);
+      if (b) expectClose(await b.grad!.data(), conv2dBackwardBiasRef(gyd, g), GRAD_TOL, `${name} db`);
+      for (const t of [x, w, b, y, gy]) t?.dispose();
+    });
+  }
+});
+
+describe('conv2d autograd plumbing', () => {
+  it('accepts non-contiguous inputs and computes only the gradients that are needed', async () => {
+    const xs = [2, 8, 6, 5];
+    const xd = randomArray(2 * 8 * 6 * 5, 21);
+    const wd = randomArray(16 * 8 * 3 * 3, 22);
+    const g = conv2dGeometry(xs, [16, 8, 3, 3], { padding: 1 });
+    // x as a permuted view of an (N, H, C, W) tensor
+    const base = wg.tensor(xd, [2, 6, 8, 5]);
+    const xnc = base.permute([0, 2, 1, 3]);
+    expect(xnc.isContiguous).toBe(false);
+    const w = wg.tensor(wd, [16, 8, 3, 3], { requiresGrad: true });
+    const y = F.conv2d(xnc, w, null, { padding: 1 });
+    const expected = conv2dForwardRef(await xnc.data(), wd, null, g);
+    expectClose(await y.data(), expected, FORWARD_TOL, 'forward');
+    const loss = y.sum();
+    loss.backward();
+    expect(xnc.grad).toBeNull();
+    expectClose(await w.grad!.data(), conv2dBackwardWeightRef(new Float32Array(y.size).fill(1), await xnc.data(), g), GRAD_TOL, 'dw');
+    for (const t of [base, xnc, w, y, loss]) t.dispose();
+  });
+
+  it('frees every temporary: forward + backward leave no live tensors behind', async () => {
+    for (const impl of IMPLS) {
+      F.setConvImplementation(impl);
+      await wg.sync();
+      const before = wg.memory().liveTensors;
+      const x = wg.randn([3, 16, 9, 9], { seed: 1 });
+      x.requiresGrad = true;
+      const w = wg.randn([24, 16, 3, 3], { seed: 2 });
+      w.requiresGrad = true;
+      const b = wg.randn([24], { seed: 3 });
+      b.requiresGrad = true;
+      const y = F.conv2d(x, w, b, { stride: 2, padding: 1 });
+      const loss = y.sum();
+      loss.backward();
+      await x.grad!.data();
+      for (const t of [x, w, b, y, loss]) t.dispose();
+      await wg.sync();
+      expect(wg.memory().liveTensors, impl).toBe(before);
+    }
+  });
+});
+
+// ---- argument errors --------------------------------------------------------------------------
+
+describe('conv2d argument errors', () => {
+  const bad: Array<[string, () => unknown, RegExp]> = [
+    ['channel mismatch', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 2, 3, 3])), /conv2d: channel mismatch.*C=3.*\[1, 3, 8, 8\].*\[4, 2, 3, 3\]/],
+    ['groups do not divide C', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 1, 3, 3]), null, { groups: 2 }), /conv2d: groups=2 does not divide the 3 input channels/],
+    ['groups do not divide K', () => F.conv2d(wg.zeros([1, 4, 8, 8]), wg.zeros([3, 2, 3, 3]), null, { groups: 2 }), /conv2d: groups=2 does not divide the 3 output channels/],
+    ['kernel larger than padded input', () => F.conv2d(wg.zeros([1, 1, 4, 4]), wg.zeros([1, 1, 5, 5]), null, { padding: 0 }), /conv2d: kernel 5x5.*larger than the padded input 4x4/],
+    ['dilated kernel larger than padded input', () => F.conv2d(wg.zeros([1, 1, 4, 4]), wg.zeros([1, 1, 3, 3]), null, { dilation: 2 }), /dilated 5x5/],
+    ['3-D input', () => F.conv2d(wg.zeros([3, 8, 8]), wg.zeros([4, 3, 3, 3])), /conv2d: x must be 4-D.*\[3, 8, 8\]/],
+    ['3-D weight', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 3, 3])), /conv2d: w must be 4-D.*\[4, 3, 3\]/],
+    ['bias shape', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 3, 3, 3]), wg.zeros([3])), /conv2d: expected a bias of shape \[4\].*\[3\]/],
+    ['int32 input', () => F.conv2d(wg.zeros([1, 3, 8, 8]).to('int32'), wg.zeros([4, 3, 3, 3])), /conv2d: expected float32.*int32/],
+    ['bad stride', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 3, 3, 3]), null, { stride: 0 }), /conv2d: stride must be an integer >= 1/],
+    ['negative padding', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 3, 3, 3]), null, { padding: [1, -1] as [number, number] }), /conv2d: padding/],
+    ['groups 0', () => F.conv2d(wg.zeros([1, 3, 8, 8]), wg.zeros([4, 3, 3, 3]), null, { groups: 0 }), /conv2d: groups must be a positive integer/],
+  ];
+  for (const [name, fn, message] of bad) {
+    it(name, () => {
+      wg.scope(() => {
+        expect(fn).toThrow(wg.OpArgumentError);
+        expect(fn).toThrow(message);
+      });
+    });
+  }
+
+  it('setConvImplementation rejects unknown names', () => {
+    expect(() => F.setConvImplementation('winograd' as ConvImplementation)).toThrow(wg.OpArgumentError);
+  });
+});
