@@ -150,9 +150,13 @@ export class Trainer {
         progress.startEpoch(epoch, epochs, loader.length, startBatch);
         const epochStart = performance.now();
         const secondsBefore = this.partial.seconds;
-        let lastDone = epochStart;
         let shown = startBatch;
-        let windowStart = epochStart;
+        // Throughput from in-order progress: readbacks resolved in the same tick may arrive out
+        // of order, so windows are counted as they come and the rate is taken at the newest step.
+        let lastStep = this.step;
+        let lastDone = epochStart;
+        let imagesSince = 0;
+        let imagesPerSec = 0;
 
         const absorb = (w: MetricsWindow, lr: number) => {
           if (w.nonFinite > 0 || !Number.isFinite(w.lossSum)) {
@@ -164,14 +168,18 @@ export class Trainer {
           this.partial.lossSum += w.lossSum;
           this.partial.correct += w.correct;
           this.partial.count += w.count;
-          const seconds = (w.doneAt - windowStart) / 1000;
-          const imagesPerSec = seconds > 0 ? w.count / seconds : 0;
-          windowStart = w.doneAt;
-          if (adaptive) {
-            const perStep = (w.doneAt - lastDone) / Math.max(w.steps, 1);
-            syncEvery = Math.max(1, Math.min(200, Math.round(250 / Math.max(perStep, 1e-3))));
+          imagesSince += w.count;
+          if (w.endStep > lastStep && w.doneAt > lastDone) {
+            const dt = w.doneAt - lastDone;
+            imagesPerSec = (1000 * imagesSince) / dt;
+            if (adaptive) {
+              const perStep = dt / (w.endStep - lastStep);
+              syncEvery = Math.max(1, Math.min(200, Math.round(250 / Math.max(perStep, 1e-3))));
+            }
+            lastStep = w.endStep;
+            lastDone = w.doneAt;
+            imagesSince = 0;
           }
-          lastDone = w.doneAt;
           // Readbacks can complete out of order; the bar only moves forward.
           const batch = Math.min(loader.length, w.endStep - this.epochStartStep + startBatch);
           shown = Math.max(shown, batch);
