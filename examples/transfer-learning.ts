@@ -98,7 +98,8 @@ async function main(): Promise<void> {
     const predicted = wg.noGrad(() => wg.scope(() => model.forward(x).argmax(1)));
     const p = await predicted.data();
     const labels = await y.data();
-    const correct = p.reduce((n, v, i) => n + (v === labels[i] ? 1 : 0), 0);
+    let correct = 0;
+    for (let i = 0; i < BATCH; i++) if (p[i] === labels[i]) correct++;
     console.log(`held-out accuracy: ${correct}/${BATCH}`);
     for (const t of [x, y, predicted]) t.dispose();
 
