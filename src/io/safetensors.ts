@@ -333,10 +333,15 @@ export type EncodeEntry =
 /**
  * The bytes of a safetensors file holding `tensors` (in map order) and string `metadata`.
  * The header is padded with spaces to a multiple of 8 bytes, as the reference writer does.
+ * Metadata values must be strings.
  */
-export function encodeSafetensors(tensors: ReadonlyMap<string, EncodeEntry>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+export function encodeSafetensors(tensors: ReadonlyMap<string, EncodeEntry>, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  // "format": "pt" as torch's writer puts it (some loaders check it); the caller may override.
+  header.__metadata__ = { format: 'pt', ...metadata };
+  for (const [k, v] of Object.entries(header.__metadata__ as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(`metadata '${k}' must be a string, got ${typeof v}`);
+  }
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [name, entry] of tensors) {

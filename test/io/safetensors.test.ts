@@ -73,7 +73,7 @@ describe('parseSafetensors (host only)', () => {
     expect((bytes.length - 8 - new DataView(bytes.buffer).getUint32(0, true)) % 1).toBe(0);
     expect(new DataView(bytes.buffer).getUint32(0, true) % 8).toBe(0); // padded header
     const back = parseSafetensors(bytes);
-    expect(parseSafetensorsHeader(bytes).metadata).toEqual({ hello: 'world' });
+    expect(parseSafetensorsHeader(bytes).metadata).toEqual({ format: 'pt', hello: 'world' });
     expect(Array.from(new Uint32Array(back.get('floats')!.data.buffer))).toEqual(Array.from(bits));
     expect(Array.from(back.get('ints')!.data)).toEqual(Array.from(ints));
     expect(back.get('longs')).toMatchObject({ dtype: 'int32', shape: [2, 2], fileDtype: 'I64' });
