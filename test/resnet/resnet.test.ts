@@ -180,3 +180,38 @@ describe('CIFAR ResNets (He et al. 2015, section 4.2)', () => {
     expect(() => models.cifarResnet(20, { shortcut: 'C' as never })).toThrow(/shortcut must be 'A' or 'B'/);
   });
 });
+
+describe('training loop memory', () => {
+  it('ResNet-20 A: SGD steps in scope() do not grow live tensors or bytes', async () => {
+    wg.manualSeed(5);
+    const model = models.resnet20({ numClasses: 4 }).train();
+    const opt = new wg.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+    const x = wg.randn([2, 3, 8, 8]);
+    const y = wg.tensor(new Int32Array([1, 3]));
+    const losses: number[] = [];
+    let after: ReturnType<typeof wg.memory> | null = null;
+    for (let step = 0; step < 4; step++) {
+      const loss = wg.scope(() => {
+        opt.zeroGrad();
+        const loss = wg.F.crossEntropy(model.forward(x), y);
+        loss.backward();
+        opt.step();
+        return loss;
+      });
+      losses.push(await loss.item());
+      loss.dispose();
+      // Step 1 creates the gradients and momentum buffers; afterwards nothing may accumulate.
+      if (step === 1) after = wg.memory();
+      if (step > 1) {
+        expect(wg.memory().liveTensors).toBe(after!.liveTensors);
+        expect(wg.memory().liveBytes).toBe(after!.liveBytes);
+      }
+    }
+    expect(losses[3]).toBeLessThan(losses[0]);
+    expect(await model.bn1.numBatchesTracked!.item()).toBe(4);
+    opt.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  });
+});
