@@ -34,19 +34,33 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   private stats: MemoryStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, pooledBuffers: 0, peakBytes: 0, created: 0 };
 
-  constructor(private device: GPUDevice, private maxBufferSize: number) {}
+  /**
+   * `maxBytes` is the largest buffer a kernel can use: every pooled buffer is bound whole as a
+   * storage buffer, so the limit is min(maxBufferSize, maxStorageBufferBindingSize) — on
+   * lavapipe 128 MiB, far below maxBufferSize (4 GiB). A larger request fails here, naming the
+   * op, instead of as a GPU validation error at the next sync.
+   */
+  constructor(private device: GPUDevice, private maxBytes: number) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
-    const size = sizeClass(bytes);
-    if (size > this.maxBufferSize) {
+    let size = sizeClass(bytes);
+    if (bytes > this.maxBytes) {
       throw new GpuOutOfMemoryError(
-        `${label}: needs a ${bytes}-byte buffer but the device allows at most ${this.maxBufferSize} bytes per buffer`,
+        `wgslgrad: GPU out of memory: ${label} needs a ${bytes}-byte buffer (${formatBytes(bytes)}), but a kernel can bind ` +
+          `at most ${this.maxBytes} bytes (${formatBytes(this.maxBytes)}) per tensor on this device ` +
+          `(min of maxBufferSize and maxStorageBufferBindingSize); use a smaller batch or input`,
       );
     }
+    // A size class may round past the limit even though the request fits: use the exact size.
+    if (size > this.maxBytes) size = Math.ceil(bytes / 4) * 4;
     const list = this.free.get(size);
     let buffer = list?.pop();
     if (buffer) {

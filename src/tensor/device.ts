@@ -5,7 +5,7 @@
 // loaded lazily so a browser bundle never touches it. Everything else in the library asks
 // `gpu()` for the device and never holds its own.
 
-import { DeviceLostError, WgslgradError } from './errors.js';
+import { DeviceLostError, GpuOutOfMemoryError, ShaderCompilationError, WgslgradError } from './errors.js';
 
 export interface InitOptions {
   /** Prefer 'high-performance' or 'low-power' adapters (browsers may ignore it). */
@@ -123,7 +123,8 @@ export async function init(opts: InitOptions = {}): Promise<AdapterSummary> {
   };
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
-    ctx.pendingErrors.push(new WgslgradError(`wgslgrad: GPU error: ${e.message}`));
+    const oom = typeof GPUOutOfMemoryError !== 'undefined' && e instanceof GPUOutOfMemoryError;
+    ctx.pendingErrors.push(oom ? new GpuOutOfMemoryError(`wgslgrad: GPU out of memory: ${e.message}`) : new WgslgradError(`wgslgrad: GPU error: ${e.message}`));
   });
   void device.lost.then((lostInfo) => {
     if (lostInfo.reason === 'destroyed' && context !== ctx) return; // our own close()
@@ -144,6 +145,11 @@ export function isInitialized(): boolean {
   return context !== null;
 }
 
+/** Is `device` the live, not-lost device? (Tensors of an earlier device are unusable.) */
+export function isCurrentDevice(device: GPUDevice | null): boolean {
+  return context !== null && context.device === device && context.lost === null;
+}
+
 /** Register cleanup that must run before the device goes (pools, caches). */
 export function onClose(hook: () => void): void {
   closeHooks.push(hook);
@@ -159,12 +165,17 @@ export function close(): void {
   dawnInstance = null;
 }
 
-/** Throws (once) the first error the GPU reported asynchronously since the last check. */
+/**
+ * Throws (once) the error the GPU reported asynchronously since the last check. A shader that
+ * does not compile also invalidates every batch that used it; its ShaderCompilationError is the
+ * cause, so it wins over those follow-on validation errors even when it arrived later.
+ */
 export function throwPendingErrors(ctx: GpuContext): void {
   if (ctx.lost) throw ctx.lost;
   if (ctx.pendingErrors.length) {
-    const [first, ...rest] = ctx.pendingErrors.splice(0);
-    if (rest.length) first.message += `\n  (+${rest.length} more GPU error(s))`;
+    const errors = ctx.pendingErrors.splice(0);
+    const first = errors.find((e) => e instanceof ShaderCompilationError) ?? errors[0];
+    if (errors.length > 1) first.message += `\n  (+${errors.length - 1} more GPU error(s))`;
     throw first;
   }
 }

@@ -10,7 +10,7 @@
 // uploaded with a single writeBuffer just before the submit; each dispatch binds its slice.
 
 import { gpu, throwPendingErrors, type GpuContext } from './device.js';
-import { WgslgradError, GpuOutOfMemoryError } from './errors.js';
+import { WgslgradError, GpuOutOfMemoryError, DeviceLostError } from './errors.js';
 
 const UNIFORM_ALIGN = 256; // minUniformBufferOffsetAlignment (the WebGPU default and maximum)
 const ARENA_BYTES = 256 * 1024;
@@ -131,8 +131,26 @@ class CommandQueue {
   /** Flush, wait for the GPU to finish, and throw any error it reported. */
   async sync(): Promise<void> {
     this.flush();
-    await this.ctx.device.queue.onSubmittedWorkDone();
+    await this.whileAlive(this.ctx.device.queue.onSubmittedWorkDone());
     await this.settleChecks();
+  }
+
+  /**
+   * Await a GPU promise; if it fails because the device went away (mapAsync rejects with an
+   * AbortError on a destroyed device), throw the DeviceLostError instead of the DOMException.
+   */
+  private async whileAlive<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      // device.lost resolves on its own tick; give it a moment before deciding.
+      const lost = await Promise.race([this.ctx.device.lost, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+      if (lost) {
+        this.ctx.lost ??= new DeviceLostError(`wgslgrad: the GPU device was lost (${lost.reason}): ${lost.message}`);
+        throw this.ctx.lost;
+      }
+      throw new WgslgradError(`wgslgrad: GPU operation failed: ${(err as Error).message || String(err)}`);
+    }
   }
 
   async settleChecks(): Promise<void> {
@@ -149,7 +167,7 @@ class CommandQueue {
     try {
       if (padded > 0) this.copy(src, srcOffset, staging, 0, padded);
       this.flush();
-      await staging.mapAsync(GPUMapMode.READ);
+      await this.whileAlive(staging.mapAsync(GPUMapMode.READ));
       const out = staging.getMappedRange(0, padded).slice(0, bytes);
       staging.unmap();
       await this.settleChecks();

@@ -5,7 +5,8 @@
 // (reshape, permute, slice, detach) and tensors saved for backward are new Tensor objects that
 // add a reference. `release()` returns the buffer to the pool when the count reaches zero.
 
-import { gpu, onClose } from './device.js';
+import { gpu, onClose, isCurrentDevice } from './device.js';
+import { DeviceLostError } from './errors.js';
 import { BufferPool, type MemoryStats } from './buffer-pool.js';
 
 let pool: BufferPool | null = null;
@@ -19,15 +20,35 @@ onClose(() => {
 export function bufferPool(): BufferPool {
   const ctx = gpu();
   if (!pool || poolDevice !== ctx.device) {
-    pool = new BufferPool(ctx.device, ctx.device.limits.maxBufferSize);
+    const { maxBufferSize, maxStorageBufferBindingSize } = ctx.device.limits;
+    pool = new BufferPool(ctx.device, Math.min(maxBufferSize, maxStorageBufferBindingSize));
     poolDevice = ctx.device;
   }
   return pool;
 }
 
+/** Tensors do not survive their device: using one after a loss (and a new init()) is an error. */
+export function staleError(what: string): DeviceLostError {
+  return new DeviceLostError(
+    `wgslgrad: ${what} was created on a GPU device that has since been lost or closed; tensors do not ` +
+      'survive the device — re-create them after wg.init() (e.g. reload the model from a checkpoint)',
+  );
+}
+
 export class Storage {
   private refs = 1;
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number, private readonly owner: BufferPool) {}
+  constructor(private readonly gpuBuffer: GPUBuffer, readonly bytes: number, private readonly owner: BufferPool) {}
+
+  /** The GPU buffer. Throws DeviceLostError if it belongs to a device that was lost or closed. */
+  get buffer(): GPUBuffer {
+    if (this.owner !== bufferPool()) throw staleError('a tensor');
+    return this.gpuBuffer;
+  }
+
+  /** True when this memory belongs to an earlier device (lost or closed, then init() again). */
+  get stale(): boolean {
+    return this.owner !== pool || !isCurrentDevice(poolDevice);
+  }
 
   static allocate(bytes: number, label: string): Storage {
     const owner = bufferPool();
@@ -43,7 +64,7 @@ export class Storage {
   release(): void {
     if (this.refs <= 0) return;
     // A storage that outlived its device (close() came first) has no pool to return to.
-    if (--this.refs === 0 && this.owner === pool) pool.release(this.buffer);
+    if (--this.refs === 0 && this.owner === pool) pool.release(this.gpuBuffer);
   }
 
   get alive(): boolean {

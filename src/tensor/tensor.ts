@@ -6,7 +6,7 @@
 // here are thin: each forwards to the op of the same name in src/ops, where its forward and
 // backward live side by side.
 
-import { Storage, countTensor } from './storage.js';
+import { Storage, countTensor, staleError } from './storage.js';
 import { commands } from './queue.js';
 import { contiguousStrides, numel, type Shape } from './shape.js';
 import { track, untrack, keep, registerTensorCheck } from './scope.js';
@@ -241,6 +241,7 @@ export function emptyTensor(shape: Shape, dtype: DType = 'float32', label = 'ten
 export function assertAlive(op: string, ...tensors: Tensor[]): void {
   for (const t of tensors) {
     if (t.isDisposed) throw new OpArgumentError(`${op}: input ${fmtShape(t.shape)} ${t.dtype} was disposed`);
+    if (t.storage.stale) throw staleError(`${op}: input ${fmtShape(t.shape)} ${t.dtype}`);
   }
 }
 
