@@ -25,7 +25,7 @@ describe('random', () => {
     expect(Array.from(a)).not.toEqual(Array.from(b));
   });
   it('randn has mean ~0 and std ~1; rand bounds hold', async () => {
-    const n = await wg.randn([100000], { seed: 3 }).data();
+    const n = Array.from(await wg.randn([100000], { seed: 3 }).data());
     const mean = n.reduce((s, v) => s + v, 0) / n.length;
     const std = Math.sqrt(n.reduce((s, v) => s + (v - mean) ** 2, 0) / n.length);
     expect(Math.abs(mean)).toBeLessThan(0.02);

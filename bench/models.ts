@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// Whole-model benchmarks: CIFAR ResNet-20 training and ResNet-18/50 inference (and optionally
+// ResNet-50 training), in images/s and in *effective* FLOP/s against the device's FMA ceiling
+// measured in the same run.
+//
+//   effective GFLOP/s = model FLOPs per image x images/s      (training counts 3x the forward FLOPs)
+//   model FLOPs per image = sum over Conv2d/Linear of 2 * MACs, counted on a batch-1 forward
+//
+// Also reported: the warm-up cost (first step, dominated by pipeline compilation) vs a steady step.
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--json out.json]
+
+import * as wg from '../src/index.js';
+import { Conv2d } from '../src/nn/layers/conv.js';
+import { Linear } from '../src/nn/layers/linear.js';
+import type { Module } from '../src/nn/module.js';
+import { measureFmaCeiling } from './ceiling.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const quick = flag('quick');
+
+/** Forward FLOPs per image (2 x multiply-adds of every conv and linear layer). */
+function countFlops(model: Module, size: number): number {
+  let flops = 0;
+  const convForward = Conv2d.prototype.forward;
+  const linearForward = Linear.prototype.forward;
+  Conv2d.prototype.forward = function (this: Conv2d, x: wg.Tensor) {
+    const y = convForward.call(this, x);
+    const [, k, p, q] = y.shape;
+    flops += 2 * k * p * q * (this.inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
+    return y;
+  };
+  Linear.prototype.forward = function (this: Linear, x: wg.Tensor) {
+    const y = linearForward.call(this, x);
+    flops += 2 * this.inFeatures * this.outFeatures;
+    return y;
+  };
+  try {
+    wg.noGrad(() => wg.scope(() => { model.forward(wg.zeros([1, 3, size, size])); }));
+  } finally {
+    Conv2d.prototype.forward = convForward;
+    Linear.prototype.forward = linearForward;
+  }
+  return flops;
+}
+
+async function timeSteps(step: () => void, reps: number): Promise<{ firstMs: number; medianMs: number }> {
+  let t0 = performance.now();
+  step();
+  await wg.sync();
+  const firstMs = performance.now() - t0;
+  step(); // second warm-up: pools filled
+  await wg.sync();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    t0 = performance.now();
+    step();
+    await wg.sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { firstMs, medianMs: times[Math.floor(times.length / 2)] };
+}
+
+interface Row { name: string; batch: number; firstMs: number; ms: number; ips: number; gflops: number; ofCeiling: number }
+
+async function trainRow(name: string, model: Module, batch: number, size: number, classes: number, ceiling: number, reps: number): Promise<Row> {
+  const flops = countFlops(model, size) * 3;
+  model.train();
+  const opt = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const x = wg.randn([batch, 3, size, size], { seed: 1 }).keep();
+  const labels = wg.tensor(Int32Array.from({ length: batch }, (_, i) => i % classes)).keep();
+  const step = () => wg.scope(() => {
+    opt.zeroGrad();
+    const loss = wg.F.crossEntropy(model.forward(x) as wg.Tensor, labels);
+    loss.backward();
+    opt.step();
+  });
+  const t = await timeSteps(step, reps);
+  x.dispose();
+  labels.dispose();
+  const ips = (batch * 1000) / t.medianMs;
+  return { name: `${name} train`, batch, firstMs: t.firstMs, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
+}
+
+async function inferRow(name: string, model: Module, batch: number, size: number, ceiling: number, reps: number): Promise<Row> {
+  const flops = countFlops(model, size);
+  model.eval();
+  const x = wg.randn([batch, 3, size, size], { seed: 2 }).keep();
+  const step = () => wg.noGrad(() => wg.scope(() => { model.forward(x); }));
+  const t = await timeSteps(step, reps);
+  x.dispose();
+  const ips = (batch * 1000) / t.medianMs;
+  return { name: `${name} inference`, batch, firstMs: t.firstMs, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
+}
+
+export async function run(): Promise<Row[]> {
+  const info = await wg.init();
+  console.log(`# models — ${info.description || info.device} (LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'})`);
+  const ceiling = await measureFmaCeiling();
+  console.log(`FMA ceiling: ${ceiling.toFixed(1)} GFLOP/s (same run)`);
+  const rows: Row[] = [];
+  const report = (r: Row) => {
+    rows.push(r);
+    console.log(
+      `${r.name.padEnd(24)} batch ${String(r.batch).padStart(3)}  first ${(r.firstMs / 1000).toFixed(2).padStart(6)} s  step ${r.ms.toFixed(1).padStart(8)} ms  ` +
+        `${r.ips.toFixed(1).padStart(7)} img/s  ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  ${(100 * r.ofCeiling).toFixed(1).padStart(5)}% of ceiling`,
+    );
+  };
+  const reps = quick ? 2 : 5;
+  const r20 = wg.models.cifarResnet(20, { shortcut: 'A', numClasses: 10 });
+  report(await trainRow('cifar resnet20', r20, option('batch20', quick ? 32 : 128), 32, 10, ceiling, reps));
+  r20.dispose();
+  for (const [name, ctor] of [['resnet18', wg.models.resnet18], ['resnet50', wg.models.resnet50]] as const) {
+    const m = ctor({ numClasses: 1000 });
+    for (const batch of quick ? [1] : [1, 8]) report(await inferRow(name, m, batch, 224, ceiling, reps));
+    if (name === 'resnet50' && flag('train50')) report(await trainRow(name, m, option('batch50', 32), 224, 1000, ceiling, reps));
+    m.dispose();
+  }
+  const out = args.indexOf('--json');
+  if (out >= 0) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(args[out + 1], JSON.stringify({ adapter: info, ceiling, rows }, null, 1));
+  }
+  wg.close();
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
