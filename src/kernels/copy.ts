@@ -6,6 +6,7 @@ import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { coalesce, contiguousStrides } from '../tensor/shape.js';
+import { commands } from '../tensor/queue.js';
 
 const copyKernel = defineKernel('copy_strided', source, ['read', 'read_write', 'uniform']);
 const WG = 256;
@@ -20,6 +21,15 @@ export interface DestinationView {
 /** Write the elements of `src` (any view) into `dst` (a view of the same shape). */
 export function copyInto(src: Tensor, dst: DestinationView, label = 'copy'): void {
   const n = src.size;
+  if (n === 0) return;
+  // Both sides plain row-major: a buffer-to-buffer copy (a memcpy on lavapipe, ~6x the shader's
+  // bandwidth). WebGPU forbids it within one buffer, so that case takes the kernel.
+  const rowMajor = contiguousStrides(src.shape);
+  const plainLayout = (strides: readonly number[]) => src.shape.every((d, i) => d === 1 || strides[i] === rowMajor[i]);
+  if (plainLayout(src.strides) && plainLayout(dst.strides) && src.buffer !== dst.buffer) {
+    commands().copy(src.buffer, src.offset * 4, dst.buffer, dst.offset * 4, n * 4);
+    return;
+  }
   const c = coalesce(src.shape, [src.strides, dst.strides]);
   const params = new Uniforms()
     .u32(n).u32(c.shape.length).u32(src.offset).u32(dst.offset)
