@@ -75,7 +75,7 @@ export function backward(root: Tensor, gradOutput: Tensor | undefined, retainGra
       if (!gy) continue; // no gradient reached this node
       const inputGrads = node.backwardFn(gy, node.saved);
       gy.dispose();
-      checkAnomalies(node.name, inputGrads);
+      checkAnomalies(node.name, inputGrads, 'backward');
       node.next.forEach((next, i) => {
         const g = inputGrads[i];
         if (!g) return;
