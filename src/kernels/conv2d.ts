@@ -233,17 +233,21 @@ function fastWorkgroupSize(): number {
   return Math.min(64, Math.max(8, gpu().info.subgroupSize));
 }
 
-/** Weights in the layout of conv2d_pack_weights.wgsl (rows = K, or C when transposed). */
-function packWeights(w: Tensor, g: Conv2dGeometry, transposed: boolean): Tensor {
+/**
+ * Weights in the layout of conv2d_pack_weights.wgsl: rows = K (or C when transposed), the
+ * reduction t = (r, s, col) in quads, each tap padded to whole quads when quadsPerTap.
+ */
+function packWeights(w: Tensor, g: Conv2dGeometry, transposed: boolean, quadsPerTap: boolean): Tensor {
   const rows = transposed ? g.C_g : g.K_g;
   const cols = transposed ? g.K_g : g.C_g;
-  const count = g.G * Math.ceil(rows / BLOCK) * g.R * g.S * Math.ceil(cols / 4) * BLOCK * 4;
+  const colsPerTap = quadsPerTap ? Math.ceil(cols / 4) * 4 : cols;
+  const count = g.G * Math.ceil(rows / BLOCK) * Math.ceil((g.R * g.S * colsPerTap) / 4) * BLOCK * 4;
   const wp = emptyTensor([count], 'float32', 'conv2d_pack_weights');
   launch(packKernel, {
     buffers: [w.buffer, wp.buffer],
     params: packConv2dParams(g),
     workgroups: grid1d(count, 64),
-    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0 },
+    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0, QUADS_PER_TAP: quadsPerTap ? 1 : 0 },
     label: 'conv2d_pack_weights',
   });
   return wp;
@@ -257,13 +261,15 @@ function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom
   const wg = fastWorkgroupSize();
   const z = g.G * Math.ceil(g.K_g / BLOCK);
   checkZ(g, z);
-  const wp = packWeights(w, g, false);
+  // Quads of 4 channels per tap when the channels allow it; else quads over flattened (r, s, c).
+  const quadsPerTap = g.C_g % 4 === 0;
+  const wp = packWeights(w, g, false, quadsPerTap);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', 'conv2d');
   launch(useSubgroups() ? FAST.forwardSubgroup : FAST.forward, {
     buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(g.N * g.PQ, wg * 2), z],
-    constants: { WG: wg, HAS_BIAS: b ? 1 : 0 },
+    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, QUADS_PER_TAP: quadsPerTap ? 1 : 0 },
     label: 'conv2d_forward',
   });
   wp.dispose();
@@ -277,7 +283,7 @@ function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tens
   checkZ(g, z);
   // Tiles for the largest phase class (row/column 0 of the stride pattern).
   const largestClass = g.N * Math.ceil(g.H / g.stride_h) * Math.ceil(g.W / g.stride_w);
-  const wp = packWeights(w, g, true);
+  const wp = packWeights(w, g, true, true);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
   launch(useSubgroups() ? FAST.inputSubgroup : FAST.input, {
     buffers: [gy.buffer, wp.buffer, dx.buffer],

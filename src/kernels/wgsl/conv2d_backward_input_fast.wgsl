@@ -4,7 +4,8 @@
 //
 // Legend: N batch, C input channels, H x W input, K output channels, R x S kernel, P x Q output,
 // G groups, C_g = C / G, K_g = K / G.
-//   gy: (N, K, P, Q)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = true)
+//   gy: (N, K, P, Q)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = true,
+//                          QUADS_PER_TAP = true)
 //   dx: (N, C, H, W)
 //
 // The structure of conv2d_backward_input_fast_subgroup.wgsl (read its header: phase classes

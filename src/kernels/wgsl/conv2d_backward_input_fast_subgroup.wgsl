@@ -5,7 +5,8 @@ enable subgroups;
 //
 // Legend: N batch, C input channels, H x W input, K output channels, R x S kernel, P x Q output,
 // G groups, C_g = C / G, K_g = K / G.
-//   gy: (N, K, P, Q)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = true)
+//   gy: (N, K, P, Q)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = true,
+//                          QUADS_PER_TAP = true)
 //   dx: (N, C, H, W)
 //
 // Input pixel h was read by output row p through tap r when h = p*stride_h - pad_h + r*dil_h.

@@ -3,20 +3,17 @@
 //
 // Legend: N batch, C input channels, H x W input, K output channels, R x S kernel, P x Q output,
 // G groups, C_g = C / G, K_g = K / G.
-//   x: (N, C, H, W)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = false)
+//   x: (N, C, H, W)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = false,
+//                         QUADS_PER_TAP as here)
 //   b: (K)            y: (N, K, P, Q)
 //
-// As a GEMM: y[k, pixel] = sum_t w[k, t] * im2col[t, pixel], with pixel = (n, p, q) and
-// t = (r, s, c). im2col is never stored: each x value is gathered where it is needed.
+// The structure of conv2d_forward_fast_subgroup.wgsl (read its header: 16 output channels x 2
+// pixels per invocation, the two walks over the reduction chosen by QUADS_PER_TAP), except in
+// accumulate(): every lane reads all 16 weight vec4s itself. Their address is the same in every
+// lane, which llvmpipe turns into one scalar load plus a broadcast, but that still costs several
+// times the subgroupBroadcast of the subgroup version (shared/docs/lavapipe.md: ~17% vs ~50% of
+// the FMA ceiling). Each x value is still reused 16 times from a register.
 //
-// The tiling is that of conv2d_forward_fast_subgroup.wgsl: 16 output channels x 2 pixels per
-// invocation, the 16 channels shared by the workgroup. Without subgroup operations every lane
-// reads all 16 weight vec4s itself; their address is the same in every lane, which llvmpipe
-// turns into one scalar load plus a broadcast, but that still costs several times the
-// subgroupBroadcast of the subgroup version (shared/docs/lavapipe.md: ~17% vs ~50% of the FMA
-// ceiling). Each x value is still reused 16 times from a register.
-//
-// Zero padding: a tap outside the input reads address 0 and is replaced by 0 with select().
 // Grid: x, y = tiles of WG*2 pixels over N*P*Q (y spills when x would pass 65535),
 //       z = (group, block of 16 output channels).
 // Launcher: src/kernels/conv2d.ts.
@@ -30,13 +27,22 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 }
 
 @group(0) @binding(0) var<storage, read>       x: array<f32>;         // (N, C, H, W)
-@group(0) @binding(1) var<storage, read>       wp: array<vec4<f32>>;  // (G, K_g/16, R, S, C_g/4, 16)
+@group(0) @binding(1) var<storage, read>       wp: array<vec4<f32>>;  // (G, K_g/16, T/4, 16)
 @group(0) @binding(2) var<storage, read>       b: array<f32>;         // (K); unused without bias
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;         // (N, K, P, Q)
 @group(0) @binding(4) var<uniform>             p: Conv2dParams;
 
 override WG: u32 = 8;
 override HAS_BIAS: bool = true;
+override QUADS_PER_TAP: bool = true;
+
+// acc[j] += xm * (weights of channel k0 + j for the 4 reduction elements of xm): the 16 weight
+// vec4s wp[wi .. wi + 16) of the current quad, read by every lane.
+fn accumulate(acc: ptr<function, array<vec2<f32>, 16>>, xm: mat4x2<f32>, wi: u32) {
+  for (var j = 0u; j < 16u; j++) {
+    (*acc)[j] += xm * wp[wi + j];
+  }
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -64,37 +70,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     base[j] = i32((n * p.C + g * p.C_g) * p.H * p.W) + ih0[j] * i32(p.W) + iw0[j];
   }
   let HW = p.H * p.W;
-  let c_quads = (p.C_g + 3u) / 4u;
-  var wi = (g * k_blocks + kb) * p.R * p.S * c_quads * 16u;
+  let t_quads = (p.R * p.S * select(p.C_g, (p.C_g + 3u) / 4u * 4u, QUADS_PER_TAP) + 3u) / 4u;
+  var wi = (g * k_blocks + kb) * t_quads * 16u;
 
   var acc: array<vec2<f32>, 16>;        // acc[j] = y[k0 + j, (pixel 0, pixel 1)]
-  for (var r = 0u; r < p.R; r++) {
-    for (var s = 0u; s < p.S; s++) {
-      // Per tap: which of the two pixels read inside the image, and from where.
-      let dh = i32(r * p.dil_h);
-      let dw = i32(s * p.dil_w);
-      var ok: array<bool, 2>;
-      var off: array<u32, 2>;
-      for (var j = 0u; j < 2u; j++) {
-        let ih = ih0[j] + dh;
-        let iw = iw0[j] + dw;
-        ok[j] = ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
-        off[j] = u32(select(0, base[j] + dh * i32(p.W) + dw, ok[j]));
-      }
-      for (var c = 0u; c < p.C_g; c += 4u) {
-        // xm[i] = (x at pixel 0, x at pixel 1) for input channel c + i (0 past C_g)
-        var xm: mat4x2<f32>;
-        for (var i = 0u; i < 4u; i++) {
-          let ci = (c + i) * HW;
-          let live = c + i < p.C_g;
-          xm[i] = vec2<f32>(select(0.0, x[off[0] + ci], ok[0] && live),
-                            select(0.0, x[off[1] + ci], ok[1] && live));
+  if (QUADS_PER_TAP) {
+    for (var r = 0u; r < p.R; r++) {
+      for (var s = 0u; s < p.S; s++) {
+        // Per tap: which of the two pixels read inside the image, and from where.
+        let tap = i32(r * p.dil_h) * i32(p.W) + i32(s * p.dil_w);
+        var ok: array<bool, 2>;
+        var off: array<u32, 2>;
+        for (var j = 0u; j < 2u; j++) {
+          let ih = ih0[j] + i32(r * p.dil_h);
+          let iw = iw0[j] + i32(s * p.dil_w);
+          ok[j] = ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+          off[j] = u32(select(0, base[j] + tap, ok[j]));
         }
-        for (var j = 0u; j < 16u; j++) {
-          acc[j] += xm * wp[wi + j];    // same address in every lane
+        for (var c = 0u; c < p.C_g; c += 4u) {
+          // xm[i] = (x at pixel 0, x at pixel 1) for input channel c + i
+          var xm: mat4x2<f32>;
+          for (var i = 0u; i < 4u; i++) {
+            let ci = (c + i) * HW;
+            xm[i] = vec2<f32>(select(0.0, x[off[0] + ci], ok[0]), select(0.0, x[off[1] + ci], ok[1]));
+          }
+          accumulate(&acc, xm, wi);
+          wi += 16u;
         }
-        wi += 16u;
       }
+    }
+  } else {
+    var c = 0u;                         // the next reduction element t = (r, s, c)
+    var s = 0u;
+    var r = 0u;
+    for (var tq = 0u; tq < t_quads; tq++) {
+      var xm: mat4x2<f32>;
+      for (var i = 0u; i < 4u; i++) {
+        let live = r < p.R;             // false past the end, in the last quad
+        let dh = i32(r * p.dil_h);
+        let dw = i32(s * p.dil_w);
+        let tap = i32(c * HW) + dh * i32(p.W) + dw;
+        for (var j = 0u; j < 2u; j++) {
+          let ih = ih0[j] + dh;
+          let iw = iw0[j] + dw;
+          let ok = live && ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+          xm[i][j] = select(0.0, x[u32(select(0, base[j] + tap, ok))], ok);
+        }
+        c += 1u;
+        if (c == p.C_g) { c = 0u; s += 1u; if (s == p.S) { s = 0u; r += 1u; } }
+      }
+      accumulate(&acc, xm, wi);
+      wi += 16u;
     }
   }
 

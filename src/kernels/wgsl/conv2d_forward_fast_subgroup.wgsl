@@ -4,15 +4,16 @@ enable subgroups;
 //
 // Legend: N batch, C input channels, H x W input, K output channels, R x S kernel, P x Q output,
 // G groups, C_g = C / G, K_g = K / G.
-//   x: (N, C, H, W)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = false)
+//   x: (N, C, H, W)   wp: packed weights, see conv2d_pack_weights.wgsl (TRANSPOSED = false,
+//                         QUADS_PER_TAP as here)
 //   b: (K)            y: (N, K, P, Q)
 //
 // As a GEMM: y[k, pixel] = sum_t w[k, t] * im2col[t, pixel], with pixel = (n, p, q) and
 // t = (r, s, c). im2col is never stored: each x value is gathered where it is needed.
 //
 // Work per invocation: 16 output channels x 2 pixels (32 accumulators). The 16 channels are
-// the same for the whole workgroup; the pixels differ per lane. For every 4 input channels of
-// one kernel tap (r, s), a lane
+// the same for the whole workgroup; the pixels differ per lane. For every 4 elements of the
+// reduction (4 input channels of one kernel tap), a lane
 //   - gathers 4 x 2 values of x (its 2 pixels, 4 channels) into a mat4x2,
 //   - loads ONE vec4 of weights per group of 8 channels: lane i holds channel i's 4 weights,
 //   - gets the other lanes' weight vec4s with subgroupBroadcast (a register shuffle, no load),
@@ -21,6 +22,12 @@ enable subgroups;
 // thread, and every load is a bounds-checked gather); sharing weight loads across the subgroup
 // is what makes this ~3-4x faster than one output per invocation (shared/docs/lavapipe.md).
 // Requires a subgroup size of at least 8 (lanes 0..7 hold the 8 weight vectors of a block).
+//
+// Two walks over t, chosen by QUADS_PER_TAP (the launcher sets it when C_g % 4 == 0):
+//   true   quads of 4 channels within one tap: whether a pixel's tap falls into the padding is
+//          decided once per tap, outside the channel loop (the common case, C = 16, 64, ...).
+//   false  quads over the flattened (r, s, c) with the padding test per element, so that a
+//          first layer with C_g = 3 does not pad every tap to 4 channels (a quarter wasted).
 //
 // Zero padding: a tap outside the input reads address 0 and is replaced by 0 with select().
 // Grid: x, y = tiles of WG*2 pixels over N*P*Q (y spills when x would pass 65535),
@@ -36,13 +43,38 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 }
 
 @group(0) @binding(0) var<storage, read>       x: array<f32>;         // (N, C, H, W)
-@group(0) @binding(1) var<storage, read>       wp: array<vec4<f32>>;  // (G, K_g/16, R, S, C_g/4, 16)
+@group(0) @binding(1) var<storage, read>       wp: array<vec4<f32>>;  // (G, K_g/16, T/4, 16)
 @group(0) @binding(2) var<storage, read>       b: array<f32>;         // (K); unused without bias
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;         // (N, K, P, Q)
 @group(0) @binding(4) var<uniform>             p: Conv2dParams;
 
 override WG: u32 = 8;
 override HAS_BIAS: bool = true;
+override QUADS_PER_TAP: bool = true;
+
+// acc[j] += xm * (weights of channel k0 + j for the 4 reduction elements of xm). The 16 weight
+// vec4s are wp[wi .. wi + 16) of the current quad; lane i (i < 8) reads vectors i and 8 + i and
+// every lane receives all 16 by subgroupBroadcast: two loads per lane instead of sixteen.
+fn accumulate(acc: ptr<function, array<vec2<f32>, 16>>, xm: mat4x2<f32>, wi: u32) {
+  let wa = wp[wi];                      // channel k0 + lane     (lanes 0..7 matter)
+  let wb = wp[wi + 8u];                 // channel k0 + 8 + lane
+  (*acc)[0] += xm * subgroupBroadcast(wa, 0u);
+  (*acc)[1] += xm * subgroupBroadcast(wa, 1u);
+  (*acc)[2] += xm * subgroupBroadcast(wa, 2u);
+  (*acc)[3] += xm * subgroupBroadcast(wa, 3u);
+  (*acc)[4] += xm * subgroupBroadcast(wa, 4u);
+  (*acc)[5] += xm * subgroupBroadcast(wa, 5u);
+  (*acc)[6] += xm * subgroupBroadcast(wa, 6u);
+  (*acc)[7] += xm * subgroupBroadcast(wa, 7u);
+  (*acc)[8] += xm * subgroupBroadcast(wb, 0u);
+  (*acc)[9] += xm * subgroupBroadcast(wb, 1u);
+  (*acc)[10] += xm * subgroupBroadcast(wb, 2u);
+  (*acc)[11] += xm * subgroupBroadcast(wb, 3u);
+  (*acc)[12] += xm * subgroupBroadcast(wb, 4u);
+  (*acc)[13] += xm * subgroupBroadcast(wb, 5u);
+  (*acc)[14] += xm * subgroupBroadcast(wb, 6u);
+  (*acc)[15] += xm * subgroupBroadcast(wb, 7u);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -70,53 +102,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     base[j] = i32((n * p.C + g * p.C_g) * p.H * p.W) + ih0[j] * i32(p.W) + iw0[j];
   }
   let HW = p.H * p.W;
-  let c_quads = (p.C_g + 3u) / 4u;
   let slot = lane % 8u;                 // which of 8 weight vectors this lane loads
-  var wi = (g * k_blocks + kb) * p.R * p.S * c_quads * 16u + slot;
+  let t_quads = (p.R * p.S * select(p.C_g, (p.C_g + 3u) / 4u * 4u, QUADS_PER_TAP) + 3u) / 4u;
+  var wi = (g * k_blocks + kb) * t_quads * 16u + slot;
 
   var acc: array<vec2<f32>, 16>;        // acc[j] = y[k0 + j, (pixel 0, pixel 1)]
-  for (var r = 0u; r < p.R; r++) {
-    for (var s = 0u; s < p.S; s++) {
-      // Per tap: which of the two pixels read inside the image, and from where.
-      let dh = i32(r * p.dil_h);
-      let dw = i32(s * p.dil_w);
-      var ok: array<bool, 2>;
-      var off: array<u32, 2>;
-      for (var j = 0u; j < 2u; j++) {
-        let ih = ih0[j] + dh;
-        let iw = iw0[j] + dw;
-        ok[j] = ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
-        off[j] = u32(select(0, base[j] + dh * i32(p.W) + dw, ok[j]));
-      }
-      for (var c = 0u; c < p.C_g; c += 4u) {
-        // xm[i] = (x at pixel 0, x at pixel 1) for input channel c + i (0 past C_g)
-        var xm: mat4x2<f32>;
-        for (var i = 0u; i < 4u; i++) {
-          let ci = (c + i) * HW;
-          let live = c + i < p.C_g;
-          xm[i] = vec2<f32>(select(0.0, x[off[0] + ci], ok[0] && live),
-                            select(0.0, x[off[1] + ci], ok[1] && live));
+  if (QUADS_PER_TAP) {
+    for (var r = 0u; r < p.R; r++) {
+      for (var s = 0u; s < p.S; s++) {
+        // Per tap: which of the two pixels read inside the image, and from where.
+        let tap = i32(r * p.dil_h) * i32(p.W) + i32(s * p.dil_w);
+        var ok: array<bool, 2>;
+        var off: array<u32, 2>;
+        for (var j = 0u; j < 2u; j++) {
+          let ih = ih0[j] + i32(r * p.dil_h);
+          let iw = iw0[j] + i32(s * p.dil_w);
+          ok[j] = ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+          off[j] = u32(select(0, base[j] + tap, ok[j]));
         }
-        let wa = wp[wi];                // channels k0 + slot      (lanes 0..7 matter)
-        let wb = wp[wi + 8u];           // channels k0 + 8 + slot
-        wi += 16u;
-        acc[0] += xm * subgroupBroadcast(wa, 0u);
-        acc[1] += xm * subgroupBroadcast(wa, 1u);
-        acc[2] += xm * subgroupBroadcast(wa, 2u);
-        acc[3] += xm * subgroupBroadcast(wa, 3u);
-        acc[4] += xm * subgroupBroadcast(wa, 4u);
-        acc[5] += xm * subgroupBroadcast(wa, 5u);
-        acc[6] += xm * subgroupBroadcast(wa, 6u);
-        acc[7] += xm * subgroupBroadcast(wa, 7u);
-        acc[8] += xm * subgroupBroadcast(wb, 0u);
-        acc[9] += xm * subgroupBroadcast(wb, 1u);
-        acc[10] += xm * subgroupBroadcast(wb, 2u);
-        acc[11] += xm * subgroupBroadcast(wb, 3u);
-        acc[12] += xm * subgroupBroadcast(wb, 4u);
-        acc[13] += xm * subgroupBroadcast(wb, 5u);
-        acc[14] += xm * subgroupBroadcast(wb, 6u);
-        acc[15] += xm * subgroupBroadcast(wb, 7u);
+        for (var c = 0u; c < p.C_g; c += 4u) {
+          // xm[i] = (x at pixel 0, x at pixel 1) for input channel c + i
+          var xm: mat4x2<f32>;
+          for (var i = 0u; i < 4u; i++) {
+            let ci = (c + i) * HW;
+            xm[i] = vec2<f32>(select(0.0, x[off[0] + ci], ok[0]), select(0.0, x[off[1] + ci], ok[1]));
+          }
+          accumulate(&acc, xm, wi);
+          wi += 16u;
+        }
       }
+    }
+  } else {
+    var c = 0u;                         // the next reduction element t = (r, s, c)
+    var s = 0u;
+    var r = 0u;
+    for (var tq = 0u; tq < t_quads; tq++) {
+      var xm: mat4x2<f32>;
+      for (var i = 0u; i < 4u; i++) {
+        let live = r < p.R;             // false past the end, in the last quad
+        let dh = i32(r * p.dil_h);
+        let dw = i32(s * p.dil_w);
+        let tap = i32(c * HW) + dh * i32(p.W) + dw;
+        for (var j = 0u; j < 2u; j++) {
+          let ih = ih0[j] + dh;
+          let iw = iw0[j] + dw;
+          let ok = live && ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+          xm[i][j] = select(0.0, x[u32(select(0, base[j] + tap, ok))], ok);
+        }
+        c += 1u;
+        if (c == p.C_g) { c = 0u; s += 1u; if (s == p.S) { s = 0u; r += 1u; } }
+      }
+      accumulate(&acc, xm, wi);
+      wi += 16u;
     }
   }
 

@@ -1,19 +1,26 @@
 // conv2d_pack_weights.wgsl — lay out conv2d weights for the implicit-GEMM kernels.
 //
 // The fast kernels compute 16 "rows" (output channels for the forward pass, input channels for
-// the input gradient) per invocation and read the weights of those 16 rows as vec4s along the
-// reduction channel. This kernel writes them in exactly that order, zero-padded, so each read in
-// the inner loop is one aligned vec4 and no bounds checks are needed there:
+// the input gradient) per invocation and walk the GEMM reduction t = (r, s, col) four elements
+// at a time, reading the 16 rows' weights for those four elements as vec4s. This kernel writes
+// them in exactly that order, zero-padded, so each read in the inner loop is one aligned vec4
+// and needs no bounds check:
 //
 //   forward       (TRANSPOSED = false): rows = output channel k, cols = input channel c
 //   input grad    (TRANSPOSED = true):  rows = input channel c,  cols = output channel k
 //
-//   w:  (K, C_g, R, S)                              the user's OIHW weights
-//   wp: (G, ROW_BLOCKS, R, S, COL_QUADS, 16) vec4   wp[g, rb, r, s, cq, i] =
-//         (w[row 16*rb + i, col 4*cq + 0..3, r, s])  within group g, zero where row/col overflow
-//   with ROW_BLOCKS = ceil(rows / 16), COL_QUADS = ceil(cols / 4).
+//   w:  (K, C_g, R, S)                        the user's OIHW weights
+//   wp: (G, ROW_BLOCKS, T_QUADS, 16) vec4     wp[g, rb, tq, i] = w[row 16*rb + i, t = 4*tq + 0..3]
+//   ROW_BLOCKS = ceil(rows / 16), zero where row or t overflow.
 //
-// One invocation writes one f32 of wp. Launcher: packConvWeights() in src/kernels/conv2d.ts.
+// How t is numbered (QUADS_PER_TAP):
+//   true   t = ((r * S + s) * COLS4 + col), COLS4 = cols rounded up to 4: a quad never straddles
+//          two taps (the kernels hoist the padding test out of the channel loop).
+//   false  t = ((r * S + s) * cols + col), T = R*S*cols without gaps (for cols not a multiple
+//          of 4, e.g. the 3 colour channels of a first layer: no wasted quarter quads).
+//   When cols is a multiple of 4 both are the same layout.
+//
+// One invocation writes one f32 of wp. Launcher: packWeights() in src/kernels/conv2d.ts.
 
 struct Conv2dParams {                 // packed by packConv2dParams(), same field order
   N: u32, C: u32, H: u32, W: u32,
@@ -29,31 +36,33 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 
 override WG: u32 = 64;
 override TRANSPOSED: bool = false;
+override QUADS_PER_TAP: bool = true;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let rows = select(p.K_g, p.C_g, TRANSPOSED);
   let cols = select(p.C_g, p.K_g, TRANSPOSED);
   let row_blocks = (rows + 15u) / 16u;
-  let col_quads = (cols + 3u) / 4u;
+  let cols_per_tap = select(cols, (cols + 3u) / 4u * 4u, QUADS_PER_TAP);
+  let t_quads = (p.R * p.S * cols_per_tap + 3u) / 4u;
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.G * row_blocks * p.R * p.S * col_quads * 64u) { return; }
-  // Peel the indices off from the fastest-varying end: component, lane, col quad, s, r, block, g.
+  if (i >= p.G * row_blocks * t_quads * 64u) { return; }
+  // Peel the indices off from the fastest-varying end: component, lane, t quad, row block, g.
   let comp = i % 4u;
   let lane = (i / 4u) % 16u;
-  var rest = i / 64u;
-  let cq = rest % col_quads;   rest /= col_quads;
-  let s = rest % p.S;          rest /= p.S;
-  let r = rest % p.R;          rest /= p.R;
-  let rb = rest % row_blocks;
-  let g = rest / row_blocks;
+  let rest = i / 64u;
+  let tq = rest % t_quads;
+  let rb = (rest / t_quads) % row_blocks;
+  let g = rest / (t_quads * row_blocks);
   let row = rb * 16u + lane;
-  let col = cq * 4u + comp;
+  let t = tq * 4u + comp;
+  let col = t % cols_per_tap;
+  let tap = t / cols_per_tap;           // r * S + s
   var v = 0.0;
-  if (row < rows && col < cols) {
+  if (row < rows && col < cols && tap < p.R * p.S) {
     let k = select(row, col, TRANSPOSED);   // output channel within the group
     let c = select(col, row, TRANSPOSED);   // input channel within the group
-    v = w[(((g * p.K_g + k) * p.C_g + c) * p.R + r) * p.S + s];
+    v = w[((g * p.K_g + k) * p.C_g + c) * p.R * p.S + tap];
   }
   wp[i] = v;
 }
