@@ -31,6 +31,7 @@ const applyBindings = ['read', 'read', 'read_write', 'uniform'] as const;
 const forwardKernels = {
   scalar: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main'),
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
+  flat: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_flat'),
 };
 const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
 const backwardReduceKernels = {
@@ -42,11 +43,11 @@ const inputBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const
 const backwardInputKernels = {
   scalar: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
+  flat: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_flat'),
 };
 
-/** Lanes per workgroup of the chunked reductions and of the elementwise passes. */
+/** Lanes per workgroup of the chunked reductions. */
 const REDUCE_WG = 256;
-const APPLY_WG = 256;
 const FINALIZE_WG = 64;
 /** Aim for at least this many reduction workgroups in all (a few per core), ... */
 const TARGET_GROUPS = 64;
@@ -72,6 +73,8 @@ export interface BatchNormGeometry {
   P: number;
   /** Units per chunk. */
   chunk: number;
+  /** Elementwise passes over a flat 1-D grid (tiny planes or a huge batch), not per plane. */
+  flat: boolean;
 }
 
 export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
@@ -85,7 +88,8 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const affordable = Math.max(1, Math.floor(total / (REDUCE_WG * MIN_UNITS_PER_LANE)));
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
   const chunk = Math.ceil(total / P);
-  return { N, C, S, M: N * S, vec4, unitsS, P, chunk };
+  const flat = unitsS < 16 || N > 65535 || C > 65535;
+  return { N, C, S, M: N * S, vec4, unitsS, P, chunk, flat };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -99,11 +103,26 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
 
 /** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
 function packApplyParams(g: BatchNormGeometry): Uint8Array {
-  return new Uniforms().u32(g.N * g.C * g.unitsS).u32(g.C).u32(g.unitsS).u32(0).finish();
+  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(0).finish();
+}
+
+/**
+ * Launch shape of the elementwise passes: workgroups (planeBlocks, C, N), each covering V * WG
+ * units of one plane. Small planes (7x7 = 49 floats) get small workgroups so few lanes idle.
+ */
+function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: { WG: number; V: number } } {
+  if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
+  const WG = g.unitsS >= 256 ? 256 : 64;
+  const V = g.unitsS >= 4 * 256 ? 2 : 1;
+  return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, g.N], constants: { WG, V } };
 }
 
 function pick<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T }): T {
   return g.vec4 ? kernels.vec4 : kernels.scalar;
+}
+
+function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T }): T {
+  return g.flat ? kernels.flat : pick(g, kernels);
 }
 
 export interface BatchNormStatsArgs {
@@ -178,11 +197,12 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
 /** y = x * scale[c] + shift[c] (x plain; stats from batchNormStatistics). */
 export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry): Tensor {
   const y = emptyTensor(x.shape, 'float32', 'batchNorm');
-  launch(pick(g, forwardKernels), {
+  const shape = applyLaunch(g);
+  launch(pickApply(g, forwardKernels), {
     buffers: [x.buffer, stats.buffer, y.buffer],
     params: packApplyParams(g),
-    workgroups: grid1d(g.N * g.C * g.unitsS, APPLY_WG),
-    constants: { WG: APPLY_WG },
+    workgroups: shape.workgroups,
+    constants: shape.constants,
     label: 'batchNorm forward',
   });
   return y;
@@ -245,11 +265,12 @@ export function batchNormBackward(
   let dx: Tensor | null = null;
   if (a.needInput) {
     dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
-    launch(pick(g, backwardInputKernels), {
+    const shape = applyLaunch(g);
+    launch(pickApply(g, backwardInputKernels), {
       buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer],
       params: packApplyParams(g),
-      workgroups: grid1d(g.N * g.C * g.unitsS, APPLY_WG),
-      constants: { WG: APPLY_WG, TRAINING: a.training ? 1 : 0 },
+      workgroups: shape.workgroups,
+      constants: { ...shape.constants, TRAINING: a.training ? 1 : 0 },
       label: 'batchNorm backward input',
     });
   }

@@ -5,23 +5,40 @@
 
 import maxForwardSource from './wgsl/max_pool2d_forward.wgsl';
 import maxBackwardSource from './wgsl/max_pool2d_backward.wgsl';
+import maxScatterSource from './wgsl/max_pool2d_backward_scatter.wgsl';
 import avgForwardSource from './wgsl/avg_pool2d_forward.wgsl';
 import avgBackwardSource from './wgsl/avg_pool2d_backward.wgsl';
 import adaptiveForwardSource from './wgsl/adaptive_avg_pool2d_forward.wgsl';
 import adaptiveBackwardSource from './wgsl/adaptive_avg_pool2d_backward.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
+import { fillRange } from './fill.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
 
 const maxForwardKernel = defineKernel('max_pool2d_forward', maxForwardSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxBackwardKernel = defineKernel('max_pool2d_backward', maxBackwardSource, ['read', 'read', 'read_write', 'uniform']);
+const maxScatterKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'main');
+const maxScatterZeroKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'zero');
+/** The phased scatter runs ceil(Kh/sH) * ceil(Kw/sW) dispatches; beyond this many, gather. */
+const MAX_SCATTER_PHASES = 9;
 const avgForwardKernel = defineKernel('avg_pool2d_forward', avgForwardSource, ['read', 'read_write', 'uniform']);
 const avgBackwardKernel = defineKernel('avg_pool2d_backward', avgBackwardSource, ['read', 'read_write', 'uniform']);
 const adaptiveForwardKernel = defineKernel('adaptive_avg_pool2d_forward', adaptiveForwardSource, ['read', 'read_write', 'uniform']);
 const adaptiveBackwardKernel = defineKernel('adaptive_avg_pool2d_backward', adaptiveBackwardSource, ['read', 'read_write', 'uniform']);
 
 const WG = 256;
+/** div_u32() in the kernels is exact below this (float estimate + one correction). */
+const MAX_PLANE_INDEX = 2 ** 23;
+
+/**
+ * Workgroups for `perPlane` invocations in each of `planes` planes: x covers the plane, y the
+ * planes, spilling into z past the 65535-workgroup limit (kernels: plane = wid.y + wid.z * nwg.y).
+ */
+function planeGrid(perPlane: number, planes: number): [number, number, number] {
+  const z = Math.ceil(planes / 65535);
+  return [Math.ceil(perPlane / WG), Math.ceil(planes / z), z];
+}
 
 /** x: (N, C, H, W) pooled with a (kH, kW) window to (N, C, OH, OW). */
 export interface Pool2dGeometry {
@@ -85,6 +102,7 @@ export function pool2dGeometry(op: string, shape: readonly number[], spec: Pool2
   if (OH < 1 || OW < 1) {
     throw new OpArgumentError(`${op}: the window is larger than the padded input: output size would be [${OH}, ${OW}] (${at})`);
   }
+  if ((H + pH + 1) * (W + pW + 1) >= MAX_PLANE_INDEX) throw new OpArgumentError(`${op}: planes of ${H}x${W} are too large (at most 2^23 values) (${at})`);
   return { N, C, H, W, OH, OW, kH, kW, sH, sW, pH, pW, dH, dW, ceilMode: spec.ceilMode, countIncludePad: spec.countIncludePad };
 }
 
@@ -92,10 +110,28 @@ export function pool2dGeometry(op: string, shape: readonly number[], spec: Pool2
 function packPool2dParams(g: Pool2dGeometry): Uint8Array {
   return new Uniforms()
     .u32(g.N * g.C).u32(g.H).u32(g.W).u32(g.OH)
-    .u32(g.OW).u32(g.kH).u32(g.kW).u32(g.sH)
-    .u32(g.sW).u32(g.pH).u32(g.pW).u32(g.dH)
-    .u32(g.dW).u32(g.countIncludePad ? 1 : 0).u32(0).u32(0)
+    .u32(g.OW).u32(g.pH).u32(g.pW).u32(g.countIncludePad ? 1 : 0)
+    .f32(1 / g.W).f32(1 / g.OW).u32(0).u32(0)
     .finish();
+}
+
+/**
+ * The window as pipeline constants (one pipeline per window shape, cached): the kernels' tap and
+ * candidate loops then have fixed trip counts and divide by constants. CH x CW bounds how many
+ * windows can contain one input.
+ */
+function windowConstants(g: Pool2dGeometry): Record<string, number> {
+  return { WG, KH: g.kH, KW: g.kW, SH: g.sH, SW: g.sW };
+}
+
+/** Max pooling adds dilation, and for the gather backward the candidate counts CH, CW. */
+function maxConstants(g: Pool2dGeometry, withCandidates = false): Record<string, number> {
+  const c: Record<string, number> = { ...windowConstants(g), DH: g.dH, DW: g.dW };
+  if (withCandidates) {
+    c.CH = Math.ceil(((g.kH - 1) * g.dH + 1) / g.sH);
+    c.CW = Math.ceil(((g.kW - 1) * g.dW + 1) / g.sW);
+  }
+  return c;
 }
 
 /** Max pooling of a plain x: returns y and the int32 argmax (ih * W + iw) of each window. */
@@ -106,23 +142,68 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry): { y: Tensor; arg
   launch(maxForwardKernel, {
     buffers: [x.buffer, y.buffer, argmax.buffer],
     params: packPool2dParams(g),
-    workgroups: grid1d(y.size, WG),
-    constants: { WG },
+    workgroups: planeGrid(g.OH * g.OW, g.N * g.C),
+    constants: maxConstants(g),
     label: 'maxPool2d forward',
   });
   return { y, argmax };
 }
 
-/** dx of max pooling from a plain gy and the saved argmax. */
-export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry): Tensor {
-  const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
-  launch(maxBackwardKernel, {
-    buffers: [gy.buffer, argmax.buffer, dx.buffer],
-    params: packPool2dParams(g),
-    workgroups: grid1d(dx.size, WG),
-    constants: { WG },
-    label: 'maxPool2d backward',
-  });
+/**
+ * dx of max pooling from a plain gy and the saved argmax: the phased scatter
+ * (max_pool2d_backward_scatter.wgsl) when the windows overlap little, else the gather
+ * (max_pool2d_backward.wgsl). `method` forces one (tests, benchmarks).
+ */
+export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'scatter' | 'gather'): Tensor {
+  const PH = Math.ceil(((g.kH - 1) * g.dH + 1) / g.sH);
+  const PW = Math.ceil(((g.kW - 1) * g.dW + 1) / g.sW);
+  const scatter = method ? method === 'scatter' : PH * PW <= MAX_SCATTER_PHASES;
+  if (!scatter) {
+    const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
+    launch(maxBackwardKernel, {
+      buffers: [gy.buffer, argmax.buffer, dx.buffer],
+      params: packPool2dParams(g),
+      workgroups: planeGrid(g.H * g.W, g.N * g.C),
+      constants: maxConstants(g, true),
+      label: 'maxPool2d backward',
+    });
+    return dx;
+  }
+  const planes = g.N * g.C;
+  const total = planes * g.H * g.W;
+  const shape = [g.N, g.C, g.H, g.W];
+  const dx = total % 4 === 0 ? emptyTensor(shape, 'float32', 'maxPool2d dx') : fillRange(shape, 'float32', 0, 0);
+  const buffers = [gy.buffer, argmax.buffer, dx.buffer];
+  const pack = (ph: number, pw: number, rows: number, cols: number) =>
+    new Uniforms()
+      .u32(planes).u32(g.H).u32(g.W).u32(g.OH)
+      .u32(g.OW).u32(ph).u32(pw).u32(PH)
+      .u32(PW).u32(rows).u32(cols).f32(1 / Math.max(cols, 1))
+      .u32(total).u32(0).u32(0).u32(0)
+      .finish();
+  if (total % 4 === 0) {
+    launch(maxScatterZeroKernel, {
+      buffers,
+      params: pack(0, 0, 0, 0),
+      workgroups: grid1d(total / 4, WG),
+      constants: { WG },
+      label: 'maxPool2d backward zero',
+    });
+  }
+  for (let ph = 0; ph < PH; ph++) {
+    for (let pw = 0; pw < PW; pw++) {
+      const rows = Math.ceil((g.OH - ph) / PH);
+      const cols = Math.ceil((g.OW - pw) / PW);
+      if (rows <= 0 || cols <= 0) continue;
+      launch(maxScatterKernel, {
+        buffers,
+        params: pack(ph, pw, rows, cols),
+        workgroups: planeGrid(rows * cols, planes),
+        constants: { WG },
+        label: 'maxPool2d backward scatter',
+      });
+    }
+  }
   return dx;
 }
 
@@ -131,8 +212,8 @@ export function avgPool2dForward(x: Tensor, g: Pool2dGeometry): Tensor {
   launch(avgForwardKernel, {
     buffers: [x.buffer, y.buffer],
     params: packPool2dParams(g),
-    workgroups: grid1d(y.size, WG),
-    constants: { WG },
+    workgroups: planeGrid(g.OH * g.OW, g.N * g.C),
+    constants: windowConstants(g),
     label: 'avgPool2d forward',
   });
   return y;
@@ -143,8 +224,8 @@ export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry): Tensor {
   launch(avgBackwardKernel, {
     buffers: [gy.buffer, dx.buffer],
     params: packPool2dParams(g),
-    workgroups: grid1d(dx.size, WG),
-    constants: { WG },
+    workgroups: planeGrid(g.H * g.W, g.N * g.C),
+    constants: { ...windowConstants(g), CH: Math.ceil(g.kH / g.sH), CW: Math.ceil(g.kW / g.sW) },
     label: 'avgPool2d backward',
   });
   return dx;
@@ -161,7 +242,17 @@ export interface AdaptivePoolGeometry {
 }
 
 function packAdaptiveParams(g: AdaptivePoolGeometry): Uint8Array {
-  return new Uniforms().u32(g.N * g.C).u32(g.H).u32(g.W).u32(g.OH).u32(g.OW).u32(0).u32(0).u32(0).finish();
+  return new Uniforms()
+    .u32(g.N * g.C).u32(g.H).u32(g.W).u32(g.OH)
+    .u32(g.OW).u32(0).u32(0).u32(0)
+    .f32(1 / g.H).f32(1 / g.W).f32(1 / g.OH).f32(1 / g.OW)
+    .finish();
+}
+
+/** Checks the adaptive pooling sizes against the kernels' division range; `op` names errors. */
+export function checkAdaptiveGeometry(op: string, g: AdaptivePoolGeometry): void {
+  const big = Math.max(g.H * g.W, g.OH * g.OW, (g.OH + 1) * g.H + g.OH, (g.OW + 1) * g.W + g.OW, (g.H + 1) * g.OH + g.H, (g.W + 1) * g.OW + g.W);
+  if (big >= MAX_PLANE_INDEX) throw new OpArgumentError(`${op}: input ${g.H}x${g.W} / output ${g.OH}x${g.OW} planes are too large for the kernels (index >= 2^23)`);
 }
 
 export function adaptiveAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry): Tensor {
@@ -169,7 +260,7 @@ export function adaptiveAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry): Te
   launch(adaptiveForwardKernel, {
     buffers: [x.buffer, y.buffer],
     params: packAdaptiveParams(g),
-    workgroups: grid1d(y.size, WG),
+    workgroups: planeGrid(g.OH * g.OW, g.N * g.C),
     constants: { WG },
     label: 'adaptiveAvgPool2d forward',
   });
@@ -181,7 +272,7 @@ export function adaptiveAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): 
   launch(adaptiveBackwardKernel, {
     buffers: [gy.buffer, dx.buffer],
     params: packAdaptiveParams(g),
-    workgroups: grid1d(dx.size, WG),
+    workgroups: planeGrid(g.H * g.W, g.N * g.C),
     constants: { WG },
     label: 'adaptiveAvgPool2d backward',
   });

@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL, type FixtureCase } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
-import { pool2dGeometry, type Pool2dSpec } from '../../src/kernels/pool.js';
+import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, type Pool2dSpec } from '../../src/kernels/pool.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
 } from '../../src/kernels/reference/pool.js';
@@ -52,6 +52,8 @@ describe('pooling vs the float64 references', () => {
     [[4, 3, 17, 13], spec([2, 2], [2, 2], [0, 0], [1, 1], true)],
     [[2, 3, 15, 15], spec([3, 2], [1, 2], [1, 1], [2, 1])],
     [[1, 2, 10, 10], spec([4, 4], [3, 3], [2, 2], [1, 1], true)],
+    [[1, 1, 300, 301], spec([3, 3], [2, 2], [1, 1])],           // large planes (index arithmetic)
+    [[2, 35000, 2, 2], spec([2, 2], [2, 2], [0, 0])],           // 70000 planes: the grid spills into z
   ];
   for (const [shape, sp] of maxCases) {
     it(`maxPool2d ${JSON.stringify(shape)} ${JSON.stringify(sp)}`, async () => {
@@ -69,11 +71,38 @@ describe('pooling vs the float64 references', () => {
     });
   }
 
+  it('maxPool2d backward: the phased scatter and the gather both match the reference', async () => {
+    const configs: [number[], Pool2dSpec][] = [
+      [[2, 3, 13, 11], spec([3, 3], [2, 2], [1, 1])],              // 2x2 phases
+      [[2, 3, 12, 12], spec([2, 2], [2, 2], [0, 0])],              // 1 phase
+      [[1, 2, 11, 10], spec([3, 2], [1, 1], [1, 0], [1, 2])],      // 3x3 phases, dilation
+      [[1, 2, 16, 16], spec([7, 7], [1, 1], [3, 3])],              // 49 phases: gather by default
+      [[1, 2, 9, 9], spec([2, 2], [3, 3], [1, 1], [1, 1], true)],  // stride > kernel: gaps in dx
+    ];
+    for (const [shape, sp] of configs) {
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape);
+      const g = pool2dGeometry('maxPool2d', shape, sp);
+      const { y, argmax } = maxPool2dForward(x, g);
+      const ref = maxPool2dRef(data, g);
+      const gyData = randomArray(y.size, rnd);
+      const gy = wg.tensor(gyData, [...y.shape]);
+      const want = maxPool2dBackwardRef(gyData, ref.argmax, g);
+      for (const method of ['scatter', 'gather', undefined] as const) {
+        const dx = maxPool2dBackward(gy, argmax, g, method);
+        expectClose(await dx.data(), want, 1e-6, `${JSON.stringify(shape)} ${JSON.stringify(sp)} ${method ?? 'default'}`);
+        dx.dispose();
+      }
+      for (const t of [x, y, argmax, gy]) t.dispose();
+    }
+  });
+
   const avgCases: [number[], Pool2dSpec][] = [
     [[2, 8, 32, 32], spec([2, 2], [2, 2], [0, 0])],
     [[2, 3, 15, 11], spec([3, 3], [2, 2], [1, 1], [1, 1], false, false)],
     [[2, 3, 15, 11], spec([3, 3], [2, 2], [1, 1], [1, 1], true, true)],
     [[1, 2, 10, 9], spec([4, 3], [3, 2], [2, 1], [1, 1], true, false)],
+    [[2, 35000, 2, 3], spec([2, 2], [1, 1], [1, 1], [1, 1], false, false)],
   ];
   for (const [shape, sp] of avgCases) {
     it(`avgPool2d ${JSON.stringify(shape)} ${JSON.stringify(sp)}`, async () => {

@@ -3,28 +3,26 @@
 // Legend and window rule as in avg_pool2d_forward.wgsl. Each input element sums the share of
 // every output whose clipped window contains it:
 //   dx[n, c, ih, iw] = sum over windows (oh, ow) containing (ih, iw) of gy[n, c, oh, ow] / divisor(oh, ow)
-// Window oh contains ih when oh*sH - pH <= ih < oh*sH - pH + kH, i.e.
-//   oh in [ceil((ih + pH - kH + 1) / sH), floor((ih + pH) / sH)] ∩ [0, OH)     (same for ow)
-// divisor(oh, ow) is recomputed exactly as in the forward kernel. Fixed visiting order (oh, ow).
-// One invocation per input element.
+// Window oh contains ih when oh*SH - pH <= ih < oh*SH - pH + KH, i.e.
+//   oh in [ceil((ih + pH - KH + 1) / SH), floor((ih + pH) / SH)] ∩ [0, OH)     (same for ow),
+// at most CH = ceil(KH / SH) windows (CW likewise). divisor(oh, ow) is recomputed exactly as in
+// the forward kernel. The candidate loops run CH x CW times (pipeline constants) in a fixed
+// order; masked-out candidates are loaded from a clamped index (no branches).
+// Grid: x covers the H*W inputs of a plane (one invocation each), y (spilling into z) the planes.
 // Bindings: 0 gy (read), 1 dx (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (avgPool2dBackwardRef). Launcher: src/kernels/pool.ts.
 
-struct Pool2dParams {
+struct Pool2dParams {     // the same struct as max_pool2d_forward.wgsl (packPool2dParams)
   planes: u32,
   H: u32,
   W: u32,
   OH: u32,
   OW: u32,
-  kH: u32,
-  kW: u32,
-  sH: u32,
-  sW: u32,
   pH: u32,
   pW: u32,
-  dH: u32,
-  dW: u32,
   count_include_pad: u32,
+  inv_W: f32,
+  inv_OW: f32,
   _p0: u32,
   _p1: u32,
 }
@@ -33,46 +31,58 @@ struct Pool2dParams {
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<uniform> p: Pool2dParams;
 
-override WG: u32 = 256u;
+override WG: u32 = 64u;
+override KH: u32 = 2u;
+override KW: u32 = 2u;
+override SH: u32 = 2u;
+override SW: u32 = 2u;
+override CH: u32 = 1u;    // ceil(KH / SH)
+override CW: u32 = 1u;
+
+fn div_u32(a: u32, d: u32, inv_d: f32) -> u32 {
+  // a / d, exact for a < 2^23; see max_pool2d_forward.wgsl.
+  let q = i32(f32(i32(a)) * inv_d);
+  let r = i32(a) - q * i32(d);
+  return u32(q + select(0, 1, r >= i32(d)) - select(0, 1, r < 0));
+}
 
 fn first_window(pos: u32, pad: u32, reach: u32, stride: u32) -> u32 {
   let a = i32(pos + pad) - i32(reach);
-  if (a <= 0) { return 0u; }
-  return (u32(a) + stride - 1u) / stride;
+  return u32(max(a + i32(stride) - 1, 0)) / stride;
 }
 
 // The divisor of window (oh, ow): the forward kernel's rule.
 fn divisor(oh: u32, ow: u32) -> f32 {
-  var hs = i32(oh * p.sH) - i32(p.pH);
-  var ws = i32(ow * p.sW) - i32(p.pW);
-  var he = min(hs + i32(p.kH), i32(p.H + p.pH));
-  var we = min(ws + i32(p.kW), i32(p.W + p.pW));
-  if (p.count_include_pad != 0u) { return f32((he - hs) * (we - ws)); }
-  hs = max(hs, 0);
-  ws = max(ws, 0);
-  he = min(he, i32(p.H));
-  we = min(we, i32(p.W));
-  return f32((he - hs) * (we - ws));
+  let hs = i32(oh * SH) - i32(p.pH);
+  let ws = i32(ow * SW) - i32(p.pW);
+  let he = min(hs + i32(KH), i32(p.H + p.pH));
+  let we = min(ws + i32(KW), i32(p.W + p.pW));
+  let pool = (he - hs) * (we - ws);
+  let area = (min(he, i32(p.H)) - max(hs, 0)) * (min(we, i32(p.W)) - max(ws, 0));
+  return f32(select(area, pool, p.count_include_pad != 0u));
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  let per_plane = p.H * p.W;
-  if (i >= p.planes * per_plane) { return; }
-  let plane = i / per_plane;
-  let ih = (i % per_plane) / p.W;
-  let iw = i % p.W;
-  let oh_lo = first_window(ih, p.pH, p.kH - 1u, p.sH);
-  let oh_hi = min((ih + p.pH) / p.sH + 1u, p.OH);
-  let ow_lo = first_window(iw, p.pW, p.kW - 1u, p.sW);
-  let ow_hi = min((iw + p.pW) / p.sW + 1u, p.OW);
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let pix = gid.x;
+  let plane = wid.y + wid.z * nwg.y;
+  if (pix >= p.H * p.W || plane >= p.planes) { return; }
+  let ih = div_u32(pix, p.W, p.inv_W);
+  let iw = pix - ih * p.W;
+  let oh_lo = first_window(ih, p.pH, KH - 1u, SH);
+  let oh_end = min((ih + p.pH) / SH + 1u, p.OH);
+  let ow_lo = first_window(iw, p.pW, KW - 1u, SW);
+  let ow_end = min((iw + p.pW) / SW + 1u, p.OW);
   let out_base = plane * p.OH * p.OW;
   var acc = 0.0;
-  for (var oh = oh_lo; oh < oh_hi; oh++) {
-    for (var ow = ow_lo; ow < ow_hi; ow++) {
-      acc += gy[out_base + oh * p.OW + ow] / divisor(oh, ow);
+  for (var a = 0u; a < CH; a++) {
+    let oh = oh_lo + a;
+    for (var b = 0u; b < CW; b++) {
+      let ow = ow_lo + b;
+      let g = gy[out_base + min(oh, p.OH - 1u) * p.OW + min(ow, p.OW - 1u)];
+      acc += select(0.0, g / divisor(oh, ow), oh < oh_end && ow < ow_end);
     }
   }
-  dx[i] = acc;
+  dx[plane * p.H * p.W + pix] = acc;
 }

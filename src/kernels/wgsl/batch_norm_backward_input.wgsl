@@ -2,15 +2,16 @@
 //
 // dx = a * gy + b * (x - mean) + k with coef[c] = (a, b, k, mean) from
 // batch_norm_backward_finalize.wgsl. In eval (TRAINING = false) b = k = 0 and x is not read.
-// One invocation per unit: an f32 (`main`) or a vec4 of one plane (`main_vec4`, S % 4 == 0,
-// S counted in vec4s). Channel of unit u: (u / S) % C.
+// Grid as in batch_norm_forward.wgsl: workgroup (b, c, n) covers V * WG units of plane (n, c).
+// A unit is an f32 (`main`) or a vec4 (`main_vec4`, S % 4 == 0, S counted in vec4s);
+// `main_flat` (tiny planes) runs one invocation per f32 over a 1-D grid, channel = (i / S) % C.
 // Bindings: 0 gy (read), 1 x (read), 2 coef (read, C vec4), 3 dx (write), 4 params.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.
 
 struct ApplyParams {      // the same struct as batch_norm_forward.wgsl
-  units: u32,
   C: u32,
   S: u32,
+  total: u32,
   _p0: u32,
 }
 
@@ -24,24 +25,43 @@ struct ApplyParams {      // the same struct as batch_norm_forward.wgsl
 @group(0) @binding(4) var<uniform> p: ApplyParams;
 
 override WG: u32 = 256u;
+override V: u32 = 1u;
 override TRAINING: bool = true;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let u = gid.x + gid.y * nwg.x * WG;
-  if (u >= p.units) { return; }
-  let k = coef[(u / p.S) % p.C];
-  var g = k.x * gy[u];
-  if (TRAINING) { g += k.y * (x[u] - k.w) + k.z; }
-  dx[u] = g;
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let k = coef[wid.y];
+  let base = (wid.z * p.C + wid.y) * p.S;
+  for (var j = 0u; j < V; j++) {
+    let s = (wid.x * V + j) * WG + lid.x;
+    if (s < p.S) {
+      var g = k.x * gy[base + s];
+      if (TRAINING) { g += k.y * (x[base + s] - k.w) + k.z; }
+      dx[base + s] = g;
+    }
+  }
 }
 
 @compute @workgroup_size(WG)
-fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let u = gid.x + gid.y * nwg.x * WG;
-  if (u >= p.units) { return; }
-  let k = coef[(u / p.S) % p.C];
-  var g = k.x * gy4[u];
-  if (TRAINING) { g += k.y * (x4[u] - k.w) + k.z; }
-  dx4[u] = g;
+fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let k = coef[wid.y];
+  let base = (wid.z * p.C + wid.y) * p.S;
+  for (var j = 0u; j < V; j++) {
+    let s = (wid.x * V + j) * WG + lid.x;
+    if (s < p.S) {
+      var g = k.x * gy4[base + s];
+      if (TRAINING) { g += k.y * (x4[base + s] - k.w) + k.z; }
+      dx4[base + s] = g;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.total) { return; }
+  let k = coef[(i / p.S) % p.C];
+  var g = k.x * gy[i];
+  if (TRAINING) { g += k.y * (x[i] - k.w) + k.z; }
+  dx[i] = g;
 }

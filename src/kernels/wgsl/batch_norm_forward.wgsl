@@ -2,15 +2,19 @@
 //
 // x, y: (N, C, S), S = H*W; stats: (C) vec4 (mean, invstd, scale, shift) from
 // batch_norm_finalize.wgsl, which folds mean, invstd, weight and bias into one multiply-add.
-// One invocation per unit: an f32 (`main`) or, when S % 4 == 0, a vec4 of one plane
-// (`main_vec4`; S then counts vec4s). Channel of unit u: (u / S) % C.
+// Grid: workgroup (b, c, n) covers V * WG units of plane (n, c), starting at unit b * V * WG;
+// lane l handles units l, l + WG, ..., so the channel comes from the grid, not from dividing
+// the flat index (integer division is scalarised by llvmpipe and cost 3x here).
+// A unit is an f32 (`main`) or, when S % 4 == 0, a vec4 (`main_vec4`; S then counts vec4s).
+// Tiny planes (S < 16, e.g. (N, C) inputs where S = 1) would leave most lanes idle in that
+// grid: `main_flat` runs one invocation per f32 over a 1-D grid, channel = (i / S) % C.
 // Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormForwardRef). Launcher: src/kernels/batch-norm.ts.
 
-struct ApplyParams {
-  units: u32,        // N * C * S
+struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-norm.ts
   C: u32,
-  S: u32,
+  S: u32,                 // units per plane
+  total: u32,             // N * C * S (main_flat only)
   _p0: u32,
 }
 
@@ -22,19 +26,32 @@ struct ApplyParams {
 @group(0) @binding(3) var<uniform> p: ApplyParams;
 
 override WG: u32 = 256u;
+override V: u32 = 1u;     // units per invocation
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let u = gid.x + gid.y * nwg.x * WG;
-  if (u >= p.units) { return; }
-  let st = stats[(u / p.S) % p.C];
-  y[u] = x[u] * st.z + st.w;
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let st = stats[wid.y];
+  let base = (wid.z * p.C + wid.y) * p.S;
+  for (var k = 0u; k < V; k++) {
+    let s = (wid.x * V + k) * WG + lid.x;
+    if (s < p.S) { y[base + s] = x[base + s] * st.z + st.w; }
+  }
 }
 
 @compute @workgroup_size(WG)
-fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let u = gid.x + gid.y * nwg.x * WG;
-  if (u >= p.units) { return; }
-  let st = stats[(u / p.S) % p.C];
-  y4[u] = x4[u] * st.z + st.w;
+fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let st = stats[wid.y];
+  let base = (wid.z * p.C + wid.y) * p.S;
+  for (var k = 0u; k < V; k++) {
+    let s = (wid.x * V + k) * WG + lid.x;
+    if (s < p.S) { y4[base + s] = x4[base + s] * st.z + st.w; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.total) { return; }
+  let st = stats[(i / p.S) % p.C];
+  y[i] = x[i] * st.z + st.w;
 }

@@ -12,7 +12,7 @@ import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy, reshape } from '../../ops/shape.js';
 import {
   pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
-  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, type Pool2dGeometry, type AdaptivePoolGeometry,
+  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, checkAdaptiveGeometry, type Pool2dGeometry, type AdaptivePoolGeometry,
 } from '../../kernels/pool.js';
 import { reduce } from '../../kernels/reduce.js';
 import { unary } from '../../kernels/elementwise.js';
@@ -126,6 +126,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
     if (x4.size === 0) throw new OpArgumentError(`${op}: expected a non-empty input, got ${fmtShape(x.shape)}`);
     const g: AdaptivePoolGeometry = { N, C, H, W, OH, OW };
     if (OH === 1 && OW === 1) return globalAvgPool(x4, g);
+    checkAdaptiveGeometry(op, g);
     const xp = plain(x4);
     const y = adaptiveAvgPool2dForward(xp, g);
     disposeIfCopy(xp, x4);
