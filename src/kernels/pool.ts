@@ -10,6 +10,8 @@ import avgForwardSource from './wgsl/avg_pool2d_forward.wgsl';
 import avgBackwardSource from './wgsl/avg_pool2d_backward.wgsl';
 import adaptiveForwardSource from './wgsl/adaptive_avg_pool2d_forward.wgsl';
 import adaptiveBackwardSource from './wgsl/adaptive_avg_pool2d_backward.wgsl';
+import globalForwardSource from './wgsl/adaptive_avg_pool2d_global_forward.wgsl';
+import globalBackwardSource from './wgsl/adaptive_avg_pool2d_global_backward.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { fillRange } from './fill.js';
@@ -26,6 +28,14 @@ const avgForwardKernel = defineKernel('avg_pool2d_forward', avgForwardSource, ['
 const avgBackwardKernel = defineKernel('avg_pool2d_backward', avgBackwardSource, ['read', 'read_write', 'uniform']);
 const adaptiveForwardKernel = defineKernel('adaptive_avg_pool2d_forward', adaptiveForwardSource, ['read', 'read_write', 'uniform']);
 const adaptiveBackwardKernel = defineKernel('adaptive_avg_pool2d_backward', adaptiveBackwardSource, ['read', 'read_write', 'uniform']);
+const globalForwardKernels = {
+  scalar: defineKernel('adaptive_avg_pool2d_global_forward', globalForwardSource, ['read', 'read_write', 'uniform'], 'main'),
+  vec4: defineKernel('adaptive_avg_pool2d_global_forward', globalForwardSource, ['read', 'read_write', 'uniform'], 'main_vec4'),
+};
+const globalBackwardKernels = {
+  scalar: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main'),
+  vec4: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main_vec4'),
+};
 
 const WG = 256;
 /** div_u32() in the kernels is exact below this (float estimate + one correction). */
@@ -275,6 +285,43 @@ export function adaptiveAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): 
     workgroups: planeGrid(g.H * g.W, g.N * g.C),
     constants: { WG },
     label: 'adaptiveAvgPool2d backward',
+  });
+  return dx;
+}
+
+/** Global average pooling: the units a kernel step reads (vec4s when H*W % 4 == 0). */
+function globalUnits(g: AdaptivePoolGeometry): { vec4: boolean; S: number; params: Uint8Array } {
+  const area = g.H * g.W;
+  const vec4 = area % 4 === 0;
+  const S = vec4 ? area / 4 : area;
+  return { vec4, S, params: new Uniforms().u32(g.N * g.C).u32(S).f32(1 / area).u32(0).finish() };
+}
+
+/** adaptiveAvgPool2d to (1, 1) of a plain x: one workgroup per plane, a tree sum. */
+export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry): Tensor {
+  const y = emptyTensor([g.N, g.C, 1, 1], 'float32', 'adaptiveAvgPool2d');
+  const u = globalUnits(g);
+  const wg = u.S >= 256 ? 64 : 16;
+  launch(u.vec4 ? globalForwardKernels.vec4 : globalForwardKernels.scalar, {
+    buffers: [x.buffer, y.buffer],
+    params: u.params,
+    workgroups: grid1d(g.N * g.C, 1),
+    constants: { WG: wg },
+    label: 'adaptiveAvgPool2d global forward',
+  });
+  return y;
+}
+
+/** dx of global average pooling from a plain gy (N, C, 1, 1). */
+export function globalAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): Tensor {
+  const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'adaptiveAvgPool2d dx');
+  const u = globalUnits(g);
+  launch(u.vec4 ? globalBackwardKernels.vec4 : globalBackwardKernels.scalar, {
+    buffers: [gy.buffer, dx.buffer],
+    params: u.params,
+    workgroups: planeGrid(u.S, g.N * g.C),
+    constants: { WG },
+    label: 'adaptiveAvgPool2d global backward',
   });
   return dx;
 }

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, expectClose } from '../helpers.js';
-import { hostRandom, randomArray } from '../gradcheck.js';
+import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import { philoxUniformRef } from '../../src/kernels/reference/philox.js';
 
 useDevice();
@@ -84,6 +84,19 @@ describe('dropout', () => {
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.liveBytes).toBe(before.liveBytes);
     x.dispose();
+  });
+
+  it('gradient vs finite differences (a seeded mask makes dropout a fixed linear map)', () => {
+    const p = 0.4;
+    const n = 30;
+    const u = philoxUniformRef(n, 99, 0);
+    const scale = Math.fround(1 / (1 - p));
+    return gradcheck({
+      name: 'dropout',
+      inputs: [{ shape: [5, 6], data: randomArray(n, rnd) }],
+      gpu: ([x]) => F.dropout(x, p, true, { seed: 99 }),
+      ref: ([x]) => x.map((v, i) => (u[i] >= Math.fround(p) ? v * scale : 0)),
+    });
   });
 
   it('rejects bad arguments', () => {

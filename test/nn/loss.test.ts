@@ -9,6 +9,7 @@ import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import { softmaxRef, softmaxBackwardRef } from '../../src/kernels/reference/softmax.js';
 import { crossEntropyRef, crossEntropyBackwardRef } from '../../src/kernels/reference/cross-entropy.js';
 import { numel } from '../../src/tensor/shape.js';
+import { commands } from '../../src/tensor/queue.js';
 
 useDevice();
 const F = wg.nn.functional;
@@ -166,21 +167,29 @@ describe('gradients vs finite differences of the float64 references', () => {
 });
 
 describe('argument checks', () => {
-  it('crossEntropy rejects float labels and shape mismatches before dispatch', () => {
+  it('crossEntropy rejects float labels and shape mismatches before dispatch', async () => {
     const logits = wg.zeros([4, 3]);
+    const floatLabels = wg.zeros([4]);
+    const labels = wg.zeros([4], { dtype: 'int32' });
+    const labels5 = wg.zeros([5], { dtype: 'int32' });
+    const labels41 = wg.zeros([4, 1], { dtype: 'int32' });
+    const logits3d = wg.zeros([4, 3, 2]);
+    await wg.sync();
     const cases: [() => unknown, RegExp][] = [
-      [() => F.crossEntropy(logits, wg.zeros([4])), /crossEntropy: labels must be int32 .*float32.*logits \[4, 3\] and labels \[4\]/],
-      [() => F.crossEntropy(logits, wg.zeros([5], { dtype: 'int32' })), /crossEntropy: expected labels of shape \[4\].*labels \[5\]/],
-      [() => F.crossEntropy(logits, wg.zeros([4, 1], { dtype: 'int32' })), /crossEntropy: expected labels of shape \[4\]/],
-      [() => F.crossEntropy(wg.zeros([4, 3, 2]), wg.zeros([4], { dtype: 'int32' })), /crossEntropy: expected logits of shape \[N, C\].*\[4, 3, 2\]/],
-      [() => F.crossEntropy(logits, wg.zeros([4], { dtype: 'int32' }), { labelSmoothing: 1.5 }), /crossEntropy: labelSmoothing/],
-      [() => F.crossEntropy(logits, wg.zeros([4], { dtype: 'int32' }), { reduction: 'avg' as any }), /crossEntropy: reduction/],
+      [() => F.crossEntropy(logits, floatLabels), /crossEntropy: labels must be int32 .*float32.*logits \[4, 3\] and labels \[4\]/],
+      [() => F.crossEntropy(logits, labels5), /crossEntropy: expected labels of shape \[4\].*labels \[5\]/],
+      [() => F.crossEntropy(logits, labels41), /crossEntropy: expected labels of shape \[4\]/],
+      [() => F.crossEntropy(logits3d, labels), /crossEntropy: expected logits of shape \[N, C\].*\[4, 3, 2\]/],
+      [() => F.crossEntropy(logits, labels, { labelSmoothing: 1.5 }), /crossEntropy: labelSmoothing/],
+      [() => F.crossEntropy(logits, labels, { reduction: 'avg' as any }), /crossEntropy: reduction/],
+      [() => F.crossEntropy(logits, labels, { ignoreIndex: 0.5 }), /crossEntropy: ignoreIndex/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(wg.OpArgumentError);
       expect(f).toThrow(re);
     }
-    logits.dispose();
+    expect(commands().pending, 'nothing was dispatched').toBe(false);
+    for (const t of [logits, floatLabels, labels, labels5, labels41, logits3d]) t.dispose();
   });
 
   it('crossEntropy reports out-of-range labels at the next sync, naming the shapes and the first bad row', async () => {
@@ -196,21 +205,26 @@ describe('argument checks', () => {
     for (const t of [logits, labels, y, ok, again]) t.dispose();
   });
 
-  it('softmax, linear and dropout reject bad arguments', () => {
+  it('softmax, linear and dropout reject bad arguments before dispatch', async () => {
     const x = wg.zeros([2, 3]);
+    const w42 = wg.zeros([4, 2]);
+    const w3 = wg.zeros([3]);
+    const w43 = wg.zeros([4, 3]);
+    await wg.sync();
     const cases: [() => unknown, RegExp][] = [
       [() => F.softmax(x, 2), /softmax: dim 2 is out of range for input \[2, 3\]/],
       [() => F.logSoftmax(x, -3), /logSoftmax: dim -3 is out of range/],
-      [() => F.linear(x, wg.zeros([4, 2])), /linear: the last dimension of x must equal in = 2.*x \[2, 3\], w \[4, 2\]/],
-      [() => F.linear(x, wg.zeros([3])), /linear: expected a weight of shape \[out, in\]/],
-      [() => F.linear(x, wg.zeros([4, 3]), wg.zeros([3])), /linear: expected a bias of shape \[4\]/],
+      [() => F.linear(x, w42), /linear: the last dimension of x must equal in = 2.*x \[2, 3\], w \[4, 2\]/],
+      [() => F.linear(x, w3), /linear: expected a weight of shape \[out, in\]/],
+      [() => F.linear(x, w43, w3), /linear: expected a bias of shape \[4\]/],
       [() => F.dropout(x, 1.5, true), /dropout: p must be a probability in \[0, 1\], got 1.5 \(input \[2, 3\]\)/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(wg.OpArgumentError);
       expect(f).toThrow(re);
     }
-    x.dispose();
+    expect(commands().pending, 'nothing was dispatched').toBe(false);
+    for (const t of [x, w42, w3, w43]) t.dispose();
   });
 });
 

@@ -10,6 +10,7 @@ import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
 } from '../../src/kernels/reference/pool.js';
 import { numel } from '../../src/tensor/shape.js';
+import { commands } from '../../src/tensor/queue.js';
 
 useDevice();
 const F = wg.nn.functional;
@@ -120,7 +121,7 @@ describe('pooling vs the float64 references', () => {
   }
 
   const adaptiveCases: [number[], [number, number]][] = [
-    [[2, 4, 7, 7], [1, 1]], [[2, 4, 32, 32], [1, 1]], [[2, 3, 11, 9], [4, 5]], [[1, 2, 5, 5], [7, 6]], [[2, 3, 12, 12], [3, 3]],
+    [[2, 4, 7, 7], [1, 1]], [[2, 4, 32, 32], [1, 1]], [[2, 35000, 1, 3], [1, 1]], [[1, 70000, 2, 2], [1, 1]], [[2, 3, 11, 9], [4, 5]], [[1, 2, 5, 5], [7, 6]], [[2, 3, 12, 12], [3, 3]],
   ];
   for (const [shape, osz] of adaptiveCases) {
     it(`adaptiveAvgPool2d ${JSON.stringify(shape)} -> ${JSON.stringify(osz)}`, async () => {
@@ -249,24 +250,29 @@ describe('pooling behaviour', () => {
     x.dispose();
   });
 
-  it('rejects bad arguments before dispatch, naming the op and shapes', () => {
+  it('rejects bad arguments before dispatch, naming the op and shapes', async () => {
     const x = wg.zeros([1, 2, 5, 5]);
+    const flat = wg.zeros([5, 5]);
+    const ints = wg.zeros([2, 3], { dtype: 'int32' });
+    await wg.sync();
     const cases: [() => unknown, RegExp][] = [
-      [() => F.maxPool2d(wg.zeros([5, 5]), { kernelSize: 2 }), /maxPool2d: expected a 4-D .* got \[5, 5\]/],
+      [() => F.maxPool2d(flat, { kernelSize: 2 }), /maxPool2d: expected a 4-D .* got \[5, 5\]/],
       [() => F.maxPool2d(x, { kernelSize: 7 }), /maxPool2d: the window is larger than the padded input.*\[1, 2, 5, 5\]/],
       [() => F.maxPool2d(x, { kernelSize: 3, padding: 2 }), /maxPool2d: padding should be at most half of the kernel size/],
       [() => F.maxPool2d(x, { kernelSize: 2, stride: 0 }), /maxPool2d: stride must be greater than zero/],
       [() => F.maxPool2d(x, { kernelSize: 0 }), /maxPool2d: kernelSize must be greater than zero/],
       [() => F.maxPool2d(x, { kernelSize: 3, dilation: 3 }), /maxPool2d: the window is larger/],
+      [() => F.maxPool2d(x, { kernelSize: [2, 2, 2] as any }), /maxPool2d: kernelSize must be a number or \[height, width\]/],
       [() => F.avgPool2d(x, { kernelSize: 6 }), /avgPool2d: the window is larger.*kernelSize \[6, 6\]/],
       [() => F.avgPool2d(x, { kernelSize: 2, padding: 2 }), /avgPool2d: padding should be at most half/],
       [() => F.adaptiveAvgPool2d(x, 0), /adaptiveAvgPool2d: outputSize must be positive/],
-      [() => F.adaptiveAvgPool2d(wg.zeros([2, 3], { dtype: 'int32' }), 1), /adaptiveAvgPool2d: expected float32/],
+      [() => F.adaptiveAvgPool2d(ints, 1), /adaptiveAvgPool2d: expected float32/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(wg.OpArgumentError);
       expect(f).toThrow(re);
     }
-    x.dispose();
+    expect(commands().pending, 'nothing was dispatched').toBe(false);
+    for (const t of [x, flat, ints]) t.dispose();
   });
 });

@@ -3,8 +3,8 @@
 // as torch.nn.functional. Backward passes are gathers over input positions (deterministic).
 //   max:      saves the int32 argmax of every window; dx routes gy to it.
 //   avg:      saves nothing but the geometry; dx spreads gy / divisor over each window.
-//   adaptive: PyTorch's bins floor(i*H/OH) .. ceil((i+1)*H/OH); the global (1, 1) case runs the
-//             generic reduction kernel (a sum over H*W per plane) and a broadcast in backward.
+//   adaptive: PyTorch's bins floor(i*H/OH) .. ceil((i+1)*H/OH); the global (1, 1) case has its
+//             own kernels (a workgroup per plane; a broadcast in backward).
 
 import { Tensor, assertAlive, assertFloat } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
@@ -12,10 +12,9 @@ import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy, reshape } from '../../ops/shape.js';
 import {
   pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
-  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, checkAdaptiveGeometry, type Pool2dGeometry, type AdaptivePoolGeometry,
+  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, checkAdaptiveGeometry, globalAvgPool2dForward, globalAvgPool2dBackward,
+  type Pool2dGeometry, type AdaptivePoolGeometry,
 } from '../../kernels/pool.js';
-import { reduce } from '../../kernels/reduce.js';
-import { unary } from '../../kernels/elementwise.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -139,20 +138,15 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
   });
 }
 
-/** Fast path of adaptiveAvgPool2d(x, 1): one mean per plane, and a broadcast in backward. */
+/** Fast path of adaptiveAvgPool2d(x, 1): one workgroup per plane, and a broadcast in backward. */
 function globalAvgPool(x: Tensor, g: AdaptivePoolGeometry): Tensor {
-  const area = g.H * g.W;
-  const means = reduce('sum', x, [2, 3], 1 / area); // reads x through its strides
-  const y = reshape(means, [g.N, g.C, 1, 1]);
-  means.dispose();
+  const xp = plain(x);
+  const y = globalAvgPool2dForward(xp, g);
+  disposeIfCopy(xp, x);
   return recordOp('adaptiveAvgPool2d', [x], y, [], (gy) => {
-    // gy (N, C, 1, 1) viewed as (N, C, H, W) with stride 0 over H and W: no copy before the scale.
-    const spread = new Tensor(gy.storage.retain(), [g.N, g.C, g.H, g.W], 'float32', {
-      strides: [gy.strides[0], gy.strides[1], 0, 0],
-      offset: gy.offset,
-    });
-    const dx = unary('identity', spread, 1 / area, 0);
-    spread.dispose();
+    const gyp = plain(gy);
+    const dx = globalAvgPool2dBackward(gyp, g);
+    disposeIfCopy(gyp, gy);
     return [dx];
   });
 }

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// Batch-norm and pooling bandwidth on ResNet-sized activations: [32, 64, 32, 32] (CIFAR ResNet
+// stage 1 at batch 32) and [8, 64, 56, 56] (ImageNet ResNet stage 1 at batch 8).
+//
+//   GB/s = bytes that must move / seconds per call, counted per float32 element (4 bytes):
+//     batchNorm forward, training   read x twice (stats, apply), write y        3 * 4 * n
+//     batchNorm forward, eval       read x, write y                              2 * 4 * n
+//     batchNorm backward, training  read gy, x twice (reduce, dx), write dx      5 * 4 * n
+//     maxPool2d 3x3 s2 p1 forward   read x, write y and the int32 argmax         4 * n + 8 * m
+//     maxPool2d 3x3 s2 p1 backward  read gy and argmax, write dx                  8 * m + 4 * n
+//     avgPool2d 2x2 s2 forward      read x, write y                               4 * n + 4 * m
+//     avgPool2d 2x2 s2 backward     read gy, write dx                             4 * m + 4 * n
+//     adaptiveAvgPool2d [1,1] fwd   read x                                        4 * n (+ tiny)
+//     adaptiveAvgPool2d [1,1] bwd   write dx                                      4 * n (+ tiny)
+// with n input and m output elements; the per-channel statistics are negligible. The ratio is
+// to the device's shader copy ceiling (bench/ceiling.ts's measureBandwidth, when it exists),
+// measured in the same run. Every op is first checked against its float64 reference
+// (src/kernels/reference) on the very shapes timed. Each figure is the best of 3 rounds.
+// Run: npm run build && node dist/bench/norm-pool.js
+
+import * as wg from '../src/index.js';
+import { batchNormGeometry, batchNormStatistics, batchNormBackward } from '../src/kernels/batch-norm.js';
+import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dBackward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
+import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
+import {
+  maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
+} from '../src/kernels/reference/pool.js';
+
+const F = wg.nn.functional;
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 1e-12;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / scale);
+  return worst;
+}
+
+function expectMatch(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number): number {
+  const err = maxRelError(got, want);
+  if (!(err <= tol)) throw new Error(`${what}: GPU result differs from the float64 reference (max relative error ${err.toExponential(2)} > ${tol})`);
+  return err;
+}
+
+/** Seconds per call: the best of `rounds` rounds of `reps` calls. */
+async function time(fn: () => void, reps: number, rounds = 3): Promise<number> {
+  fn(); // warm-up: pipelines built
+  await wg.sync();
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await wg.sync();
+    best = Math.min(best, (performance.now() - t0) / 1000 / reps);
+  }
+  return best;
+}
+
+async function copyCeiling(): Promise<number | null> {
+  try {
+    const specifier = './ceiling.js'; // another bench file; absent in some checkouts
+    const mod = (await import(/* @vite-ignore */ specifier)) as { measureBandwidth?: () => unknown };
+    if (!mod.measureBandwidth) return null;
+    const r = (await mod.measureBandwidth()) as number | Record<string, unknown>;
+    if (typeof r === 'number') return r;
+    for (const k of ['gbps', 'GBps', 'gbPerSecond', 'bandwidth', 'value']) if (typeof r?.[k] === 'number') return r[k] as number;
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+interface Row {
+  name: string;
+  bytes: number;
+  run: () => void;
+}
+
+async function benchShape(shape: number[], ceiling: number | null): Promise<void> {
+  const n = numel(shape);
+  const C = shape[1];
+  console.log(`\nx ${JSON.stringify(shape)}: ${(n / 1e6).toFixed(2)} M floats, ${((4 * n) / 1e6).toFixed(1)} MB`);
+  const x = wg.randn(shape, { seed: 11, mean: 0.5, std: 2 });
+  const gy = wg.randn(shape, { seed: 12 });
+  const weight = wg.rand([C], { seed: 13, low: 0.5, high: 1.5 });
+  const bias = wg.randn([C], { seed: 14, std: 0.1 });
+  const rm = wg.zeros([C]);
+  const rv = wg.ones([C]);
+  const host = await x.data();
+  const gyHost = await gy.data();
+  const wHost = await weight.data();
+  const bHost = await bias.data();
+
+  // ---- validate on the timed shapes --------------------------------------------------------
+  const g = batchNormGeometry(shape);
+  const bnOpts = { training: true, momentum: 0.1, eps: 1e-5 };
+  const y = wg.noGrad(() => F.batchNorm(x, null, null, weight, bias, bnOpts));
+  const ref = batchNormForwardRef(host, shape, null, null, wHost, bHost, bnOpts);
+  const errs: string[] = [];
+  errs.push(`bn fwd ${expectMatch('batchNorm forward', await y.data(), ref.y, 1e-4).toExponential(1)}`);
+  y.dispose();
+  const stats = batchNormStatistics(x, g, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
+  const bw = batchNormBackward(gy, x, stats, g, { training: true, weight, needInput: true, needWeight: true, needBias: true });
+  const bref = batchNormBackwardRef(gyHost, host, shape, ref.mean, ref.invstd, wHost, true);
+  errs.push(`bn dx ${expectMatch('batchNorm dx', await bw.dx!.data(), bref.dx, 1e-3).toExponential(1)}`);
+  errs.push(`bn dgamma ${expectMatch('batchNorm dweight', await bw.dweight!.data(), bref.dweight, 1e-3).toExponential(1)}`);
+  expectMatch('batchNorm dbias', await bw.dbias!.data(), bref.dbias, 1e-3);
+  for (const t of [bw.dx, bw.dweight, bw.dbias]) t?.dispose();
+
+  const maxSpec = { kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], ceilMode: false, countIncludePad: true } as const;
+  const mg = pool2dGeometry('maxPool2d', shape, maxSpec);
+  const mp = maxPool2dForward(x, mg);
+  const mref = maxPool2dRef(host, mg);
+  expectMatch('maxPool2d forward', await mp.y.data(), mref.y, 0);
+  const m = mp.y.size;
+  const gyPool = wg.randn([...mp.y.shape], { seed: 15 });
+  const mdxWant = maxPool2dBackwardRef(await gyPool.data(), mref.argmax, mg);
+  for (const method of ['scatter', 'gather'] as const) {
+    const mdx = maxPool2dBackward(gyPool, mp.argmax, mg, method);
+    errs.push(`max dx (${method}) ${expectMatch(`maxPool2d dx (${method})`, await mdx.data(), mdxWant, 1e-6).toExponential(1)}`);
+    mdx.dispose();
+  }
+
+  const avgSpec = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false, countIncludePad: true } as const;
+  const ag = pool2dGeometry('avgPool2d', shape, avgSpec);
+  const ap = wg.noGrad(() => F.avgPool2d(x, { kernelSize: 2 }));
+  expectMatch('avgPool2d forward', await ap.data(), avgPool2dRef(host, ag), 1e-5);
+  const am = ap.size;
+  const gyAvg = wg.randn([...ap.shape], { seed: 16 });
+  const adx = avgPool2dBackward(gyAvg, ag);
+  expectMatch('avgPool2d dx', await adx.data(), avgPool2dBackwardRef(await gyAvg.data(), ag), 1e-5);
+  ap.dispose();
+  adx.dispose();
+  const gg = { N: shape[0], C, H: shape[2], W: shape[3], OH: 1, OW: 1 };
+  const gp = wg.noGrad(() => F.adaptiveAvgPool2d(x, 1));
+  expectMatch('adaptiveAvgPool2d', await gp.data(), adaptiveAvgPool2dRef(host, gg), 1e-5);
+  const gyGlobal = wg.randn([shape[0], C, 1, 1], { seed: 17 });
+  const gdx = globalAvgPool2dBackward(gyGlobal, gg);
+  expectMatch('adaptiveAvgPool2d dx', await gdx.data(), adaptiveAvgPool2dBackwardRef(await gyGlobal.data(), gg), 1e-6);
+  gp.dispose();
+  gdx.dispose();
+  console.log(`All results match the float64 references (max rel. errors: ${errs.join(', ')})`);
+  console.log(`batch-norm reduction grid: ${g.P} chunk(s) x ${C} channels, ${g.vec4 ? 'vec4' : 'scalar'} loads`);
+
+  // ---- time ----------------------------------------------------------------------------------
+  const rows: Row[] = [
+    { name: 'batchNorm forward (training)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose() },
+    { name: 'batchNorm forward (eval)', bytes: 2 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose() },
+    {
+      name: 'batchNorm backward (training)',
+      bytes: 5 * 4 * n,
+      run: () => {
+        const r = batchNormBackward(gy, x, stats, g, { training: true, weight, needInput: true, needWeight: true, needBias: true });
+        for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
+      },
+    },
+    {
+      name: 'maxPool2d 3x3 s2 p1 forward',
+      bytes: 4 * n + 8 * m,
+      run: () => {
+        const r = maxPool2dForward(x, mg);
+        r.y.dispose();
+        r.argmax.dispose();
+      },
+    },
+    { name: 'maxPool2d 3x3 s2 p1 backward', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'scatter').dispose() },
+    { name: '  (gather kernel instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'gather').dispose() },
+    { name: 'avgPool2d 2x2 s2 forward', bytes: 4 * n + 4 * am, run: () => wg.noGrad(() => F.avgPool2d(x, { kernelSize: 2 })).dispose() },
+    { name: 'avgPool2d 2x2 s2 backward', bytes: 4 * am + 4 * n, run: () => avgPool2dBackward(gyAvg, ag).dispose() },
+    { name: 'adaptiveAvgPool2d [1,1] forward', bytes: 4 * n, run: () => wg.noGrad(() => F.adaptiveAvgPool2d(x, 1)).dispose() },
+    { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
+  ];
+  for (const row of rows) {
+    const sec = await time(row.run, 5);
+    const gbps = row.bytes / sec / 1e9;
+    const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
+    console.log(`  ${row.name.padEnd(34)} ${(sec * 1e3).toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s${ratio}`);
+  }
+  for (const t of [x, gy, weight, bias, rm, rv, stats, mp.y, mp.argmax, gyPool, gyAvg, gyGlobal]) t.dispose();
+}
+
+async function main(): Promise<void> {
+  const info = await wg.init();
+  console.log(`batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}`);
+  const ceiling = await copyCeiling();
+  console.log(ceiling === null
+    ? 'copy ceiling: bench/ceiling.js not available (shared/docs/lavapipe.md cites ~7.1 GB/s shader copy on this class of machine)'
+    : `copy ceiling (measureBandwidth, this run): ${ceiling.toFixed(2)} GB/s`);
+  for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56]]) await benchShape(shape, ceiling);
+  wg.close();
+}
+
+await main();

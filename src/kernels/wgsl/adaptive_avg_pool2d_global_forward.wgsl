@@ -1,0 +1,59 @@
+// adaptive_avg_pool2d_global_forward.wgsl — global average pooling, the (1, 1) case of adaptive
+// average pooling: one mean per plane, NCHW f32, deterministic.
+//
+// Legend: x (N, C, H, W) seen as `planes` = N*C rows of S = H*W values; y (N, C, 1, 1).
+//   y[plane] = (1 / S) * sum_s x[plane, s]
+// One workgroup per plane: lane l adds values l, l + WG, ... (vec4s in `main_vec4` when
+// S % 4 == 0, S then counting vec4s), then a fixed tree adds the lanes (same order every run).
+// The launcher picks WG = 16 for small planes (7x7, 8x8) so few lanes idle, 64 otherwise.
+// Grid: x = plane (spilling into y past 65535 workgroups).
+// Bindings: 0 x (read), 1 y (write), 2 params.
+// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/pool.ts.
+
+struct GlobalPoolParams {
+  planes: u32,
+  S: u32,                 // units per plane (f32s, or vec4s in main_vec4)
+  scale: f32,             // 1 / (H * W)
+  _p0: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: GlobalPoolParams;
+
+override WG: u32 = 64u;
+
+var<workgroup> tree: array<f32, WG>;
+
+fn finish(lid: u32, plane: u32, partial: f32) {
+  tree[lid] = partial;
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid < width) { tree[lid] = tree[lid] + tree[lid + width]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { y[plane] = tree[0] * p.scale; }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let plane = wid.x + wid.y * nwg.x;
+  if (plane >= p.planes) { return; }   // uniform per workgroup: the barriers are safe
+  let base = plane * p.S;
+  var acc = 0.0;
+  for (var s = lid.x; s < p.S; s += WG) { acc += x[base + s]; }
+  finish(lid.x, plane, acc);
+}
+
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>) {
+  let plane = wid.x + wid.y * nwg.x;
+  if (plane >= p.planes) { return; }
+  let base = plane * p.S;
+  var acc = vec4<f32>(0.0);
+  for (var s = lid.x; s < p.S; s += WG) { acc += x4[base + s]; }
+  finish(lid.x, plane, (acc.x + acc.y) + (acc.z + acc.w));
+}
