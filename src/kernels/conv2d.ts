@@ -218,7 +218,7 @@ const MIN_FAST_ROWS = 2;
 
 /**
  * The subgroup kernels broadcast from lanes 0..7, so they need subgroups of at least 8 lanes
- * (lavapipe: 8; most GPUs: 32 or 64).
+ * (lavapipe: 8; most GPUs: 32 or 64; checked on lavapipe and on an NVIDIA H100 with 32).
  */
 function useSubgroups(): boolean {
   const ctx = gpu();
@@ -296,7 +296,11 @@ function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tens
   return dx;
 }
 
-/** Below this many workgroups the weight gradient splits its reduction over the images. */
+/**
+ * Below this many workgroups the weight gradient splits its reduction over the images. Tuned
+ * for lavapipe's few CPU threads; a large GPU would want thousands (on an H100 the weight
+ * gradient of ResNet-18's first layers runs at ~0.3-1 TFLOP/s against ~5-7 for the other passes).
+ */
 const MIN_WEIGHT_WORKGROUPS = 64;
 
 function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
