@@ -183,6 +183,7 @@ describe('argument checks', () => {
       [() => F.crossEntropy(logits, labels, { labelSmoothing: 1.5 }), /crossEntropy: labelSmoothing/],
       [() => F.crossEntropy(logits, labels, { reduction: 'avg' as any }), /crossEntropy: reduction/],
       [() => F.crossEntropy(logits, labels, { ignoreIndex: 0.5 }), /crossEntropy: ignoreIndex/],
+      [() => F.crossEntropy(logits, labels, { weight: logits } as any), /crossEntropy: unknown or unsupported option 'weight'/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(wg.OpArgumentError);

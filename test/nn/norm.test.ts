@@ -210,6 +210,8 @@ describe('batchNorm behaviour', () => {
       [() => F.batchNorm(single, null, null, null, null, { training: true }), /batchNorm: expected more than 1 value per channel when training, got input \[1, 3, 1, 1\]/],
       [() => F.batchNorm(ints, null, null, null, null, { training: true }), /batchNorm: expected a float32 input/],
       [() => F.batchNorm(x, null, null, null, null, { training: true, eps: -1 }), /batchNorm: eps/],
+      [() => F.batchNorm(x, null, null, null, null, { training: true, momentum: null as any }), /batchNorm: momentum null/],
+      [() => F.batchNorm(x, null, null, null, null, { training: true, affine: false } as any), /batchNorm: unknown or unsupported option 'affine'/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(wg.OpArgumentError);

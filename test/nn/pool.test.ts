@@ -266,6 +266,8 @@ describe('pooling behaviour', () => {
       [() => F.avgPool2d(x, { kernelSize: 6 }), /avgPool2d: the window is larger.*kernelSize \[6, 6\]/],
       [() => F.avgPool2d(x, { kernelSize: 2, padding: 2 }), /avgPool2d: padding should be at most half/],
       [() => F.adaptiveAvgPool2d(x, 0), /adaptiveAvgPool2d: outputSize must be positive/],
+      [() => F.avgPool2d(x, { kernelSize: 2, divisorOverride: 3 } as any), /avgPool2d: unknown or unsupported option 'divisorOverride'/],
+      [() => F.maxPool2d(x, { kernel_size: 2 } as any), /maxPool2d: unknown or unsupported option 'kernel_size'/],
       [() => F.adaptiveAvgPool2d(ints, 1), /adaptiveAvgPool2d: expected float32/],
     ];
     for (const [f, re] of cases) {

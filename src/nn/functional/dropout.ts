@@ -11,6 +11,7 @@ import { recordOp } from '../../autograd/record.js';
 import { reshape } from '../../ops/shape.js';
 import { randomTensor } from '../../kernels/random.js';
 import { binary } from '../../kernels/elementwise.js';
+import { checkOptions } from './check-options.js';
 
 export interface DropoutOptions {
   /** Seed for this call's mask (reproducible on its own); default: the global generator. */
@@ -19,6 +20,7 @@ export interface DropoutOptions {
 
 export function dropout(x: Tensor, p = 0.5, training = true, opts: DropoutOptions = {}): Tensor {
   const op = 'dropout';
+  checkOptions(op, opts, ['seed']);
   assertAlive(op, x);
   assertFloat(op, x);
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {

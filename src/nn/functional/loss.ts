@@ -17,6 +17,7 @@ import { Tensor, assertAlive } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy } from '../../ops/shape.js';
+import { checkOptions } from './check-options.js';
 import { crossEntropyForward, crossEntropyBackward, type CrossEntropyConfig, type Reduction } from '../../kernels/cross-entropy.js';
 
 export interface CrossEntropyOptions {
@@ -30,6 +31,7 @@ export interface CrossEntropyOptions {
 
 export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
+  checkOptions(op, opts, ['labelSmoothing', 'reduction', 'ignoreIndex']);
   assertAlive(op, logits, labels);
   const shapes = `logits ${fmtShape(logits.shape)} and labels ${fmtShape(labels.shape)}`;
   if (logits.dtype !== 'float32') throw new OpArgumentError(`${op}: logits must be float32, got ${logits.describe()} (${shapes})`);

@@ -13,6 +13,7 @@ import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy } from '../../ops/shape.js';
 import { batchNormGeometry, batchNormStatistics, batchNormApply, batchNormBackward } from '../../kernels/batch-norm.js';
+import { checkOptions } from './check-options.js';
 
 export interface BatchNormOptions {
   /** Use batch statistics and update the running ones (default false, as in PyTorch). */
@@ -69,6 +70,10 @@ export function batchNorm(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {},
 ): Tensor {
+  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps']);
+  if (opts.momentum === null) {
+    throw new OpArgumentError('batchNorm: momentum null (a cumulative moving average) is not supported; pass a number in [0, 1]');
+  }
   const training = opts.training ?? false;
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
