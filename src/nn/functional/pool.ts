@@ -9,12 +9,13 @@
 import { Tensor, assertAlive, assertFloat } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
-import { plain, disposeIfCopy, reshape } from '../../ops/shape.js';
+import { plain, disposeIfCopy, reshape, expand } from '../../ops/shape.js';
 import {
   pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, checkAdaptiveGeometry, globalAvgPool2dForward, globalAvgPool2dBackward,
   type Pool2dGeometry, type AdaptivePoolGeometry,
 } from '../../kernels/pool.js';
+import { checkOptions } from './check-options.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -53,16 +54,23 @@ function as4d(op: string, x: Tensor, body: (x4: Tensor) => Tensor): Tensor {
   assertFloat(op, x);
   if (x.rank === 4) return body(x);
   if (x.rank !== 3) throw new OpArgumentError(`${op}: expected a 4-D (N, C, H, W) or 3-D (C, H, W) input, got ${fmtShape(x.shape)}`);
-  const x4 = reshape(x, [1, ...x.shape]);
-  const y4 = body(x4);
-  const y = reshape(y4, y4.shape.slice(1));
-  x4.dispose();
-  y4.dispose();
-  return y;
+  // expand() adds the batch dimension as a view even when x is not contiguous (reshape would
+  // copy), so a bad option is still rejected by body() before anything is dispatched.
+  const x4 = expand(x, [1, ...x.shape]);
+  try {
+    const y4 = body(x4);
+    const y = reshape(y4, y4.shape.slice(1));
+    y4.dispose();
+    return y;
+  } finally {
+    x4.dispose();
+  }
 }
 
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   const op = 'maxPool2d';
+  checkOptions(op, opts, ['kernelSize', 'stride', 'padding', 'dilation', 'ceilMode']);
+  if (opts?.kernelSize === undefined) throw new OpArgumentError(`${op}: kernelSize is required`);
   const kernel = pair(op, 'kernelSize', opts.kernelSize);
   const spec = {
     kernel,
@@ -90,6 +98,8 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
 
 export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   const op = 'avgPool2d';
+  checkOptions(op, opts, ['kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad']);
+  if (opts?.kernelSize === undefined) throw new OpArgumentError(`${op}: kernelSize is required`);
   const kernel = pair(op, 'kernelSize', opts.kernelSize);
   const spec = {
     kernel,
