@@ -121,6 +121,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['7x7 s2 p3 stem, C=3 -> K=16, 21x19', [2, 3, 21, 19], [16, 3, 7, 7], { stride: 2, padding: 3 }, true],
   ['groups 2, 8 channels per group, dilation 2', [2, 16, 10, 9], [16, 8, 3, 3], { groups: 2, padding: 2, dilation: 2 }, true],
   ['3x5 kernel, stride [3, 2], pad [2, 1], C=9 -> K=10', [2, 9, 11, 10], [10, 9, 3, 5], { stride: [3, 2], padding: [2, 1] }, true],
+  ['stride 2 with dilation [2, 1], C=10 -> K=12, 11x9', [2, 10, 11, 9], [12, 10, 3, 3], { stride: 2, dilation: [2, 1], padding: [2, 1] }, false],
   ['depthwise 3x3 (direct path)', [2, 8, 6, 6], [8, 1, 3, 3], { groups: 8, padding: 1 }, true],
   ['many images (weight-gradient splits), tiny layer', [9, 8, 5, 5], [8, 8, 3, 3], { padding: 1 }, true],
 ];
