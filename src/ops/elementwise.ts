@@ -167,8 +167,8 @@ export function minimum(a: Tensor, b: Tensor): Tensor {
 function compare(op: 'gt' | 'lt' | 'ge' | 'le' | 'eq' | 'ne', a: Tensor, b: Operand): Tensor {
   checkInputs(op, a);
   if (typeof b === 'number') {
-    // A one-element tensor holding the scalar, broadcast against `a`.
-    const bt = fillRange([1], 'float32', b, 0);
+    // A 0-d tensor holding the scalar, broadcast against `a` (so a 0-d `a` stays 0-d).
+    const bt = fillRange([], 'float32', b, 0);
     const y = binary(op, a, bt);
     bt.dispose();
     return y;

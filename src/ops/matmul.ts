@@ -80,15 +80,20 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   // 1-D operands: a vector on the left is a row (1, K), on the right a column (K, 1).
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
-  let y = batchedProduct(a2, b2, transA && a.rank > 1, transB && b.rank > 1);
+  let y: Tensor;
+  try {
+    y = batchedProduct(a2, b2, transA && a.rank > 1, transB && b.rank > 1);
+  } finally {
+    // The promoted views are temporaries, also when the shapes turn out not to match.
+    if (a2 !== a) a2.dispose();
+    if (b2 !== b) b2.dispose();
+  }
   if (a.rank === 1 || b.rank === 1) {
     const shape = y.shape.filter((_, i) => !((a.rank === 1 && i === y.rank - 2) || (b.rank === 1 && i === y.rank - 1)));
     const squeezed = reshape(y, shape);
     y.dispose();
     y = squeezed;
   }
-  if (a2 !== a) a2.dispose();
-  if (b2 !== b) b2.dispose();
   return recordOp('matmul', [a, b], y, [a, b], (gy, [sa, sb]) => {
     // Work in the promoted 2-D+ shapes, then reduce broadcast batch dims and restore 1-D shapes.
     const A = sa.rank === 1 ? reshape(sa, [1, sa.shape[0]]) : sa;

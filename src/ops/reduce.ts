@@ -9,12 +9,20 @@ import { recordOp } from '../autograd/record.js';
 import { normalizeAxis, numel, broadcastStrides } from '../tensor/shape.js';
 import { OpArgumentError } from '../tensor/errors.js';
 import { reshape, plain, disposeIfCopy, permute } from './shape.js';
+import { fillRange } from '../kernels/fill.js';
 
 export type Axes = number | readonly number[] | null | undefined;
 
 function normalizeAxes(op: string, axes: Axes, rank: number): number[] {
   if (axes === null || axes === undefined) return [...Array(rank).keys()];
   const list = typeof axes === 'number' ? [axes] : [...axes];
+  if (rank === 0) {
+    // PyTorch: a 0-d tensor accepts dim 0 or -1 (once), and reducing it changes nothing.
+    if (list.length > 1 || list.some((a) => a !== 0 && a !== -1)) {
+      throw new OpArgumentError(`${op}: axes [${list.join(', ')}] are out of range for a 0-d tensor (expected 0 or -1)`);
+    }
+    return [];
+  }
   const norm = list.map((a) => normalizeAxis(op, a, rank));
   if (new Set(norm).size !== norm.length) throw new OpArgumentError(`${op}: repeated axis in [${list.join(', ')}]`);
   return norm.sort((a, b) => a - b);
@@ -77,7 +85,12 @@ export const min = (x: Tensor, axes?: Axes, keepdim = false): Tensor => reduceOp
 export function argmax(x: Tensor, axis = -1): Tensor {
   assertAlive('argmax', x);
   assertFloat('argmax', x);
+  if (x.rank === 0) {
+    if (axis !== 0 && axis !== -1) throw new OpArgumentError(`argmax: axis ${axis} is out of range for a 0-d tensor (expected 0 or -1)`);
+    return fillRange([], 'int32', 0, 0); // the only element is the largest
+  }
   const a = normalizeAxis('argmax', axis, x.rank);
+  if (x.shape[a] === 0) throw new OpArgumentError(`argmax: cannot take the argmax over the empty dimension ${a} of [${x.shape.join(', ')}]`);
   const order = [...x.shape.keys()].filter((d) => d !== a).concat(a);
   const moved = a === x.rank - 1 ? x : permute(x, order);
   const rowsMajor = plain(moved);

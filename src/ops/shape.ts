@@ -53,9 +53,11 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
-  const s = normalizeAxis('flatten', startDim, x.rank);
-  const e = normalizeAxis('flatten', endDim, x.rank);
+  // A 0-d tensor flattens to [1]; like PyTorch, its dims may be given as 0 or -1.
+  const s = normalizeAxis('flatten', x.rank === 0 && startDim === -1 ? 0 : startDim, x.rank);
+  const e = normalizeAxis('flatten', x.rank === 0 && endDim === -1 ? 0 : endDim, x.rank);
   if (x.rank === 0) return reshape(x, [1]);
+  if (s > e) throw new OpArgumentError(`flatten: startDim ${startDim} comes after endDim ${endDim} for input ${fmtShape(x.shape)}`);
   const shape = [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
   return reshape(x, shape);
 }
@@ -91,6 +93,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   const a = normalizeAxis('transpose', dim0, x.rank);
   const b = normalizeAxis('transpose', dim1, x.rank);
+  if (x.rank === 0) return permute(x, []); // dims 0 / 0 of a 0-d tensor: nothing to swap
   const dims = x.shape.map((_, i) => i);
   [dims[a], dims[b]] = [dims[b], dims[a]];
   return permute(x, dims);
@@ -99,6 +102,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 /** x[..., start:end:step, ...] along `dim` (Python slice semantics, negative indices allowed). A view. */
 export function slice(x: Tensor, dim: number, start: number, end?: number, step = 1): Tensor {
   assertAlive('slice', x);
+  if (x.rank === 0) throw new OpArgumentError('slice: cannot slice a 0-d tensor');
   const d = normalizeAxis('slice', dim, x.rank);
   if (!Number.isInteger(step) || step <= 0) throw new OpArgumentError(`slice: step must be a positive integer, got ${step}`);
   const size = x.shape[d];
@@ -125,7 +129,13 @@ export function slice(x: Tensor, dim: number, start: number, end?: number, step 
 /** Broadcast to a larger shape without copying (stride 0 on expanded dimensions). */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   assertAlive('expand', x);
-  const target = shape.map((s, i) => (s === -1 ? x.shape[i - (shape.length - x.rank)] : s));
+  const lead = shape.length - x.rank;
+  if (lead < 0 || shape.some((s, i) => !Number.isInteger(s) || s < -1 || (s === -1 && i < lead))) {
+    throw new OpArgumentError(
+      `expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)} (expected at least ${x.rank} sizes, each >= 0, or -1 to keep an existing dimension)`,
+    );
+  }
+  const target = shape.map((s, i) => (s === -1 ? x.shape[i - lead] : s));
   const b = broadcastShapes('expand', x.shape, target);
   if (b.some((d, i) => d !== target[i])) throw new OpArgumentError(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   const y = view(x, target, broadcastStrides(x.shape, x.strides, target), x.offset);
@@ -147,6 +157,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new OpArgumentError('cat: expected at least one tensor');
   assertAlive('cat', ...tensors);
   const first = tensors[0];
+  if (first.rank === 0) throw new OpArgumentError(`cat: 0-d tensors cannot be concatenated (unsqueeze them first); got ${tensors.map((u) => fmtShape(u.shape)).join(', ')}`);
   const d = normalizeAxis('cat', dim, first.rank);
   for (const t of tensors) {
     if (t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
