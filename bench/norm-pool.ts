@@ -19,7 +19,7 @@
 // Run: npm run build && node dist/bench/norm-pool.js
 
 import * as wg from '../src/index.js';
-import { batchNormGeometry, batchNormStatistics, batchNormBackward } from '../src/kernels/batch-norm.js';
+import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dBackward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
 import {
@@ -177,6 +177,23 @@ async function benchShape(shape: number[], ceiling: number | null): Promise<void
     const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
     console.log(`  ${row.name.padEnd(34)} ${(sec * 1e3).toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s${ratio}`);
   }
+  // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
+  // validated above with the default; other settings are checked by test/nn/norm.test.ts.
+  const defaults = { ...BATCH_NORM_LAUNCH };
+  for (const reduceWG of [64, 128, 256]) {
+    Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
+    const gs = batchNormGeometry(shape);
+    const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
+    const fwd = await time(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose(), 5);
+    const bwd = await time(() => {
+      const r = batchNormBackward(gy, x, st, gs, { training: true, weight, needInput: true, needWeight: true, needBias: true });
+      for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
+    }, 5);
+    st.dispose();
+    const mark = reduceWG === defaults.reduceWG ? '  (default)' : '';
+    console.log(`  batch-norm reductions WG=${String(reduceWG).padStart(3)} (${gs.P} chunk(s)/channel): forward ${((12 * n) / fwd / 1e9).toFixed(2)} GB/s, backward ${((20 * n) / bwd / 1e9).toFixed(2)} GB/s${mark}`);
+  }
+  Object.assign(BATCH_NORM_LAUNCH, defaults);
   for (const t of [x, gy, weight, bias, rm, rv, stats, mp.y, mp.argmax, gyPool, gyAvg, gyGlobal]) t.dispose();
 }
 

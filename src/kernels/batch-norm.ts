@@ -46,13 +46,20 @@ const backwardInputKernels = {
   flat: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_flat'),
 };
 
-/** Lanes per workgroup of the chunked reductions. */
-const REDUCE_WG = 256;
 const FINALIZE_WG = 64;
-/** Aim for at least this many reduction workgroups in all (a few per core), ... */
-const TARGET_GROUPS = 64;
-/** ... but give each lane at least this many units of its chunk. */
-const MIN_UNITS_PER_LANE = 8;
+
+/**
+ * Launch settings of the chunked reductions, read when a geometry is computed (benchmarks sweep
+ * them: bench/norm-pool.ts).
+ */
+export const BATCH_NORM_LAUNCH = {
+  /** Lanes per workgroup, ... */
+  reduceWG: 256,
+  /** ... at least this many reduction workgroups in all (a few per core), ... */
+  targetGroups: 64,
+  /** ... but at least this many units of its chunk per lane. */
+  minUnitsPerLane: 8,
+};
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -73,6 +80,8 @@ export interface BatchNormGeometry {
   P: number;
   /** Units per chunk. */
   chunk: number;
+  /** Lanes per reduction workgroup. */
+  reduceWG: number;
   /** Elementwise passes over a flat 1-D grid (tiny planes or a huge batch), not per plane. */
   flat: boolean;
 }
@@ -84,12 +93,13 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const vec4 = S % 4 === 0;
   const unitsS = vec4 ? S / 4 : S;
   const total = N * unitsS;
-  const wanted = Math.ceil(TARGET_GROUPS / C);
-  const affordable = Math.max(1, Math.floor(total / (REDUCE_WG * MIN_UNITS_PER_LANE)));
+  const { reduceWG, targetGroups, minUnitsPerLane } = BATCH_NORM_LAUNCH;
+  const wanted = Math.ceil(targetGroups / C);
+  const affordable = Math.max(1, Math.floor(total / (reduceWG * minUnitsPerLane)));
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
   const chunk = Math.ceil(total / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
-  return { N, C, S, M: N * S, vec4, unitsS, P, chunk, flat };
+  return { N, C, S, M: N * S, vec4, unitsS, P, chunk, reduceWG, flat };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -97,7 +107,7 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
   return new Uniforms()
     .u32(g.N).u32(g.C).u32(g.unitsS).u32(g.P)
     .u32(g.chunk).u32(g.N * g.unitsS)
-    .u32(Math.floor(REDUCE_WG / g.unitsS)).u32(REDUCE_WG % g.unitsS)
+    .u32(Math.floor(g.reduceWG / g.unitsS)).u32(g.reduceWG % g.unitsS)
     .finish();
 }
 
@@ -157,7 +167,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
       buffers: [x.buffer, part.buffer],
       params: packChunkParams(g),
       workgroups: [g.P, g.C],
-      constants: { WG: REDUCE_WG },
+      constants: { WG: g.reduceWG },
       label: 'batchNorm stats',
     });
     partial = part.buffer;
@@ -237,7 +247,7 @@ export function batchNormBackward(
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
       params: packChunkParams(g),
       workgroups: [g.P, g.C],
-      constants: { WG: REDUCE_WG },
+      constants: { WG: g.reduceWG },
       label: 'batchNorm backward reduce',
     });
     partial = part.buffer;

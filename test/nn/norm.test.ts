@@ -7,7 +7,7 @@ import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../../src/kernels/reference/batch-norm.js';
-import { batchNormGeometry } from '../../src/kernels/batch-norm.js';
+import { batchNormGeometry, BATCH_NORM_LAUNCH } from '../../src/kernels/batch-norm.js';
 import { numel } from '../../src/tensor/shape.js';
 import { commands } from '../../src/tensor/queue.js';
 
@@ -95,6 +95,18 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [2, 8, 4, 4], training: false, affine: false, running: true },
   ];
   for (const k of cases) it(JSON.stringify(k), () => checkAgainstReference(k));
+
+  it('gives the same results under other launch settings (64-lane workgroups, many chunks)', async () => {
+    const saved = { ...BATCH_NORM_LAUNCH };
+    Object.assign(BATCH_NORM_LAUNCH, { reduceWG: 64, targetGroups: 1024, minUnitsPerLane: 1 });
+    try {
+      expect(batchNormGeometry([8, 3, 16, 16]).P).toBeGreaterThan(4);
+      await checkAgainstReference({ shape: [8, 3, 16, 16], training: true, affine: true, running: true });
+      await checkAgainstReference({ shape: [8, 3, 5, 5], training: true, affine: true, running: true });
+    } finally {
+      Object.assign(BATCH_NORM_LAUNCH, saved);
+    }
+  });
 
   it('splits long channels into several chunks', () => {
     expect(batchNormGeometry([2, 2, 128, 128]).P).toBeGreaterThan(1);
