@@ -68,6 +68,8 @@ program
   .description('Train and evaluate ResNets on WebGPU with hand-written WGSL kernels.')
   .version(VERSION, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
+  // Usage errors exit with 2 (as documented below); --help and --version with 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureHelp({ sortSubcommands: false })
   .addHelpText(
     'after',
@@ -148,7 +150,11 @@ trainOptions(program.command('train').description('train a model; writes log.jso
 // ---- demo ------------------------------------------------------------------------------------
 
 /** The quick-start recipe (measured: see README). */
-export const DEMO = { epochs: 3, batchSize: 128, lr: 0.1, weightDecay: 5e-4, schedule: 'onecycle', target: 0.98 };
+// Chosen from a PyTorch replica of this exact setup (3 seeds each): 1 epoch of the 8,000 digits
+// gives 96.4-97.6%; 2 epochs at batch 16, lr 0.05 give 98.55-98.7% at 28x28 input (98.25-98.5%
+// at 32x32). ResNet-20 ends in global average pooling, so it runs on the 28x28 digits as they
+// are, which costs 23% fewer FLOPs than padding them to 32x32.
+export const DEMO = { epochs: 2, batchSize: 16, lr: 0.05, weightDecay: 5e-4, schedule: 'onecycle', imageSize: 28, target: 0.98 };
 
 program
   .command('demo')
@@ -168,11 +174,14 @@ program
       }
       const info = await initDevice(o);
       console.log(`device: ${info.description || info.device || info.vendor}`);
-      console.log(`demo: ResNet-20 (0.27M parameters) on MNIST digits, 8,000 train / 2,000 test, ${o.epochs} epochs, one-cycle SGD; target >= ${DEMO.target * 100}% test accuracy`);
+      console.log(
+        `demo: CIFAR ResNet-20 (0.27M parameters) on MNIST digits (28x28, gray replicated to 3 channels), 8,000 train / 2,000 test, ` +
+          `${o.epochs} epochs, batch ${DEMO.batchSize}, one-cycle SGD; target >= ${DEMO.target * 100}% test accuracy`,
+      );
       const cfg: RunConfig = {
         name: 'demo', model: 'resnet20', dataset: 'mnist', epochs: o.epochs, batchSize: DEMO.batchSize, evalBatchSize: 250,
         optimizer: 'sgd', lr: DEMO.lr, momentum: 0.9, weightDecay: DEMO.weightDecay, nesterov: true, schedule: DEMO.schedule,
-        labelSmoothing: 0, seed: 1, shortcut: 'A', augment: true, evalEvery: 1, syncEvery: 0, out,
+        labelSmoothing: 0, seed: 1, shortcut: 'A', augment: true, imageSize: DEMO.imageSize, evalEvery: 1, syncEvery: 0, out,
       };
       const r = await runTraining(cfg, { resume: o.resume, progress: o.progress });
       if (r.result.reason === 'interrupted') return 130;
