@@ -88,10 +88,13 @@ function checkReportAtNextSync(report: Tensor, c: CrossEntropyConfig, describe: 
   const q = commands();
   const staging = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'crossEntropy label report' });
   q.copy(report.buffer, 0, staging, 0, 16);
+  const batch = q.submits; // the copy goes out with submit number `batch` (0-based)
   // A thenable, not a promise: its body runs only when the queue awaits its checks, which it
   // does after submitting the batch that holds the copy (mapping earlier would be an error).
+  // If other code recorded this call while a sync was already waiting, submit it first.
   const lazyCheck = {
     then(resolve: () => void, reject: (e: unknown) => void) {
+      if (q.submits <= batch) q.flush();
       staging
         .mapAsync(GPUMapMode.READ)
         .then(() => {

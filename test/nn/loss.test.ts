@@ -206,6 +206,19 @@ describe('argument checks', () => {
     for (const t of [logits, labels, y, ok, again]) t.dispose();
   });
 
+  it('a crossEntropy recorded while a read is in flight is checked without GPU errors', async () => {
+    const logits = wg.randn([4, 3], { seed: 9 });
+    const good = wg.tensor(Int32Array.from([0, 1, 2, 1]), [4]);
+    const bad = wg.tensor(Int32Array.from([0, 3, 2, 1]), [4]);
+    const y1 = F.crossEntropy(logits, bad);
+    const pending = y1.data(); // submits y1's batch, then waits for the GPU
+    const y2 = F.crossEntropy(logits, good); // recorded into the next, unsubmitted batch
+    await expect(pending).rejects.toThrow(/crossEntropy: 1 label\(s\) outside \[0, 3\).*the first is 3 at row 1/);
+    expect(Number.isFinite(await y2.item())).toBe(true);
+    await wg.sync();
+    for (const t of [logits, good, bad, y1, y2]) t.dispose();
+  });
+
   it('softmax, linear and dropout reject bad arguments before dispatch', async () => {
     const x = wg.zeros([2, 3]);
     const w42 = wg.zeros([4, 2]);
