@@ -15,7 +15,7 @@
 // with n input and m output elements; the per-channel statistics are negligible. The ratio is
 // to the device's shader copy ceiling (bench/ceiling.ts's measureBandwidth, when it exists),
 // measured in the same run. Every op is first checked against its float64 reference
-// (src/kernels/reference) on the very shapes timed. Each figure is the best of 3 rounds.
+// (src/kernels/reference) on the very shapes timed. Each figure is the fastest of 15 calls.
 // Run: npm run build && node dist/bench/norm-pool.js
 
 import * as wg from '../src/index.js';
@@ -43,16 +43,20 @@ function expectMatch(what: string, got: ArrayLike<number>, want: ArrayLike<numbe
   return err;
 }
 
-/** Seconds per call: the best of `rounds` rounds of `reps` calls. */
-async function time(fn: () => void, reps: number, rounds = 3): Promise<number> {
+/**
+ * Seconds per call: the fastest of `reps` calls, each submitted and waited for alone. The
+ * machine is shared (other processes take the cores in bursts), so the minimum is the stable
+ * figure; it includes one submit + wait (~0.1 ms), small next to these kernels.
+ */
+async function time(fn: () => void, reps = 15): Promise<number> {
   fn(); // warm-up: pipelines built
   await wg.sync();
   let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
+    fn();
     await wg.sync();
-    best = Math.min(best, (performance.now() - t0) / 1000 / reps);
+    best = Math.min(best, (performance.now() - t0) / 1000);
   }
   return best;
 }
@@ -172,7 +176,7 @@ async function benchShape(shape: number[], ceiling: number | null): Promise<void
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
   for (const row of rows) {
-    const sec = await time(row.run, 5);
+    const sec = await time(row.run);
     const gbps = row.bytes / sec / 1e9;
     const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
     console.log(`  ${row.name.padEnd(34)} ${(sec * 1e3).toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s${ratio}`);
@@ -184,11 +188,11 @@ async function benchShape(shape: number[], ceiling: number | null): Promise<void
     Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
-    const fwd = await time(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose(), 5);
+    const fwd = await time(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());
     const bwd = await time(() => {
       const r = batchNormBackward(gy, x, st, gs, { training: true, weight, needInput: true, needWeight: true, needBias: true });
       for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
-    }, 5);
+    });
     st.dispose();
     const mark = reduceWG === defaults.reduceWG ? '  (default)' : '';
     console.log(`  batch-norm reductions WG=${String(reduceWG).padStart(3)} (${gs.P} chunk(s)/channel): forward ${((12 * n) / fwd / 1e9).toFixed(2)} GB/s, backward ${((20 * n) / bwd / 1e9).toFixed(2)} GB/s${mark}`);
