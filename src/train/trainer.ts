@@ -169,7 +169,8 @@ export class Trainer {
           this.partial.correct += w.correct;
           this.partial.count += w.count;
           imagesSince += w.count;
-          if (w.endStep > lastStep && w.doneAt > lastDone) {
+          // (Windows that land within a few ms of the last are counted into the next rate.)
+          if (w.endStep > lastStep && w.doneAt - lastDone > 20) {
             const dt = w.doneAt - lastDone;
             imagesPerSec = (1000 * imagesSince) / dt;
             if (adaptive) {
