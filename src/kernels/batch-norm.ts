@@ -53,10 +53,14 @@ const FINALIZE_WG = 64;
  * them: bench/norm-pool.ts).
  */
 export const BATCH_NORM_LAUNCH = {
-  /** Lanes per workgroup, ... */
-  reduceWG: 256,
+  /**
+   * Lanes per workgroup, ... (32 measured best or near-best on lavapipe for [32,64,32,32],
+   * [8,64,56,56] and [64,16,32,32]: llvmpipe runs a workgroup's barriers by switching between its
+   * SIMD batches, so a smaller tree is cheaper; 128 was oddly slow.)
+   */
+  reduceWG: 32,
   /** ... at least this many reduction workgroups in all (a few per core), ... */
-  targetGroups: 64,
+  targetGroups: 32,
   /** ... but at least this many units of its chunk per lane. */
   minUnitsPerLane: 8,
 };

@@ -28,7 +28,7 @@ const reduceKernel = defineKernel('cross_entropy_reduce', reduceSource, ['read',
 const backwardKernel = defineKernel('cross_entropy_backward', backwardSource, ['read', 'read', 'read', 'read', 'read', 'read_write', 'uniform']);
 
 const ROW_WG = 64;
-const REDUCE_WG = 256;
+const REDUCE_WG = 64;
 const BACKWARD_WG = 256;
 
 export type Reduction = 'mean' | 'sum' | 'none';

@@ -21,7 +21,7 @@ const backwardKernels = {
 };
 
 const LINE_WG = 64;
-const WIDE_WG = 128;
+const WIDE_WG = 64;
 
 /** (outer, D, inner) of `shape` around dimension `dim` (already normalised). */
 export interface SoftmaxGeometry {
