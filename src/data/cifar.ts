@@ -49,6 +49,7 @@ export interface CifarRecordFormat {
 /** Parse records from one file's bytes. `file` names the source in error messages. */
 export function parseCifarRecords(bytes: Uint8Array, format: CifarRecordFormat, file = 'CIFAR data'): { images: Uint8Array; labels: Int32Array } {
   const recordBytes = format.labelBytes + PIXELS;
+  if (bytes.length === 0) throw new DatasetError(`wgslgrad.data: ${file} is empty (an interrupted download or extraction?)`);
   if (bytes.length % recordBytes !== 0) {
     throw new DatasetError(
       `wgslgrad.data: ${file} has ${bytes.length} bytes, not a multiple of the ${recordBytes}-byte record ` +

@@ -4,6 +4,8 @@
 // Keeping uint8 on the host (CIFAR-10's 50,000 training images are 150 MB) and converting to
 // float on the GPU (src/kernels/augment.ts) is 4x less memory and 4x less upload than floats.
 
+import { DatasetError } from './errors.js';
+
 export interface ImageDataset {
   /** e.g. 'cifar10/train'. */
   readonly name: string;
@@ -25,7 +27,7 @@ export function makeDataset(fields: Omit<ImageDataset, 'length' | 'notes'> & { n
   const length = fields.labels.length;
   const per = fields.channels * fields.height * fields.width;
   if (fields.images.length !== length * per) {
-    throw new Error(
+    throw new DatasetError(
       `wgslgrad.data: ${fields.name}: ${fields.images.length} pixel bytes do not make ${length} images of ` +
         `${fields.channels}x${fields.height}x${fields.width} (expected ${length * per})`,
     );
@@ -33,7 +35,7 @@ export function makeDataset(fields: Omit<ImageDataset, 'length' | 'notes'> & { n
   for (let i = 0; i < length; i++) {
     const l = fields.labels[i];
     if (l < 0 || l >= fields.classes.length) {
-      throw new Error(`wgslgrad.data: ${fields.name}: record ${i} has label ${l}, outside 0..${fields.classes.length - 1}`);
+      throw new DatasetError(`wgslgrad.data: ${fields.name}: record ${i} has label ${l}, outside 0..${fields.classes.length - 1} (a corrupt file?)`);
     }
   }
   return { ...fields, length, notes: fields.notes ?? [] };

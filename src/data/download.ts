@@ -168,7 +168,7 @@ export async function ensureDataset(spec: ArchiveSpec, files: readonly string[],
 export async function extractTar(archive: string, dest: string, filter: (name: string) => boolean = () => true): Promise<string[]> {
   const fs = await fsModule();
   const path = await pathModule();
-  const bytes = await maybeGunzip(new Uint8Array(fs.readFileSync(archive)));
+  const bytes = await maybeGunzip(new Uint8Array(fs.readFileSync(archive)), archive);
   const written: string[] = [];
   const root = path.resolve(dest);
   for (const entry of readTar(bytes)) {

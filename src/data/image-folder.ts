@@ -24,9 +24,18 @@ interface Rgba {
   data: Uint8Array;
 }
 
+/** Largest image decoded (8192 x 8192): a decoded RGBA image of this size is 256 MiB. */
+const MAX_PIXELS = 8192 * 8192;
+
 async function decode(file: string, bytes: Uint8Array): Promise<Rgba> {
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  if (isPng && bytes.length >= 24) {
+    // The IHDR chunk comes first: refuse absurd sizes before pngjs allocates width * height * 4.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const [w, h] = [view.getUint32(16), view.getUint32(20)];
+    if (w * h > MAX_PIXELS) throw new DatasetError(`wgslgrad.data: ${file} declares ${w}x${h} pixels, more than the ${MAX_PIXELS}-pixel limit (corrupt or hostile file?)`);
+  }
   try {
     if (isPng) {
       const { PNG } = await nodeImport<typeof import('pngjs')>('pngjs', 'decoding PNG');
@@ -35,7 +44,7 @@ async function decode(file: string, bytes: Uint8Array): Promise<Rgba> {
     }
     if (isJpeg) {
       const jpeg = await nodeImport<typeof import('jpeg-js')>('jpeg-js', 'decoding JPEG');
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024, maxResolutionInMP: MAX_PIXELS / 1e6 });
       return { width: img.width, height: img.height, data: img.data };
     }
   } catch (err) {

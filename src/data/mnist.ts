@@ -84,8 +84,8 @@ export async function loadMnist(opts: MnistOptions & { dataDir: string }): Promi
   };
   const imagesFile = find(`${prefix}-images-idx3-ubyte`);
   const labelsFile = find(`${prefix}-labels-idx1-ubyte`);
-  const images = parseIdx(await maybeGunzip(new Uint8Array(fs.readFileSync(imagesFile))), imagesFile);
-  const labels = parseIdx(await maybeGunzip(new Uint8Array(fs.readFileSync(labelsFile))), labelsFile);
+  const images = parseIdx(await maybeGunzip(new Uint8Array(fs.readFileSync(imagesFile)), imagesFile), imagesFile);
+  const labels = parseIdx(await maybeGunzip(new Uint8Array(fs.readFileSync(labelsFile)), labelsFile), labelsFile);
   return mnistFromIdx(images, labels, `mnist/${split}`);
 }
 

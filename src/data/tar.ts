@@ -5,6 +5,8 @@
 // to a multiple of 512. Header fields used: name (0..99), size (124..135, octal), typeflag (156),
 // ustar prefix (345..499). GNU long names arrive as a preceding entry of type 'L'.
 
+import { DatasetError } from './errors.js';
+
 export interface TarEntry {
   name: string;
   /** '0' (or '\0') regular file, '5' directory, ... */
@@ -22,10 +24,10 @@ function cString(bytes: Uint8Array, start: number, length: number): string {
 
 function octal(bytes: Uint8Array, start: number, length: number, what: string): number {
   // GNU base-256 encoding for sizes >= 8 GiB (high bit set) is not needed for our archives.
-  if (bytes[start] & 0x80) throw new Error(`tar: ${what}: base-256 sizes are not supported`);
+  if (bytes[start] & 0x80) throw new DatasetError(`wgslgrad.data: tar: ${what}: base-256 sizes are not supported`);
   const text = cString(bytes, start, length).trim();
   const value = text === '' ? 0 : parseInt(text, 8);
-  if (!Number.isFinite(value)) throw new Error(`tar: ${what}: bad octal field '${text}'`);
+  if (!Number.isFinite(value) || value < 0) throw new DatasetError(`wgslgrad.data: tar: ${what}: bad octal field '${text}'`);
   return value;
 }
 
@@ -45,7 +47,7 @@ export function* readTar(archive: Uint8Array): Generator<TarEntry> {
     }
     const start = offset + BLOCK;
     if (start + size > archive.length) {
-      throw new Error(`tar: entry '${name}' needs ${size} bytes but the archive ends after ${archive.length - start} (truncated download?)`);
+      throw new DatasetError(`wgslgrad.data: tar: entry '${name}' needs ${size} bytes but the archive ends after ${archive.length - start} (truncated download?)`);
     }
     const data = archive.subarray(start, start + size);
     offset = start + Math.ceil(size / BLOCK) * BLOCK;

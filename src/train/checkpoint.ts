@@ -16,6 +16,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { saveSafetensors, loadSafetensors, parseSafetensorsHeader } from '../io/safetensors.js';
 import type { OptimizerStateDict, SavedGroup } from '../nn/optim/optimizer.js';
 import type { LoaderState } from '../data/loader.js';
+import { WgslgradError } from '../tensor/errors.js';
 
 export const CHECKPOINT_FORMAT = 'wgslgrad-checkpoint';
 const META_KEY = 'wgslgrad.checkpoint';
@@ -59,16 +60,68 @@ export async function saveCheckpoint(path: string, model: Map<string, Tensor>, o
   await saveSafetensors(tensors, path, { format: CHECKPOINT_FORMAT, [META_KEY]: JSON.stringify(full) });
 }
 
+/** A checkpoint that cannot be used: unreadable, not a checkpoint, or with inconsistent metadata. */
+export class CheckpointError extends WgslgradError {}
+
+/** Name the file in an error from the safetensors reader (its messages only know the bytes). */
+function inFile(path: string, err: unknown): Error {
+  if (err instanceof WgslgradError) {
+    err.message = `${path}: ${err.message}`;
+    return err;
+  }
+  return new CheckpointError(`${path}: ${(err as Error).message}`);
+}
+
+/**
+ * The metadata is JSON from the file: check every field resume() relies on, so a corrupt or
+ * hand-edited checkpoint fails here with its name rather than as a TypeError mid-resume.
+ */
+function checkMeta(meta: unknown, path: string): asserts meta is CheckpointMeta {
+  const bad = (what: string) => new CheckpointError(`${path}: corrupt checkpoint metadata: ${what}`);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!isObject(meta)) throw bad('not a JSON object');
+  if (meta.version !== 1) throw new CheckpointError(`${path}: checkpoint version ${JSON.stringify(meta.version)} is not supported (expected 1)`);
+  if (!count(meta.step)) throw bad(`step ${JSON.stringify(meta.step)} is not a non-negative integer`);
+  const { loader, rng, optimizer, partial } = meta;
+  if (!isObject(loader) || !Number.isFinite(loader.seed) || !count(loader.epoch) || !count(loader.batch)) throw bad(`loader ${JSON.stringify(loader)} is not { seed, epoch, batch }`);
+  if (!isObject(rng) || !count(rng.seed) || !count(rng.offset)) throw bad(`rng ${JSON.stringify(rng)} is not { seed, offset }`);
+  if (!isObject(optimizer) || !Array.isArray(optimizer.groups) || !optimizer.groups.every(isObject)) throw bad('optimizer.groups is not a list of groups');
+  if (meta.scheduler !== null && !isObject(meta.scheduler)) throw bad('scheduler is neither null nor an object');
+  if (!isObject(partial) || !['lossSum', 'correct', 'count', 'seconds'].every((k) => typeof partial[k] === 'number')) throw bad('partial is not { lossSum, correct, count, seconds }');
+  if (!isObject(meta.config)) throw bad('config is not an object');
+}
+
 /** Read a checkpoint written by saveCheckpoint (tensors go to the GPU). */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  const bytes = readFileSync(path);
-  const header = parseSafetensorsHeader(bytes);
-  if (header.metadata.format !== CHECKPOINT_FORMAT || !header.metadata[META_KEY]) {
-    throw new Error(`${path} is not a wgslgrad checkpoint (its __metadata__ has no '${META_KEY}'); for plain weights use eval --weights`);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new CheckpointError(`cannot read checkpoint ${path}: ${(err as Error).message}`);
   }
-  const meta = JSON.parse(header.metadata[META_KEY]) as CheckpointMeta;
-  if (meta.version !== 1) throw new Error(`${path}: checkpoint version ${meta.version} is not supported (expected 1)`);
-  const all = await loadSafetensors(bytes);
+  let header;
+  try {
+    header = parseSafetensorsHeader(bytes);
+  } catch (err) {
+    throw inFile(path, err);
+  }
+  if (header.metadata.format !== CHECKPOINT_FORMAT || !header.metadata[META_KEY]) {
+    throw new CheckpointError(`${path} is not a wgslgrad checkpoint (its __metadata__ has no '${META_KEY}'); for plain weights use eval --weights`);
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(header.metadata[META_KEY]);
+  } catch (err) {
+    throw new CheckpointError(`${path}: corrupt checkpoint metadata: not valid JSON (${(err as Error).message})`);
+  }
+  checkMeta(meta, path);
+  let all: Map<string, Tensor>;
+  try {
+    all = await loadSafetensors(bytes);
+  } catch (err) {
+    throw inFile(path, err);
+  }
   const model = new Map<string, Tensor>();
   const state = new Map<string, Tensor>();
   for (const [k, t] of all) {
