@@ -32,7 +32,7 @@ struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunk
 @group(0) @binding(3) var<storage, read_write> partial: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: StatsParams;
 
-override WG: u32 = 32u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
+override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
 
 var<workgroup> tree: array<vec2<f32>, WG>;
 

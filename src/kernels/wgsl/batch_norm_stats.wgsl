@@ -36,7 +36,7 @@ struct StatsParams {      // packed by packChunkParams() in src/kernels/batch-no
 @group(0) @binding(1) var<storage, read_write> partial: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> p: StatsParams;
 
-override WG: u32 = 32u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
+override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
 
 var<workgroup> tree: array<vec4<f32>, WG>;   // (count, mean, m2, unused) per lane
 
