@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+// The adapter's ceilings, measured in the same run as the kernels they are compared with
+// (on lavapipe they drift with load and with LP_NUM_THREADS):
+//   measureFmaCeiling()    GFLOP/s of 4 vec4 fma chains per invocation (wgsl/fma_peak.wgsl): the
+//                          ceiling every "% of ceiling" in bench/ refers to, as defined in
+//                          shared/docs/lavapipe.md (~48 GFLOP/s on the project's 2-core machines).
+//   measureFmaThroughput() GFLOP/s of independent multiply-adds (wgsl/fma_throughput.wgsl), the
+//                          form a GEMM uses; ~2.5x the ceiling on lavapipe. Printed alongside.
+//   measureBandwidth()     GB/s (bytes read + bytes written) of a vec4 copy kernel.
+// `fmaRates()` also returns the CPU-time rate (see timing.ts) for contention-proof ratios.
+// These functions initialise a device of their own when none is live (another bench bundle
+// may import this file dynamically, with its own copy of the library) and release it again.
+// Run alone: node dist/bench/ceiling.js
+
+import peakSource from './wgsl/fma_peak.wgsl';
+import throughputSource from './wgsl/fma_throughput.wgsl';
+import copySource from './wgsl/copy_bandwidth.wgsl';
+import { defineKernel, launch, grid1d } from '../src/kernels/launch.js';
+import { Uniforms } from '../src/kernels/uniforms.js';
+import { emptyTensor } from '../src/tensor/tensor.js';
+import { init, close, isInitialized } from '../src/tensor/device.js';
+import { timeIt, fmt, type Timing } from './timing.js';
+
+const peakKernel = defineKernel('fma_peak', peakSource, ['read_write', 'uniform']);
+const throughputKernel = defineKernel('fma_throughput', throughputSource, ['read_write', 'uniform']);
+const copyKernel = defineKernel('copy_bandwidth', copySource, ['read', 'read_write', 'uniform']);
+
+export interface Rate {
+  /** GFLOP/s (or GB/s) by wall time. */
+  wall: number;
+  /** The same work per second of worker-thread CPU time (NaN off Linux). */
+  perCpuSecond: number;
+}
+
+async function withDevice<T>(fn: () => Promise<T>): Promise<T> {
+  const owned = !isInitialized();
+  if (owned) await init();
+  try {
+    return await fn();
+  } finally {
+    if (owned) close();
+  }
+}
+
+const rate = (work: number, t: Timing): Rate => ({ wall: work / (t.ms * 1e6), perCpuSecond: work / (t.cpuMs * 1e6) });
+
+/** GFLOP/s of the ceiling kernel ('chain', fma_peak.wgsl) or the throughput kernel. */
+export async function fmaRates(kind: 'chain' | 'throughput' = 'chain'): Promise<Rate> {
+  return withDevice(async () => {
+    const WG = 64;
+    const invocations = 64 * 1024;
+    // FLOPs per invocation and loop trip: chain 4 acc * 4 lanes * 2; throughput 4 steps * 8 acc * 4 lanes * 2
+    const [kernel, flopsPerTrip, iters] = kind === 'chain' ? [peakKernel, 32, 1024] : [throughputKernel, 256, 256];
+    const out = emptyTensor([invocations * 4], 'float32', kind);
+    const params = new Uniforms().u32(iters).f32(0.9999).f32(1e-4).u32(0).finish();
+    try {
+      const t = await timeIt(() =>
+        launch(kernel, { buffers: [out.buffer], params, workgroups: grid1d(invocations, WG), constants: { WG }, label: kernel.name }),
+      );
+      return rate(invocations * iters * flopsPerTrip, t);
+    } finally {
+      out.dispose();
+    }
+  });
+}
+
+/** The FMA ceiling in GFLOP/s (wall time, median of 5 runs). */
+export async function measureFmaCeiling(): Promise<number> {
+  return (await fmaRates('chain')).wall;
+}
+
+/** GFLOP/s of independent multiply-adds (the upper bound for a GEMM). */
+export async function measureFmaThroughput(): Promise<number> {
+  return (await fmaRates('throughput')).wall;
+}
+
+/** GB/s (read + write) of the vec4 copy kernel over 64 MiB; `bandwidthRates` adds the CPU rate. */
+export async function bandwidthRates(): Promise<Rate> {
+  return withDevice(async () => {
+    const n4 = 4 * 1024 * 1024; // 4M vec4 = 64 MiB
+    const src = emptyTensor([n4 * 4], 'float32', 'bandwidth src');
+    const dst = emptyTensor([n4 * 4], 'float32', 'bandwidth dst');
+    const stride = n4 / 4;
+    const params = new Uniforms().u32(n4).u32(stride).u32(0).u32(0).finish();
+    const WG = 256;
+    try {
+      const t = await timeIt(() =>
+        launch(copyKernel, { buffers: [src.buffer, dst.buffer], params, workgroups: grid1d(stride, WG), constants: { WG }, label: 'copy_bandwidth' }),
+      );
+      return rate(2 * n4 * 16, t);
+    } finally {
+      src.dispose();
+      dst.dispose();
+    }
+  });
+}
+
+export async function measureBandwidth(): Promise<number> {
+  return (await bandwidthRates()).wall;
+}
+
+// Run directly (node dist/bench/ceiling.js), not when bundled into run.js or gemm.js.
+if (process.argv[1]?.endsWith('ceiling.js')) {
+  await init();
+  const chain = await fmaRates('chain');
+  const thr = await fmaRates('throughput');
+  const bw = await bandwidthRates();
+  console.log(`FMA ceiling (4 chains):   ${fmt(chain.wall)} GFLOP/s  (${fmt(chain.perCpuSecond)} GFLOP per worker CPU-second)`);
+  console.log(`FMA throughput:           ${fmt(thr.wall)} GFLOP/s  (${fmt(thr.perCpuSecond)} per CPU-second)`);
+  console.log(`copy bandwidth (r+w):     ${fmt(bw.wall, 2)} GB/s  (${fmt(bw.perCpuSecond, 2)} per CPU-second)`);
+  close();
+  process.exit(0);
+}
