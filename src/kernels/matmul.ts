@@ -1,15 +1,31 @@
 // SPDX-License-Identifier: MIT
 // Launcher for the GEMM kernels. Operands are described by strides, so a transposed operand is
 // just a view with swapped strides (no copy), and a broadcast batch has batch stride 0.
+//
+// Kernels (all compute C (batch, M, N) contiguous = A (batch, M, K) @ B (batch, K, N)):
+//   matmul_naive.wgsl     one output per invocation; the readable reference
+//   matmul.wgsl           4 x 4 outputs per invocation, any strides ("blocked"; the fallback)
+//   matmul_tiled.wgsl     64 x 64 tiles staged in workgroup memory (real GPUs)
+//   matmul_subgroup.wgsl  32 x 32 tiles per 8-lane subgroup, loads shared by subgroupBroadcast
+//                         (CPU adapters: llvmpipe); needs vec4-aligned rows, see packOperand()
+// The variant is chosen in one place, chooseGemmVariant(), from the adapter and the shape.
 
 import naiveSource from './wgsl/matmul_naive.wgsl';
 import blockedSource from './wgsl/matmul.wgsl';
-import { defineKernel, launch } from './launch.js';
+import tiledSource from './wgsl/matmul_tiled.wgsl';
+import subgroupSource from './wgsl/matmul_subgroup.wgsl';
+import packSource from './wgsl/matmul_pack.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { gpu, type AdapterSummary } from '../tensor/device.js';
 
-const naiveKernel = defineKernel('matmul_naive', naiveSource, ['read', 'read', 'read_write', 'uniform']);
-const blockedKernel = defineKernel('matmul', blockedSource, ['read', 'read', 'read_write', 'uniform']);
+const gemmBindings = ['read', 'read', 'read_write', 'uniform'] as const;
+const naiveKernel = defineKernel('matmul_naive', naiveSource, gemmBindings);
+const blockedKernel = defineKernel('matmul', blockedSource, gemmBindings);
+const tiledKernel = defineKernel('matmul_tiled', tiledSource, gemmBindings);
+const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, gemmBindings);
+const packKernel = defineKernel('matmul_pack', packSource, ['read', 'read_write', 'uniform']);
 
 /** A matrix operand: buffer + element offset + strides for (batch, row, col). */
 export interface MatrixView {
@@ -26,20 +42,102 @@ export function viewOf(t: Tensor, batchStride: number, transpose = false): Matri
   return { buffer: t.buffer, offset: t.offset, batchStride, rowStride: transpose ? c : r, colStride: transpose ? r : c };
 }
 
-export type GemmVariant = 'naive' | 'blocked';
+export type GemmVariant = 'naive' | 'blocked' | 'tiled' | 'subgroup';
+
+/** Rows and columns of C per subgroup of matmul_subgroup.wgsl, and the lanes it is written for. */
+const SUBGROUP_TILE = 32;
+const SUBGROUP_LANES = 8;
+/** Below this many multiply-adds the simple kernel wins (no packing, one small dispatch). */
+const FAST_GEMM_MIN_WORK = 64 * 64 * 64;
+
+/** Mesa's llvmpipe/lavapipe (and similar CPU rasterisers): subgroup lanes are SIMD lanes. */
+export function isCpuAdapter(info: AdapterSummary): boolean {
+  return info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+}
+
+/** The one place that picks a GEMM kernel: by adapter, then by problem size. */
+export function chooseGemmVariant(M: number, N: number, K: number, batch: number): GemmVariant {
+  const ctx = gpu();
+  if (M * N * K * batch < FAST_GEMM_MIN_WORK || Math.min(M, N, K) < 8) return 'blocked';
+  if (isCpuAdapter(ctx.info)) {
+    // 8-lane subgroups only: the kernel broadcasts from lanes 0..7 by name.
+    return ctx.hasSubgroups && ctx.info.subgroupSize === SUBGROUP_LANES ? 'subgroup' : 'blocked';
+  }
+  return 'tiled';
+}
 
 /** C (batch, M, N) = A (batch, M, K) @ B (batch, K, N). */
-export function gemm(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number, variant: GemmVariant = 'blocked'): Tensor {
+export function gemm(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number, variant: GemmVariant | 'auto' = 'auto'): Tensor {
+  const chosen = variant === 'auto' ? chooseGemmVariant(M, N, K, batch) : variant;
+  if (chosen === 'subgroup') return gemmSubgroup(a, b, batch, M, N, K);
   const out = emptyTensor(batch === 1 ? [M, N] : [batch, M, N], 'float32', 'matmul');
   const params = new Uniforms()
     .u32(M).u32(N).u32(K).u32(batch)
     .u32(a.offset).u32(a.batchStride).u32(a.rowStride).u32(a.colStride)
     .u32(b.offset).u32(b.batchStride).u32(b.rowStride).u32(b.colStride)
     .finish();
-  if (variant === 'naive') {
-    launch(naiveKernel, { buffers: [a.buffer, b.buffer, out.buffer], params, workgroups: [Math.ceil(N / 16), Math.ceil(M / 16), batch], label: 'matmul_naive' });
+  const buffers = [a.buffer, b.buffer, out.buffer];
+  if (chosen === 'naive') {
+    launch(naiveKernel, { buffers, params, workgroups: [Math.ceil(N / 16), Math.ceil(M / 16), batch], label: 'matmul_naive' });
+  } else if (chosen === 'tiled') {
+    launch(tiledKernel, { buffers, params, workgroups: [Math.ceil(N / 64), Math.ceil(M / 64), batch], label: 'matmul' });
   } else {
-    launch(blockedKernel, { buffers: [a.buffer, b.buffer, out.buffer], params, workgroups: [Math.ceil(N / 32), Math.ceil(M / 32), batch], label: 'matmul' });
+    launch(blockedKernel, { buffers, params, workgroups: [Math.ceil(N / 32), Math.ceil(M / 32), batch], label: 'matmul' });
   }
+  return out;
+}
+
+const isVec4Aligned = (x: number) => x % 4 === 0;
+
+/**
+ * matmul_subgroup.wgsl reads A as vec4 along K and B as vec4 along N. An operand whose rows
+ * are not vec4-aligned (transposed, odd strides or offsets, K not a multiple of 4) is first
+ * packed into a contiguous zero-padded copy: O(MK + KN) work against the O(MNK) product.
+ */
+function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number): Tensor {
+  const K4 = Math.ceil(K / 4);
+  const N4 = Math.ceil(N / 4);
+  const batchAligned = (v: MatrixView) => batch === 1 || isVec4Aligned(v.batchStride);
+  const aReady = K % 4 === 0 && a.colStride === 1 && isVec4Aligned(a.rowStride) && isVec4Aligned(a.offset) && batchAligned(a);
+  const bReady = K % 4 === 0 && b.colStride === 1 && isVec4Aligned(b.rowStride) && isVec4Aligned(b.offset) && batchAligned(b);
+  // A zero-padded K needs both operands padded: the extra k must multiply to exactly 0.
+  const packedA = aReady ? null : packOperand(a, batch, M, K, M, K4 * 4);
+  const packedB = bReady ? null : packOperand(b, batch, K, N, K4 * 4, N4 * 4);
+  const A = packedA ? contiguousView(packedA, M * K4 * 4, K4 * 4) : a;
+  const B = packedB ? contiguousView(packedB, K4 * 4 * N4 * 4, N4 * 4) : b;
+  const out = emptyTensor(batch === 1 ? [M, N] : [batch, M, N], 'float32', 'matmul');
+  const params = new Uniforms()
+    .u32(M).u32(N).u32(K4).u32(N4)
+    .u32(A.offset / 4).u32(A.batchStride / 4).u32(A.rowStride / 4).u32(0)
+    .u32(B.offset / 4).u32(B.batchStride / 4).u32(B.rowStride / 4).u32(0)
+    .finish();
+  const SUBGROUPS = 1;
+  launch(subgroupKernel, {
+    buffers: [A.buffer, B.buffer, out.buffer],
+    params,
+    workgroups: [Math.ceil(N4 / (SUBGROUP_LANES * SUBGROUPS)), Math.ceil(M / SUBGROUP_TILE), batch],
+    constants: { SUBGROUPS },
+    label: 'matmul',
+  });
+  packedA?.dispose();
+  packedB?.dispose();
+  return out;
+}
+
+function contiguousView(t: Tensor, batchStride: number, rowStride: number): MatrixView {
+  return { buffer: t.buffer, offset: 0, batchStride, rowStride, colStride: 1 };
+}
+
+/** Copy (batch, rows, cols) of a strided view into a contiguous (batch, rowsP, colsP), zero-padded. */
+function packOperand(v: MatrixView, batch: number, rows: number, cols: number, rowsP: number, colsP: number): Tensor {
+  const out = emptyTensor([batch, rowsP, colsP], 'float32', 'matmul pack');
+  const total = batch * rowsP * colsP;
+  const params = new Uniforms()
+    .u32(rows).u32(cols).u32(rowsP).u32(colsP)
+    .u32(v.offset).u32(v.batchStride).u32(v.rowStride).u32(v.colStride)
+    .u32(total).u32(0).u32(0).u32(0)
+    .finish();
+  const WG = 256;
+  launch(packKernel, { buffers: [v.buffer, out.buffer], params, workgroups: grid1d(total, WG), constants: { WG }, label: 'matmul_pack' });
   return out;
 }
