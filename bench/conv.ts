@@ -4,18 +4,16 @@
 //   npm run build && node dist/bench/conv.js [--resnet18-batch 8] [--cifar-batch 128] [--only cifar|resnet18]
 //
 // Each pass is first checked against the direct kernels (the oracle) on the same layer with a
-// batch of 1 (ResNet-18) or 2 (CIFAR) — the direct kernels are slow — then timed at the full batch (median of several runs, after a warm-up that also
-// pays for pipeline compilation). Reported per pass:
+// batch of 1 (ResNet-18) or 2 (CIFAR) — the direct kernels are slow — then timed at the full batch
+// (bench/timing.ts: median of several runs after a warm-up that also pays for pipeline
+// compilation). Reported per pass:
 //   ms, GFLOP/s = 2 * N * K * P * Q * (C/groups) * R * S / time  (the same nominal count for all
 //   three passes: each is one multiply-add per term of the convolution sum), and the ratio to the
-//   device's vec4-FMA ceiling measured in the same run (before and after; on lavapipe it drifts
-//   with load and with LP_NUM_THREADS, which is printed).
-// On lavapipe the "GPU" is this process's CPU threads, so the column busy = process CPU time /
-// (wall time * threads) says whether the machine was shared during the measurement: near 100%
-// the figures are clean, at 50% other processes took half the cores and the times are ~2x
-// (small layers also idle between dispatches, so they never reach 100%).
+//   device's vec4-FMA ceiling (bench/ceiling.ts) measured in the same run, before and after.
+//   Two ratios: by wall time, and by worker-thread CPU time (GFLOP per CPU-second of the kernel
+//   over the same for the ceiling). On lavapipe the "GPU" is this machine's CPUs; when other jobs
+//   share them wall time swings by 2x and more while the CPU-time ratio stays put.
 
-import { availableParallelism } from 'node:os';
 import { init, close, gpu } from '../src/tensor/device.js';
 import { randn } from '../src/ops/creation.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -23,8 +21,8 @@ import {
   conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, setConvImplementation,
   type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';
-import { measureFmaCeiling } from './ceiling.js';
-import { medianMs, repeatsFor, fmt } from './timing.js';
+import { fmaRates } from './ceiling.js';
+import { timeIt, repeatsFor, fmt } from './timing.js';
 
 interface Layer {
   net: 'resnet18' | 'cifar';
@@ -138,19 +136,11 @@ async function main(): Promise<void> {
 
   // 2. Time.
   setConvImplementation('fast');
-  const threads = Number(process.env.LP_NUM_THREADS) || availableParallelism();
-  /** fn's result and the process's CPU time over (wall time * threads) while it ran. */
-  const withBusy = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
-    const cpu0 = process.cpuUsage();
-    const wall0 = performance.now();
-    const out = await fn();
-    const cpu = process.cpuUsage(cpu0);
-    return [out, (cpu.user + cpu.system) / 1000 / ((performance.now() - wall0) * threads)];
-  };
-  const [ceilingBefore, ceilingBusy] = await withBusy(measureFmaCeiling);
-  console.log(`FMA ceiling (before): ${fmt(ceilingBefore)} GFLOP/s, busy ${fmt(100 * ceilingBusy, 0)}% (${threads} threads)\n`);
+  const ceilingBefore = await fmaRates('chain');
+  console.log(`FMA ceiling (before): ${fmt(ceilingBefore.wall)} GFLOP/s wall, ${fmt(ceilingBefore.perCpuSecond)} GFLOP per worker CPU-second\n`);
   const rows: Array<{ l: Layer; pass: Pass; ms: number; gflops: number }> = [];
-  const header = `${'layer'.padEnd(34)} ${'pass'.padEnd(12)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'of FMA'.padStart(7)} ${'busy'.padStart(5)}`;
+  const header = `${'layer'.padEnd(34)} ${'pass'.padEnd(12)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'of FMA'.padStart(7)} ${'(cpu)'.padStart(6)}`;
+  const pct = (v: number) => (Number.isFinite(v) ? `${fmt(100 * v, 0)}%` : '-');
   let net = '';
   for (const l of layers) {
     if (l.net !== net) {
@@ -160,19 +150,19 @@ async function main(): Promise<void> {
     const o = operands(l, batches[l.net], 1);
     const flops = 2 * o.g.N * o.g.K * o.g.PQ * o.g.CRS_g;
     for (const pass of PASSES) {
-      const once = await medianMs(() => run(pass, o).dispose(), { warmup: 1, reps: 1 });
-      const reps = repeatsFor(once, 300);
-      const [total, busy] = await withBusy(() => medianMs(() => { for (let i = 0; i < reps; i++) run(pass, o).dispose(); }, { warmup: 0, reps: 3 }));
-      const ms = total / reps;
+      const once = await timeIt(() => run(pass, o).dispose(), { warmup: 1, reps: 1 });
+      const reps = repeatsFor(once.ms, 300);
+      const t = await timeIt(() => { for (let i = 0; i < reps; i++) run(pass, o).dispose(); }, { warmup: 0, reps: 3 });
+      const ms = t.ms / reps;
       const gflops = flops / (ms * 1e6);
+      const perCpu = flops / ((t.cpuMs / reps) * 1e6);
       rows.push({ l, pass, ms, gflops });
-      const pct = (v: number) => `${fmt(100 * v, 0)}%`;
-      console.log(`${l.name.padEnd(34)} ${pass.padEnd(12)} ${fmt(ms, 2).padStart(9)} ${fmt(gflops).padStart(8)} ${pct(gflops / ceilingBefore).padStart(7)} ${pct(busy).padStart(5)}`);
+      console.log(`${l.name.padEnd(34)} ${pass.padEnd(12)} ${fmt(ms, 2).padStart(9)} ${fmt(gflops).padStart(8)} ${pct(gflops / ceilingBefore.wall).padStart(7)} ${pct(perCpu / ceilingBefore.perCpuSecond).padStart(6)}`);
     }
     disposeAll(o);
   }
-  const [ceilingAfter, busyAfter] = await withBusy(measureFmaCeiling);
-  console.log(`\nFMA ceiling (after): ${fmt(ceilingAfter)} GFLOP/s, busy ${fmt(100 * busyAfter, 0)}%`);
+  const ceilingAfter = await fmaRates('chain');
+  console.log(`\nFMA ceiling (after): ${fmt(ceilingAfter.wall)} GFLOP/s wall, ${fmt(ceilingAfter.perCpuSecond)} GFLOP per worker CPU-second`);
 
   // Per network and pass: time of all its conv layers (each layer times its count), overall GFLOP/s.
   for (const n of ['resnet18', 'cifar'] as const) {
