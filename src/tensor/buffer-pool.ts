@@ -20,8 +20,10 @@ export interface MemoryStats {
   /** Bytes parked in the pool, ready for reuse. */
   pooledBytes: number;
   pooledBuffers: number;
-  /** Highest liveBytes + pooledBytes seen: what the device actually held. */
+  /** Highest liveBytes + pooledBytes seen: what the device actually held (PyTorch's max reserved). */
   peakBytes: number;
+  /** Highest liveBytes seen: what tensors needed at once (PyTorch's max_memory_allocated). */
+  peakLiveBytes: number;
   /** GPUBuffers ever created (grows only when the pool misses). */
   created: number;
 }
@@ -40,7 +42,7 @@ function formatBytes(n: number): string {
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
-  private stats: MemoryStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, pooledBuffers: 0, peakBytes: 0, created: 0 };
+  private stats: MemoryStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, pooledBuffers: 0, peakBytes: 0, peakLiveBytes: 0, created: 0 };
 
   /**
    * `maxBytes` is the largest buffer a kernel can use: every pooled buffer is bound whole as a
@@ -74,6 +76,7 @@ export class BufferPool {
     this.stats.liveBuffers++;
     const held = this.stats.liveBytes + this.stats.pooledBytes;
     if (held > this.stats.peakBytes) this.stats.peakBytes = held;
+    if (this.stats.liveBytes > this.stats.peakLiveBytes) this.stats.peakLiveBytes = this.stats.liveBytes;
     return buffer;
   }
 
@@ -100,7 +103,9 @@ export class BufferPool {
     return { ...this.stats };
   }
 
+  /** Start measuring the peaks afresh from the current levels. */
   resetPeak(): void {
     this.stats.peakBytes = this.stats.liveBytes + this.stats.pooledBytes;
+    this.stats.peakLiveBytes = this.stats.liveBytes;
   }
 }

@@ -84,8 +84,13 @@ export function countTensor(delta: number): void {
 
 /** Allocator counters: live and pooled buffers and bytes, peak bytes, live tensors. */
 export function memory(): Memory {
-  const stats = pool?.snapshot() ?? { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, pooledBuffers: 0, peakBytes: 0, created: 0 };
+  const stats = pool?.snapshot() ?? { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, pooledBuffers: 0, peakBytes: 0, peakLiveBytes: 0, created: 0 };
   return { ...stats, liveTensors };
+}
+
+/** Restart the peakBytes / peakLiveBytes measurements from the current levels. */
+export function resetPeakMemory(): void {
+  pool?.resetPeak();
 }
 
 /** Destroy pooled (unused) buffers, returning their memory to the driver. */

@@ -38,6 +38,7 @@ async function run(name: string, step: (model: wg.nn.Module, opt: wg.optim.SGD, 
   let steady: Level | null = null;
   let createdAfterWarmup = -1;
   for (let i = 0; i < STEPS; i++) {
+    if (i === 10) wg.resetPeakMemory();
     const loss = step(model, opt, i);
     if (i % 40 === 39) losses.push(await loss.item());
     loss.dispose();
@@ -51,6 +52,12 @@ async function run(name: string, step: (model: wg.nn.Module, opt: wg.optim.SGD, 
       if (now.liveTensors !== steady!.liveTensors || now.liveBuffers !== steady!.liveBuffers || now.liveBytes !== steady!.liveBytes) {
         expect(now, `${name}: memory after step ${i + 1} differs from after step 2`).toEqual(steady);
       }
+    }
+    if (i === 10) {
+      // The step's activations and temporaries sat on top of the steady level, then went back.
+      const m = wg.memory();
+      expect(m.peakLiveBytes, `${name}: peak live bytes of step 11`).toBeGreaterThan(m.liveBytes);
+      expect(m.peakBytes).toBeGreaterThanOrEqual(m.peakLiveBytes);
     }
     if (i === 4) {
       await wg.sync();
