@@ -115,7 +115,7 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
   launch(subgroupKernel, {
     buffers: [A.buffer, B.buffer, out.buffer],
     params,
-    workgroups: [Math.ceil(N4 / (SUBGROUP_LANES * SUBGROUPS)), Math.ceil(M / SUBGROUP_TILE), batch],
+    workgroups: [Math.ceil(M / SUBGROUP_TILE), Math.ceil(N4 / (SUBGROUP_LANES * SUBGROUPS)), batch],
     constants: { SUBGROUPS },
     label: 'matmul',
   });
