@@ -18,7 +18,8 @@ import copySource from './wgsl/copy_bandwidth.wgsl';
 import { defineKernel, launch, grid1d } from '../src/kernels/launch.js';
 import { Uniforms } from '../src/kernels/uniforms.js';
 import { emptyTensor } from '../src/tensor/tensor.js';
-import { init, close, isInitialized } from '../src/tensor/device.js';
+import { init, close, isInitialized, gpu } from '../src/tensor/device.js';
+import { isCpuAdapter } from '../src/kernels/matmul.js';
 import { timeIt, fmt, type Timing } from './timing.js';
 
 const peakKernel = defineKernel('fma_peak', peakSource, ['read_write', 'uniform']);
@@ -44,19 +45,27 @@ async function withDevice<T>(fn: () => Promise<T>): Promise<T> {
 
 const rate = (work: number, t: Timing): Rate => ({ wall: work / (t.ms * 1e6), perCpuSecond: work / (t.cpuMs * 1e6) });
 
-/** GFLOP/s of the ceiling kernel ('chain', fma_peak.wgsl) or the throughput kernel. */
+/**
+ * GFLOP/s of the ceiling kernel ('chain', fma_peak.wgsl) or the throughput kernel. The loop
+ * count grows until one run takes at least ~40 ms (a real GPU finishes the CPU-sized run in
+ * microseconds), and GPUs get 16x the invocations so that every core has work.
+ */
 export async function fmaRates(kind: 'chain' | 'throughput' = 'chain'): Promise<Rate> {
   return withDevice(async () => {
     const WG = 64;
-    const invocations = 64 * 1024;
+    const invocations = (isCpuAdapter(gpu().info) ? 1 : 16) * 64 * 1024;
     // FLOPs per invocation and loop trip: chain 4 acc * 4 lanes * 2; throughput 4 steps * 8 acc * 4 lanes * 2
-    const [kernel, flopsPerTrip, iters] = kind === 'chain' ? [peakKernel, 32, 1024] : [throughputKernel, 256, 256];
+    const [kernel, flopsPerTrip, baseIters] = kind === 'chain' ? [peakKernel, 32, 1024] : [throughputKernel, 256, 256];
     const out = emptyTensor([invocations * 4], 'float32', kind);
-    const params = new Uniforms().u32(iters).f32(0.9999).f32(1e-4).u32(0).finish();
     try {
-      const t = await timeIt(() =>
-        launch(kernel, { buffers: [out.buffer], params, workgroups: grid1d(invocations, WG), constants: { WG }, label: kernel.name }),
-      );
+      let iters = baseIters;
+      const go = () => {
+        const params = new Uniforms().u32(iters).f32(0.9999).f32(1e-4).u32(0).finish();
+        launch(kernel, { buffers: [out.buffer], params, workgroups: grid1d(invocations, WG), constants: { WG }, label: kernel.name });
+      };
+      let t = await timeIt(go, { warmup: 1, reps: 1 });
+      if (t.ms < 40) iters = Math.round(iters * Math.min(1024, 40 / Math.max(t.ms, 0.01)));
+      t = await timeIt(go);
       return rate(invocations * iters * flopsPerTrip, t);
     } finally {
       out.dispose();

@@ -9,9 +9,9 @@
 // wall time swings by 2x and more while CPU time does not, so a kernel's CPU-time rate divided
 // by the ceiling's CPU-time rate is the steadier ratio; both are printed.
 //
-// While the GPU works the main thread sleeps (setTimeout) for most of the expected time before
-// it awaits the queue: Dawn's Node bindings poll for completion with setImmediate, which keeps
-// one of the two cores busy and slows the shader threads by up to a third.
+// While the GPU works the main thread sleeps (setTimeout) for half of the shortest time seen
+// before it awaits the queue: Dawn's Node bindings poll for completion with setImmediate, which
+// keeps one of the two cores busy and slows the shader threads by up to a third.
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { sync, flush } from '../src/tensor/queue.js';
@@ -53,26 +53,27 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function timeIt(fn: () => void, opts: TimingOptions = {}): Promise<Timing> {
   const warmup = opts.warmup ?? 1;
   const reps = opts.reps ?? 5;
-  let expected = 0;
-  for (let i = 0; i < warmup; i++) {
-    const t0 = performance.now();
-    fn();
-    await sync();
-    expected = performance.now() - t0;
-  }
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < reps; i++) {
+  const runOnce = async (sleepMs: number): Promise<[number, number]> => {
     const c0 = workerCpuNs();
     const t0 = performance.now();
     fn();
     flush();
-    if (expected > 4) await sleep(0.75 * expected);
+    if (sleepMs > 2) await sleep(sleepMs);
     await sync();
-    const ms = performance.now() - t0;
+    return [performance.now() - t0, (workerCpuNs() - c0) / 1e6];
+  };
+  for (let i = 0; i < warmup; i++) await runOnce(0); // pays for pipeline compilation
+  // One run without sleeping sets the expected time; later runs sleep for half of the shortest
+  // run seen, which always ends before the work does, so it never adds to the wall time.
+  let shortest = Infinity;
+  if (reps > 1) shortest = (await runOnce(0))[0];
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const [ms, cpuMs] = await runOnce(Number.isFinite(shortest) ? 0.5 * shortest : 0);
     wall.push(ms);
-    cpu.push((workerCpuNs() - c0) / 1e6);
-    expected = Math.min(expected || ms, ms);
+    cpu.push(cpuMs);
+    shortest = Math.min(shortest, ms);
   }
   return { ms: median(wall), cpuMs: median(cpu) };
 }
