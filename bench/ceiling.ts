@@ -39,7 +39,7 @@ async function withDevice<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    if (owned) close();
+    if (owned) await close();
   }
 }
 
@@ -117,6 +117,6 @@ if (process.argv[1]?.endsWith('ceiling.js')) {
   console.log(`FMA ceiling (4 chains):   ${fmt(chain.wall)} GFLOP/s  (${fmt(chain.perCpuSecond)} GFLOP per worker CPU-second)`);
   console.log(`FMA throughput:           ${fmt(thr.wall)} GFLOP/s  (${fmt(thr.perCpuSecond)} per CPU-second)`);
   console.log(`copy bandwidth (r+w):     ${fmt(bw.wall, 2)} GB/s  (${fmt(bw.perCpuSecond, 2)} per CPU-second)`);
-  close();
+  await close();
   process.exit(0);
 }

@@ -179,4 +179,4 @@ async function main(): Promise<void> {
 }
 
 await main();
-close();
+await close();

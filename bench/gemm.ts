@@ -133,7 +133,7 @@ export async function run(): Promise<GemmRow[]> {
   const best = rows.filter((r) => r.variant === chooseGemmVariant(r.size, r.size, r.size, 1)).at(-1);
   console.log(`(* = the variant wg.matmul uses.) Independent-FMA throughput: ${fmt(thr.wall)} GFLOP/s (${fmt(thr.perCpuSecond)} per cpu-s)` +
     (best ? `; the ${best.size} GEMM reaches ${fmt((100 * best.gflopsPerCpuSecond) / thr.perCpuSecond, 0)}% of it by cpu time.` : ''));
-  if (owned) close();
+  if (owned) await close();
   return rows;
 }
 

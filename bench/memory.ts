@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   model.dispose();
   x.dispose();
   y.dispose();
-  wg.close();
+  await wg.close();
 
   if (!flag('no-torch')) {
     console.log('\nPyTorch peer (bench/peers/torch_memory.py) ...');

@@ -126,7 +126,7 @@ export async function run(): Promise<Row[]> {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(args[out + 1], JSON.stringify({ adapter: info, ceiling, rows }, null, 1));
   }
-  wg.close();
+  await wg.close();
   return rows;
 }
 

@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     ? 'copy ceiling: bench/ceiling.js not available (shared/docs/lavapipe.md cites ~7.1 GB/s shader copy on this class of machine)'
     : `copy ceiling (measureBandwidth, this run): ${ceiling.toFixed(2)} GB/s`);
   for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56]]) await benchShape(shape, ceiling);
-  wg.close();
+  await wg.close();
 }
 
 await main();

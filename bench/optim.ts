@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     opt.dispose();
   }
   params.forEach((p) => p.dispose());
-  wg.close();
+  await wg.close();
 }
 
 await main();

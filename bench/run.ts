@@ -29,7 +29,7 @@ if (wanted('gemm')) {
   console.log('\n## gemm');
   await runGemm();
 }
-close();
+await close();
 
 for (const name of OTHERS.filter(wanted)) {
   console.log(`\n## ${name}`);

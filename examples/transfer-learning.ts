@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     model.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    wg.close();
+    await wg.close();
   }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // wgslgrad: a TypeScript tensor engine with reverse-mode autograd whose kernels are WGSL.
-//   import * as wg from 'wgslgrad';  await wg.init();  ...  wg.close();
+//   import * as wg from 'wgslgrad';  await wg.init();  ...  await wg.close();
 
 export { init, close, type InitOptions, type AdapterSummary } from './tensor/device.js';
 export { flush, sync } from './tensor/queue.js';

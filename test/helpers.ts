@@ -9,8 +9,8 @@ export function useDevice(): void {
   beforeAll(async () => {
     await wg.init();
   });
-  afterAll(() => {
-    wg.close();
+  afterAll(async () => {
+    await wg.close();
   });
 }
 

@@ -7,10 +7,17 @@ import unarySource from './wgsl/elementwise_unary.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides, coalesce, numel } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, coalesce, numel, sameShape } from '../tensor/shape.js';
 
 const binaryKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform']);
+const binaryVec4Kernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_vec4');
 const unaryKernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform']);
+const unaryVec4Kernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform'], 'main_vec4');
+
+/** Contiguous with a 16-byte aligned start: the vec4 entry points can read it directly. */
+function vec4Ready(t: Tensor): boolean {
+  return t.isContiguous && t.offset % 4 === 0;
+}
 
 /** Operation codes of elementwise_binary.wgsl's `OP` constant. */
 export const BinaryOp = {
@@ -44,10 +51,11 @@ export function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
     .u32Array(c.strides[0], 2)
     .u32Array(c.strides[1], 2)
     .finish();
-  launch(binaryKernel, {
+  const flat = sameShape(a.shape, b.shape) && vec4Ready(a) && vec4Ready(b);
+  launch(flat ? binaryVec4Kernel : binaryKernel, {
     buffers: [a.buffer, b.buffer, out.buffer],
     params,
-    workgroups: grid1d(n, WG),
+    workgroups: grid1d(flat ? Math.ceil(n / 4) : n, WG),
     constants: { OP: BinaryOp[op], WG },
     label: op,
   });
@@ -65,10 +73,11 @@ export function unary(op: UnaryOpName, x: Tensor, alpha = 1, beta = 0, scalar = 
     .u32Array(c.shape, 2, 1)
     .u32Array(c.strides[0], 2)
     .finish();
-  launch(unaryKernel, {
+  const flat = vec4Ready(x);
+  launch(flat ? unaryVec4Kernel : unaryKernel, {
     buffers: [x.buffer, out.buffer],
     params,
-    workgroups: grid1d(n, WG),
+    workgroups: grid1d(flat ? Math.ceil(n / 4) : n, WG),
     constants: { OP: UnaryOp[op], WG },
     label: op,
   });

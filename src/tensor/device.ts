@@ -155,14 +155,28 @@ export function onClose(hook: () => void): void {
   closeHooks.push(hook);
 }
 
-/** Release the device and Dawn's instance so that a Node process can exit. */
-export function close(): void {
-  if (!context) return;
+/**
+ * Release the device and Dawn's instance so that a Node process can exit.
+ *
+ * The library's state (pools, caches, queue) is reset at once, so `init()` may follow
+ * immediately. The device itself is destroyed only after the work already submitted has run:
+ * destroying it under running work crashed lavapipe's worker threads at process exit. Await the
+ * returned promise to know it is gone; a Node process also stays alive until then.
+ */
+export function close(): Promise<void> {
+  if (!context) return Promise.resolve();
   for (const hook of closeHooks) hook();
   const ctx = context;
+  const instance = dawnInstance; // keep Dawn's instance referenced until the device is destroyed
   context = null;
-  ctx.device.destroy();
   dawnInstance = null;
+  return ctx.device.queue
+    .onSubmittedWorkDone()
+    .catch(() => undefined)
+    .then(() => {
+      ctx.device.destroy();
+      void instance;
+    });
 }
 
 /**

@@ -18,8 +18,8 @@ import { emptyTensor } from '../../src/tensor/tensor.js';
 beforeAll(async () => {
   await wg.init();
 });
-afterAll(() => {
-  wg.close();
+afterAll(async () => {
+  await wg.close();
 });
 
 /** The largest tensor (in bytes) a kernel can bind on this device. */
@@ -198,7 +198,7 @@ describe('device loss', () => {
   });
 
   it('close() then init() works, and the memory counters start over', async () => {
-    wg.close();
+    await wg.close();
     await wg.init();
     const m0 = wg.memory();
     expect(m0.liveBuffers).toBe(0);

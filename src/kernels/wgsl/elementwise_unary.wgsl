@@ -2,7 +2,8 @@
 //
 // alpha and beta make scalar ops free: x * 3 is IDENTITY with alpha = 3, x + 1 has beta = 1,
 // x ** 2.5 is POW_SCALAR with exponent in `scalar`. Strided reads make a non-contiguous x work
-// without a copy. One invocation per output element.
+// without a copy. One invocation per output element; `main_vec4` moves 4 contiguous elements
+// per invocation with no index arithmetic (see elementwise_binary.wgsl).
 // Bindings: 0 x (read), 1 out (write), 2 params.
 // Reference: src/kernels/reference/elementwise.ts. Launcher: src/kernels/elementwise.ts.
 
@@ -67,4 +68,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     rest = rest / size;
   }
   out[idx] = apply(p.alpha * x[xi] + p.beta);
+}
+
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i * 4u >= p.numel) { return; }
+  let v = p.alpha * x4[p.x_offset / 4u + i] + p.beta;
+  out4[i] = vec4<f32>(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
 }
