@@ -53,7 +53,7 @@ async function guarded(fn: () => Promise<number | void>): Promise<void> {
     if (process.env.WGSLGRAD_DEBUG) process.stderr.write(`${e.stack}\n`);
     code = err instanceof RunError ? err.exitCode : 1;
   } finally {
-    wg.close();
+    await wg.close();
   }
   process.exitCode = code;
 }
