@@ -30,6 +30,9 @@ class CommandQueue {
   private arenaGpu: GPUBuffer | null = null;
   private arenaUsed = 0;
   private dispatches = 0;
+  /** Dispatches recorded since the last wait for the GPU, and the last wait's cost of each. */
+  private dispatchesSinceWait = 0;
+  private msPerDispatch = 0;
   private labels: string[] = [];
   private checks: Promise<void>[] = [];
   private toDestroy: GPUBuffer[] = [];
@@ -75,6 +78,7 @@ class CommandQueue {
     this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     if (timestampWrites) this.endPass();
     this.labels.push(label);
+    this.dispatchesSinceWait++;
     if (++this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
   }
 
@@ -131,8 +135,32 @@ class CommandQueue {
   /** Flush, wait for the GPU to finish, and throw any error it reported. */
   async sync(): Promise<void> {
     this.flush();
-    await this.whileAlive(this.ctx.device.queue.onSubmittedWorkDone());
+    await this.waitForGpu(() => this.ctx.device.queue.onSubmittedWorkDone());
     await this.settleChecks();
+  }
+
+  /**
+   * Wait for submitted work without keeping a core busy. While a GPU promise is pending, Dawn's
+   * Node bindings poll for completion with setImmediate; on a CPU adapter (lavapipe) that spinning
+   * main thread takes a core from the shader threads and slows them by up to a third on 2 cores.
+   * So sleep first through half of the expected time — predicted from the previous wait's
+   * milliseconds per dispatch — and only then start the promise. Half keeps the added latency
+   * bounded when a prediction is too long. (bench/timing.ts measures kernels the same way.)
+   */
+  private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
+    const work = this.dispatchesSinceWait;
+    this.dispatchesSinceWait = 0;
+    const t0 = performance.now();
+    const predicted = this.msPerDispatch * work;
+    if (predicted > 4) await new Promise((resolve) => setTimeout(resolve, 0.5 * predicted));
+    const result = await this.whileAlive(start());
+    if (work >= 8) {
+      // Track the fastest recent rate (drifting up slowly), so a slow first step that paid for
+      // shader compilation does not make later waits oversleep.
+      const rate = (performance.now() - t0) / work;
+      this.msPerDispatch = this.msPerDispatch === 0 ? rate : Math.min(rate, this.msPerDispatch * 1.25);
+    }
+    return result;
   }
 
   /**
@@ -167,7 +195,7 @@ class CommandQueue {
     try {
       if (padded > 0) this.copy(src, srcOffset, staging, 0, padded);
       this.flush();
-      await this.whileAlive(staging.mapAsync(GPUMapMode.READ));
+      await this.waitForGpu(() => staging.mapAsync(GPUMapMode.READ));
       const out = staging.getMappedRange(0, padded).slice(0, bytes);
       staging.unmap();
       await this.settleChecks();
