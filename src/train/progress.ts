@@ -9,8 +9,10 @@ import type { EpochRecord } from './log.js';
 export interface StepInfo {
   /** Batches done in this epoch. */
   batch: number;
+  /** Mean loss and accuracy over the epoch so far. */
   loss: number;
   acc: number;
+  /** Recent throughput. */
   imagesPerSec: number;
 }
 

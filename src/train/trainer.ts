@@ -184,7 +184,9 @@ export class Trainer {
           // Readbacks can complete out of order; the bar only moves forward.
           const batch = Math.min(loader.length, w.endStep - this.epochStartStep + startBatch);
           shown = Math.max(shown, batch);
-          progress.update({ batch: shown, loss: w.lossSum / w.count, acc: w.correct / w.count, imagesPerSec });
+          // The bar shows the epoch so far (a single window of a few images is too noisy to read).
+          const p = this.partial;
+          progress.update({ batch: shown, loss: p.lossSum / p.count, acc: p.correct / p.count, imagesPerSec });
           this.opts.onWindow?.({ ...w, epoch });
           this.log?.write({
             type: 'train', epoch, step: w.endStep, progress: epoch + batch / loader.length,
