@@ -172,7 +172,9 @@ export class Trainer {
           // (Windows that land within a few ms of the last are counted into the next rate.)
           if (w.endStep > lastStep && w.doneAt - lastDone > 20) {
             const dt = w.doneAt - lastDone;
-            imagesPerSec = (1000 * imagesSince) / dt;
+            // Smoothed, so the bar's figure is readable when windows vary in length.
+            const rate = (1000 * imagesSince) / dt;
+            imagesPerSec = imagesPerSec > 0 ? 0.7 * imagesPerSec + 0.3 * rate : rate;
             if (adaptive) {
               const perStep = dt / (w.endStep - lastStep);
               syncEvery = Math.max(1, Math.min(200, Math.round(250 / Math.max(perStep, 1e-3))));
