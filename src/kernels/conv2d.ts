@@ -208,7 +208,7 @@ const FAST = {
   input: defineKernel('conv2d_backward_input_fast', backwardInputFastSource, ['read', 'read', 'read_write', 'uniform']),
   inputSubgroup: defineKernel('conv2d_backward_input_fast_subgroup', backwardInputFastSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
   weight: defineKernel('conv2d_backward_weight_fast', backwardWeightFastSource, ['read', 'read', 'read_write', 'uniform']),
-  weightSubgroup: defineKernel('conv2d_backward_weight_fast_subgroup', backwardWeightFastSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
+  weightSubgroup: defineKernel('conv2d_backward_weight_fast_subgroup', backwardWeightFastSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
 };
 
 /** Channels per invocation in the fast kernels. With a single channel per group (depthwise) the
@@ -253,6 +253,29 @@ function packWeights(w: Tensor, g: Conv2dGeometry, transposed: boolean, quadsPer
   return wp;
 }
 
+/**
+ * Convolutions of at least this many multiply-adds (x2) run a pipeline specialised to their
+ * shape (see "Specialisation" in the subgroup .wgsl files): constant loop bounds and divisors let
+ * the shader compiler unroll and fold the index arithmetic. Compiling one costs ~0.3-0.5 s on
+ * lavapipe, so small convolutions (tests, tiny models) keep the generic pipeline. One pipeline
+ * per distinct layer shape (the batch N stays a uniform), cached by launch().
+ */
+let specializeMinFlops = 2 ** 24;
+
+/** Testing hook: specialise convolutions of at least `flops` (0: all; Infinity: none). */
+export function setConvSpecializeMinFlops(flops: number): number {
+  const old = specializeMinFlops;
+  specializeMinFlops = flops;
+  return old;
+}
+
+function specialization(g: Conv2dGeometry): Record<string, number> {
+  if (2 * g.N * g.K * g.PQ * g.CRS_g < specializeMinFlops) return {};
+  const c: Record<string, number> = { SPECIALIZED: 1 };
+  for (const f of CONV2D_PARAM_FIELDS) if (f !== 'N') c[`SPEC_${f}`] = g[f];
+  return c;
+}
+
 function checkZ(g: Conv2dGeometry, z: number): void {
   if (z > 65535) throw new OpArgumentError(`conv2d: too many channel blocks for one dispatch (C=${g.C}, K=${g.K}, groups=${g.G})`);
 }
@@ -265,11 +288,12 @@ function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom
   const quadsPerTap = g.C_g % 4 === 0;
   const wp = packWeights(w, g, false, quadsPerTap);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', 'conv2d');
-  launch(useSubgroups() ? FAST.forwardSubgroup : FAST.forward, {
+  const sub = useSubgroups();
+  launch(sub ? FAST.forwardSubgroup : FAST.forward, {
     buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(g.N * g.PQ, wg * 2), z],
-    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, QUADS_PER_TAP: quadsPerTap ? 1 : 0 },
+    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, QUADS_PER_TAP: quadsPerTap ? 1 : 0, ...(sub ? specialization(g) : {}) },
     label: 'conv2d_forward',
   });
   wp.dispose();
@@ -285,11 +309,12 @@ function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tens
   const largestClass = g.N * Math.ceil(g.H / g.stride_h) * Math.ceil(g.W / g.stride_w);
   const wp = packWeights(w, g, true, true);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
-  launch(useSubgroups() ? FAST.inputSubgroup : FAST.input, {
+  const sub = useSubgroups();
+  launch(sub ? FAST.inputSubgroup : FAST.input, {
     buffers: [gy.buffer, wp.buffer, dx.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(largestClass, wg * 2), z],
-    constants: { WG: wg },
+    constants: { WG: wg, ...(sub ? specialization(g) : {}) },
     label: 'conv2d_backward_input',
   });
   wp.dispose();
@@ -312,11 +337,13 @@ function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
   checkZ(g, blocks);
   const shape = [g.K, g.C_g, g.R, g.S];
   const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
-  launch(useSubgroups() ? FAST.weightSubgroup : FAST.weight, {
-    buffers: [gy.buffer, x.buffer, out.buffer],
+  const sub = useSubgroups();
+  launch(sub ? FAST.weightSubgroup : FAST.weight, {
+    // The subgroup kernel binds gy a second time as vec4s (its binding 4, after the uniform).
+    buffers: sub ? [gy.buffer, x.buffer, out.buffer, gy.buffer] : [gy.buffer, x.buffer, out.buffer],
     params: packConv2dParams(g),
     workgroups: [...tiles, blocks * splits],
-    constants: { WG: wg },
+    constants: { WG: wg, ...(sub ? specialization(g) : {}) },
     label: 'conv2d_backward_weight',
   });
   if (splits === 1) return out;

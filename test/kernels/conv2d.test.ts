@@ -6,7 +6,9 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
-import { conv2dGeometry, CONV2D_PARAM_FIELDS, type Conv2dOptions, type ConvImplementation } from '../../src/kernels/conv2d.js';
+import {
+  conv2dGeometry, CONV2D_PARAM_FIELDS, setConvSpecializeMinFlops, type Conv2dOptions, type ConvImplementation,
+} from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
 } from '../../src/kernels/reference/conv2d.js';
@@ -126,27 +128,50 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['many images (weight-gradient splits), tiny layer', [9, 8, 5, 5], [8, 8, 3, 3], { padding: 1 }, true],
 ];
 
+/** GPU forward, input and weight gradients (and bias gradient) against the float64 reference. */
+async function checkAgainstReference(name: string, xs: number[], ws: number[], opts: Conv2dOptions, withBias: boolean): Promise<void> {
+  const g = conv2dGeometry(xs, ws, opts);
+  const xd = randomArray(xs.reduce((a, b) => a * b), 11);
+  const wd = randomArray(ws.reduce((a, b) => a * b), 12);
+  const bd = randomArray(g.K, 13);
+  const gyd = randomArray(g.N * g.K * g.PQ, 14);
+  const x = wg.tensor(xd, xs, { requiresGrad: true });
+  const w = wg.tensor(wd, ws, { requiresGrad: true });
+  const b = withBias ? wg.tensor(bd, [g.K], { requiresGrad: true }) : undefined;
+  const y = F.conv2d(x, w, b, opts);
+  expect([...y.shape]).toEqual([g.N, g.K, g.P, g.Q]);
+  expectClose(await y.data(), conv2dForwardRef(xd, wd, withBias ? bd : null, g), FORWARD_TOL, `${name} forward`);
+  const gy = wg.tensor(gyd, y.shape);
+  y.backward(gy);
+  expectClose(await x.grad!.data(), conv2dBackwardInputRef(gyd, wd, g), GRAD_TOL, `${name} dx`);
+  expectClose(await w.grad!.data(), conv2dBackwardWeightRef(gyd, xd, g), GRAD_TOL, `${name} dw`);
+  if (b) expectClose(await b.grad!.data(), conv2dBackwardBiasRef(gyd, g), GRAD_TOL, `${name} db`);
+  for (const t of [x, w, b, y, gy]) t?.dispose();
+}
+
 describe.each(IMPLS)('conv2d vs float64 reference (%s)', (impl) => {
   for (const [name, xs, ws, opts, withBias] of shapes) {
     it(name, async () => {
       F.setConvImplementation(impl);
-      const g = conv2dGeometry(xs, ws, opts);
-      const xd = randomArray(xs.reduce((a, b) => a * b), 11);
-      const wd = randomArray(ws.reduce((a, b) => a * b), 12);
-      const bd = randomArray(g.K, 13);
-      const gyd = randomArray(g.N * g.K * g.PQ, 14);
-      const x = wg.tensor(xd, xs, { requiresGrad: true });
-      const w = wg.tensor(wd, ws, { requiresGrad: true });
-      const b = withBias ? wg.tensor(bd, [g.K], { requiresGrad: true }) : undefined;
-      const y = F.conv2d(x, w, b, opts);
-      expect([...y.shape]).toEqual([g.N, g.K, g.P, g.Q]);
-      expectClose(await y.data(), conv2dForwardRef(xd, wd, withBias ? bd : null, g), FORWARD_TOL, `${name} forward`);
-      const gy = wg.tensor(gyd, y.shape);
-      y.backward(gy);
-      expectClose(await x.grad!.data(), conv2dBackwardInputRef(gyd, wd, g), GRAD_TOL, `${name} dx`);
-      expectClose(await w.grad!.data(), conv2dBackwardWeightRef(gyd, xd, g), GRAD_TOL, `${name} dw`);
-      if (b) expectClose(await b.grad!.data(), conv2dBackwardBiasRef(gyd, g), GRAD_TOL, `${name} db`);
-      for (const t of [x, w, b, y, gy]) t?.dispose();
+      await checkAgainstReference(name, xs, ws, opts, withBias);
+    });
+  }
+});
+
+// Large layers run pipelines specialised to their shape; force that on small ones (a subset:
+// each specialised pipeline takes ~0.5 s to compile on lavapipe). Covers Q % 4 == 0 and not,
+// strides (phase classes), non-square kernels and the weight-gradient splits.
+describe('conv2d vs float64 reference (fast, shape-specialised pipelines)', () => {
+  const subset = [0, 1, 2, 6, 9].map((i) => shapes[i]);
+  for (const [name, xs, ws, opts, withBias] of subset) {
+    it(name, async () => {
+      F.setConvImplementation('fast');
+      const old = setConvSpecializeMinFlops(0);
+      try {
+        await checkAgainstReference(name, xs, ws, opts, withBias);
+      } finally {
+        setConvSpecializeMinFlops(old);
+      }
     });
   }
 });

@@ -37,22 +37,55 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;        // (N, C, H, W)
 @group(0) @binding(3) var<uniform>             p: Conv2dParams;
 
+// Specialisation: with SPECIALIZED the launcher passes the layer's geometry (all but the batch N)
+// as override constants, so the compiler sees constant loop bounds, strides and sizes: it unrolls
+// the tap loops, turns the divisions into multiplies and folds the index arithmetic (on llvmpipe
+// varying loop bounds and integer division are what the inner loops paid for). Without it the
+// kernel reads everything from the uniform struct p. One pipeline per layer shape.
+override SPECIALIZED: bool = false;
+override SPEC_C: u32 = 1u;
+override SPEC_H: u32 = 1u;
+override SPEC_W: u32 = 1u;
+override SPEC_K: u32 = 1u;
+override SPEC_R: u32 = 1u;
+override SPEC_S: u32 = 1u;
+override SPEC_G: u32 = 1u;
+override SPEC_P: u32 = 1u;
+override SPEC_Q: u32 = 1u;
+override SPEC_stride_h: u32 = 1u;
+override SPEC_stride_w: u32 = 1u;
+override SPEC_pad_h: u32 = 1u;
+override SPEC_pad_w: u32 = 1u;
+override SPEC_dil_h: u32 = 1u;
+override SPEC_dil_w: u32 = 1u;
+override SPEC_C_g: u32 = 1u;
+override SPEC_K_g: u32 = 1u;
+override SPEC_CRS_g: u32 = 1u;
+override SPEC_PQ: u32 = 1u;
+
+// The geometry the kernel runs with: p, or p.N and the specialised constants.
+fn geometry() -> Conv2dParams {
+  if (!SPECIALIZED) { return p; }
+  return Conv2dParams(p.N, SPEC_C, SPEC_H, SPEC_W, SPEC_K, SPEC_R, SPEC_S, SPEC_G, SPEC_P, SPEC_Q, SPEC_stride_h, SPEC_stride_w, SPEC_pad_h, SPEC_pad_w, SPEC_dil_h, SPEC_dil_w, SPEC_C_g, SPEC_K_g, SPEC_CRS_g, SPEC_PQ);
+}
+
 override WG: u32 = 8;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let c_blocks = (p.C_g + 15u) / 16u;
-  let phases = p.stride_h * p.stride_w;
+  let q = geometry();
+  let c_blocks = (q.C_g + 15u) / 16u;
+  let phases = q.stride_h * q.stride_w;
   let phase = wid.z % phases;
   let cb = (wid.z / phases) % c_blocks;  // block of 16 input channels (within the group)
   let g = wid.z / (phases * c_blocks);
   // This phase class: rows h = ph + i*stride_h (i < Hc), columns w = pw + j*stride_w (j < Wc).
-  let ph = phase / p.stride_w;
-  let pw = phase % p.stride_w;
-  let Hc = (p.H + p.stride_h - 1u - ph) / p.stride_h;
-  let Wc = (p.W + p.stride_w - 1u - pw) / p.stride_w;
-  let total = p.N * Hc * Wc;
+  let ph = phase / q.stride_w;
+  let pw = phase % q.stride_w;
+  let Hc = (q.H + q.stride_h - 1u - ph) / q.stride_h;
+  let Wc = (q.W + q.stride_w - 1u - pw) / q.stride_w;
+  let total = q.N * Hc * Wc;
   let tile = (wid.x + wid.y * nwg.x) * WG * 2u;
   if (tile >= total) { return; }        // uniform: the whole workgroup is past its class
 
@@ -64,38 +97,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     pix[j] = tile + j * WG + li;
     let pc = min(pix[j], total - 1u);
     n[j] = pc / (Hc * Wc);
-    h[j] = i32(ph + ((pc / Wc) % Hc) * p.stride_h);
-    w[j] = i32(pw + (pc % Wc) * p.stride_w);
+    h[j] = i32(ph + ((pc / Wc) % Hc) * q.stride_h);
+    w[j] = i32(pw + (pc % Wc) * q.stride_w);
   }
-  let k_quads = (p.K_g + 3u) / 4u;
+  let k_quads = (q.K_g + 3u) / 4u;
   let slot = lane % 8u;                 // which of 8 weight vectors this lane loads
 
   var acc: array<vec2<f32>, 16>;        // acc[j] = dx[c0 + j, (pixel 0, pixel 1)]
-  for (var r = 0u; r < p.R; r++) {
+  for (var r = 0u; r < q.R; r++) {
     // Does tap r reach rows of this class at all? (h + pad_h - r*dil_h) must divide by stride_h.
-    let oh_num = i32(ph + p.pad_h) - i32(r * p.dil_h);
-    if (((oh_num % i32(p.stride_h)) + i32(p.stride_h)) % i32(p.stride_h) != 0) { continue; }
-    for (var s = 0u; s < p.S; s++) {
-      let ow_num = i32(pw + p.pad_w) - i32(s * p.dil_w);
-      if (((ow_num % i32(p.stride_w)) + i32(p.stride_w)) % i32(p.stride_w) != 0) { continue; }
+    let oh_num = i32(ph + q.pad_h) - i32(r * q.dil_h);
+    if (((oh_num % i32(q.stride_h)) + i32(q.stride_h)) % i32(q.stride_h) != 0) { continue; }
+    for (var s = 0u; s < q.S; s++) {
+      let ow_num = i32(pw + q.pad_w) - i32(s * q.dil_w);
+      if (((ow_num % i32(q.stride_w)) + i32(q.stride_w)) % i32(q.stride_w) != 0) { continue; }
       // The output position (oh, ow) each pixel takes through this tap, if inside gy.
       var ok: array<bool, 2>;
       var off: array<u32, 2>;
       for (var j = 0u; j < 2u; j++) {
-        let num_h = h[j] + i32(p.pad_h) - i32(r * p.dil_h);   // = oh * stride_h, exactly
-        let num_w = w[j] + i32(p.pad_w) - i32(s * p.dil_w);
-        let oh = num_h / i32(p.stride_h);
-        let ow = num_w / i32(p.stride_w);
-        ok[j] = num_h >= 0 && oh < i32(p.P) && num_w >= 0 && ow < i32(p.Q);
-        off[j] = select(0u, (n[j] * p.K + g * p.K_g) * p.PQ + u32(oh) * p.Q + u32(ow), ok[j]);
+        let num_h = h[j] + i32(q.pad_h) - i32(r * q.dil_h);   // = oh * stride_h, exactly
+        let num_w = w[j] + i32(q.pad_w) - i32(s * q.dil_w);
+        let oh = num_h / i32(q.stride_h);
+        let ow = num_w / i32(q.stride_w);
+        ok[j] = num_h >= 0 && oh < i32(q.P) && num_w >= 0 && ow < i32(q.Q);
+        off[j] = select(0u, (n[j] * q.K + g * q.K_g) * q.PQ + u32(oh) * q.Q + u32(ow), ok[j]);
       }
-      var wi = ((g * c_blocks + cb) * p.R * p.S + r * p.S + s) * k_quads * 16u + slot;
-      for (var k = 0u; k < p.K_g; k += 4u) {
+      var wi = ((g * c_blocks + cb) * q.R * q.S + r * q.S + s) * k_quads * 16u + slot;
+      for (var k = 0u; k < q.K_g; k += 4u) {
         // gm[i] = (gy at pixel 0, gy at pixel 1) for output channel k + i (0 past K_g)
         var gm: mat4x2<f32>;
         for (var i = 0u; i < 4u; i++) {
-          let ki = (k + i) * p.PQ;
-          let live = k + i < p.K_g;
+          let ki = (k + i) * q.PQ;
+          let live = k + i < q.K_g;
           gm[i] = vec2<f32>(select(0.0, gy[off[0] + ki], ok[0] && live),
                             select(0.0, gy[off[1] + ki], ok[1] && live));
         }
@@ -122,14 +155,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 
-  let HW = p.H * p.W;
+  let HW = q.H * q.W;
   for (var j = 0u; j < 2u; j++) {
     if (pix[j] >= total) { break; }
-    let pixel = u32(h[j]) * p.W + u32(w[j]);
+    let pixel = u32(h[j]) * q.W + u32(w[j]);
     for (var i = 0u; i < 16u; i++) {
       let cc = cb * 16u + i;
-      if (cc >= p.C_g) { break; }
-      dx[(n[j] * p.C + g * p.C_g + cc) * HW + pixel] = acc[i][j];
+      if (cc >= q.C_g) { break; }
+      dx[(n[j] * q.C + g * q.C_g + cc) * HW + pixel] = acc[i][j];
     }
   }
 }

@@ -48,6 +48,38 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;         // (N, K, P, Q)
 @group(0) @binding(4) var<uniform>             p: Conv2dParams;
 
+// Specialisation: with SPECIALIZED the launcher passes the layer's geometry (all but the batch N)
+// as override constants, so the compiler sees constant loop bounds, strides and sizes: it unrolls
+// the tap loops, turns the divisions into multiplies and folds the index arithmetic (on llvmpipe
+// varying loop bounds and integer division are what the inner loops paid for). Without it the
+// kernel reads everything from the uniform struct p. One pipeline per layer shape.
+override SPECIALIZED: bool = false;
+override SPEC_C: u32 = 1u;
+override SPEC_H: u32 = 1u;
+override SPEC_W: u32 = 1u;
+override SPEC_K: u32 = 1u;
+override SPEC_R: u32 = 1u;
+override SPEC_S: u32 = 1u;
+override SPEC_G: u32 = 1u;
+override SPEC_P: u32 = 1u;
+override SPEC_Q: u32 = 1u;
+override SPEC_stride_h: u32 = 1u;
+override SPEC_stride_w: u32 = 1u;
+override SPEC_pad_h: u32 = 1u;
+override SPEC_pad_w: u32 = 1u;
+override SPEC_dil_h: u32 = 1u;
+override SPEC_dil_w: u32 = 1u;
+override SPEC_C_g: u32 = 1u;
+override SPEC_K_g: u32 = 1u;
+override SPEC_CRS_g: u32 = 1u;
+override SPEC_PQ: u32 = 1u;
+
+// The geometry the kernel runs with: p, or p.N and the specialised constants.
+fn geometry() -> Conv2dParams {
+  if (!SPECIALIZED) { return p; }
+  return Conv2dParams(p.N, SPEC_C, SPEC_H, SPEC_W, SPEC_K, SPEC_R, SPEC_S, SPEC_G, SPEC_P, SPEC_Q, SPEC_stride_h, SPEC_stride_w, SPEC_pad_h, SPEC_pad_w, SPEC_dil_h, SPEC_dil_w, SPEC_C_g, SPEC_K_g, SPEC_CRS_g, SPEC_PQ);
+}
+
 override WG: u32 = 8;
 override HAS_BIAS: bool = true;
 override QUADS_PER_TAP: bool = true;
@@ -79,10 +111,11 @@ fn accumulate(acc: ptr<function, array<vec2<f32>, 16>>, xm: mat4x2<f32>, wi: u32
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let k_blocks = (p.K_g + 15u) / 16u;
+  let q = geometry();
+  let k_blocks = (q.K_g + 15u) / 16u;
   let kb = wid.z % k_blocks;            // block of 16 output channels (within the group)
   let g = wid.z / k_blocks;
-  let total = p.N * p.PQ;
+  let total = q.N * q.PQ;
   let tile = (wid.x + wid.y * nwg.x) * WG * 2u;
   if (tile >= total) { return; }        // whole workgroup past the end (y spill rounding)
 
@@ -94,33 +127,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var j = 0u; j < 2u; j++) {
     pix[j] = tile + j * WG + li;
     let pc = min(pix[j], total - 1u);   // clamp the tail; its results are not stored
-    let n = pc / p.PQ;
-    let oh = (pc % p.PQ) / p.Q;
-    let ow = pc % p.Q;
-    ih0[j] = i32(oh * p.stride_h) - i32(p.pad_h);
-    iw0[j] = i32(ow * p.stride_w) - i32(p.pad_w);
-    base[j] = i32((n * p.C + g * p.C_g) * p.H * p.W) + ih0[j] * i32(p.W) + iw0[j];
+    let n = pc / q.PQ;
+    let oh = (pc % q.PQ) / q.Q;
+    let ow = pc % q.Q;
+    ih0[j] = i32(oh * q.stride_h) - i32(q.pad_h);
+    iw0[j] = i32(ow * q.stride_w) - i32(q.pad_w);
+    base[j] = i32((n * q.C + g * q.C_g) * q.H * q.W) + ih0[j] * i32(q.W) + iw0[j];
   }
-  let HW = p.H * p.W;
+  let HW = q.H * q.W;
   let slot = lane % 8u;                 // which of 8 weight vectors this lane loads
-  let t_quads = (p.R * p.S * select(p.C_g, (p.C_g + 3u) / 4u * 4u, QUADS_PER_TAP) + 3u) / 4u;
+  let t_quads = (q.R * q.S * select(q.C_g, (q.C_g + 3u) / 4u * 4u, QUADS_PER_TAP) + 3u) / 4u;
   var wi = (g * k_blocks + kb) * t_quads * 16u + slot;
 
   var acc: array<vec2<f32>, 16>;        // acc[j] = y[k0 + j, (pixel 0, pixel 1)]
   if (QUADS_PER_TAP) {
-    for (var r = 0u; r < p.R; r++) {
-      for (var s = 0u; s < p.S; s++) {
+    for (var r = 0u; r < q.R; r++) {
+      for (var s = 0u; s < q.S; s++) {
         // Per tap: which of the two pixels read inside the image, and from where.
-        let tap = i32(r * p.dil_h) * i32(p.W) + i32(s * p.dil_w);
+        let tap = i32(r * q.dil_h) * i32(q.W) + i32(s * q.dil_w);
         var ok: array<bool, 2>;
         var off: array<u32, 2>;
         for (var j = 0u; j < 2u; j++) {
-          let ih = ih0[j] + i32(r * p.dil_h);
-          let iw = iw0[j] + i32(s * p.dil_w);
-          ok[j] = ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+          let ih = ih0[j] + i32(r * q.dil_h);
+          let iw = iw0[j] + i32(s * q.dil_w);
+          ok[j] = ih >= 0 && ih < i32(q.H) && iw >= 0 && iw < i32(q.W);
           off[j] = u32(select(0, base[j] + tap, ok[j]));
         }
-        for (var c = 0u; c < p.C_g; c += 4u) {
+        for (var c = 0u; c < q.C_g; c += 4u) {
           // xm[i] = (x at pixel 0, x at pixel 1) for input channel c + i
           var xm: mat4x2<f32>;
           for (var i = 0u; i < 4u; i++) {
@@ -139,18 +172,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var tq = 0u; tq < t_quads; tq++) {
       var xm: mat4x2<f32>;
       for (var i = 0u; i < 4u; i++) {
-        let live = r < p.R;             // false past the end, in the last quad
-        let dh = i32(r * p.dil_h);
-        let dw = i32(s * p.dil_w);
-        let tap = i32(c * HW) + dh * i32(p.W) + dw;
+        let live = r < q.R;             // false past the end, in the last quad
+        let dh = i32(r * q.dil_h);
+        let dw = i32(s * q.dil_w);
+        let tap = i32(c * HW) + dh * i32(q.W) + dw;
         for (var j = 0u; j < 2u; j++) {
           let ih = ih0[j] + dh;
           let iw = iw0[j] + dw;
-          let ok = live && ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W);
+          let ok = live && ih >= 0 && ih < i32(q.H) && iw >= 0 && iw < i32(q.W);
           xm[i][j] = select(0.0, x[u32(select(0, base[j] + tap, ok))], ok);
         }
         c += 1u;
-        if (c == p.C_g) { c = 0u; s += 1u; if (s == p.S) { s = 0u; r += 1u; } }
+        if (c == q.C_g) { c = 0u; s += 1u; if (s == q.S) { s = 0u; r += 1u; } }
       }
       accumulate(&acc, xm, wi);
       wi += 16u;
@@ -159,15 +192,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   for (var j = 0u; j < 2u; j++) {
     if (pix[j] >= total) { break; }
-    let n = pix[j] / p.PQ;
-    let pq = pix[j] % p.PQ;
+    let n = pix[j] / q.PQ;
+    let pq = pix[j] % q.PQ;
     for (var i = 0u; i < 16u; i++) {
       let kk = kb * 16u + i;
-      if (kk >= p.K_g) { break; }
-      let k = g * p.K_g + kk;
+      if (kk >= q.K_g) { break; }
+      let k = g * q.K_g + kk;
       var v = acc[i][j];
       if (HAS_BIAS) { v += b[k]; }
-      y[(n * p.K + k) * p.PQ + pq] = v;
+      y[(n * q.K + k) * q.PQ + pq] = v;
     }
   }
 }
