@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, CONV2D_PARAM_FIELDS, setConvSpecializeMinFlops, type Conv2dOptions, type ConvImplementation,
+  conv2dGeometry, CONV2D_PARAM_FIELDS, setConvSpecialization, type Conv2dOptions, type ConvImplementation,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -166,11 +166,11 @@ describe('conv2d vs float64 reference (fast, shape-specialised pipelines)', () =
   for (const [name, xs, ws, opts, withBias] of subset) {
     it(name, async () => {
       F.setConvImplementation('fast');
-      const old = setConvSpecializeMinFlops(0);
+      const old = setConvSpecialization('always');
       try {
         await checkAgainstReference(name, xs, ws, opts, withBias);
       } finally {
-        setConvSpecializeMinFlops(old);
+        setConvSpecialization(old);
       }
     });
   }
