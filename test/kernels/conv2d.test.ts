@@ -13,22 +13,13 @@ import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
 } from '../../src/kernels/reference/conv2d.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
+import { randomArray } from '../random-data.js';
 
 useDevice();
 const F = wg.F;
 const IMPLS: ConvImplementation[] = ['direct', 'fast', 'fast-no-subgroups'];
 afterEach(() => F.setConvImplementation('fast'));
 
-/** Deterministic values in [-1, 1) (a small LCG, so the test needs no GPU to make inputs). */
-function randomArray(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 describe('conv2dGeometry', () => {
   it('computes output sizes like PyTorch', () => {

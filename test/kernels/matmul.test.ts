@@ -9,19 +9,10 @@ import { gemm, chooseGemmVariant, isCpuAdapter, type GemmVariant, type MatrixVie
 import { matmulRef } from '../../src/kernels/reference/matmul.js';
 import { gpu } from '../../src/tensor/device.js';
 import { useDevice, expectClose, FORWARD_TOL } from '../helpers.js';
+import { randomArray } from '../random-data.js';
 
 useDevice();
 
-/** Deterministic values in [-1, 1). */
-function randomArray(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 interface Layout {
   /** Store the operand transposed (column-major), so the kernel reads it through swapped strides. */

@@ -9,13 +9,11 @@ import { OpArgumentError } from '../../tensor/errors.js';
 import * as F from '../functional/index.js';
 import { kaimingUniform_, uniform_, calculateFanInAndFanOut } from '../init.js';
 
-export type Pair = number | readonly [number, number];
+import type { Pair, Conv2dOptions as FunctionalConv2dOptions } from '../../kernels/conv2d.js';
+export type { Pair };
 
-export interface Conv2dOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
+/** F.conv2d's options plus whether the layer learns a bias. */
+export interface Conv2dOptions extends FunctionalConv2dOptions {
   /** Learn an additive bias (default true). */
   bias?: boolean;
 }
