@@ -6,6 +6,9 @@
 //   forward (eval):                           batch_norm_finalize -> batch_norm_forward
 //   backward:            batch_norm_backward_reduce -> batch_norm_backward_finalize -> batch_norm_backward_input
 //                        (read gy, x)                  (C invocations)                 (read gy, x, write dx)
+// Fused with a ReLU (F.batchNorm's `relu` option): the forward pass writes max(y, 0), and both
+// backward passes mask gy with the saved fused output (yout > 0) as they load it: no separate
+// relu / reluBackward dispatches, and the same sums in the same order as the unfused pair.
 // The per-channel reductions run a grid of (P chunks x C channels) workgroups, each folding its
 // chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
 // spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
@@ -33,13 +36,13 @@ const forwardKernels = {
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
   flat: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_flat'),
 };
-const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
+const reduceBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
 const backwardReduceKernels = {
   scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
 };
 const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
-const inputBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
+const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
 const backwardInputKernels = {
   scalar: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
@@ -210,16 +213,18 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
   return stats;
 }
 
-/** y = x * scale[c] + shift[c] (x plain; stats from batchNormStatistics). */
-export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry): Tensor {
-  const y = emptyTensor(x.shape, 'float32', 'batchNorm');
+/**
+ * y = x * scale[c] + shift[c] (x plain; stats from batchNormStatistics); max(y, 0) when `relu`.
+ */
+export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false): Tensor {
+  const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
   const shape = applyLaunch(g);
   launch(pickApply(g, forwardKernels), {
     buffers: [x.buffer, stats.buffer, y.buffer],
     params: packApplyParams(g),
     workgroups: shape.workgroups,
-    constants: shape.constants,
-    label: 'batchNorm forward',
+    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0 },
+    label: relu ? 'batchNorm forward (+relu)' : 'batchNorm forward',
   });
   return y;
 }
@@ -231,6 +236,11 @@ export interface BatchNormBackwardArgs {
   needInput: boolean;
   needWeight: boolean;
   needBias: boolean;
+  /**
+   * The saved output of a batch norm fused with a ReLU (plain, x's shape): gy is then the
+   * gradient of relu(bn(x)) and is masked by yout > 0 inside the passes. Null: plain batch norm.
+   */
+  reluOutput?: Tensor | null;
 }
 
 /** Gradients of batch norm; each is null when not asked for. gy and x are plain. */
@@ -243,6 +253,9 @@ export function batchNormBackward(
     temps.push(t);
     return t.buffer;
   };
+  // Without the fusion the mask binding is not read; gy (read-only there too) fills it.
+  const fuse = a.reluOutput != null;
+  const maskBuffer = a.reluOutput?.buffer ?? gy.buffer;
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
   let partial: GPUBuffer;
@@ -250,10 +263,10 @@ export function batchNormBackward(
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
     temps.push(part);
     launch(pick(g, backwardReduceKernels), {
-      buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
+      buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer, maskBuffer],
       params: packChunkParams(g),
       workgroups: [g.P, g.C],
-      constants: { WG: g.reduceWG },
+      constants: { WG: g.reduceWG, FUSE_RELU: fuse ? 1 : 0 },
       label: 'batchNorm backward reduce',
     });
     partial = part.buffer;
@@ -283,10 +296,10 @@ export function batchNormBackward(
     dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
     const shape = applyLaunch(g);
     launch(pickApply(g, backwardInputKernels), {
-      buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer],
+      buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer, maskBuffer],
       params: packApplyParams(g),
       workgroups: shape.workgroups,
-      constants: { ...shape.constants, TRAINING: a.training ? 1 : 0 },
+      constants: { ...shape.constants, TRAINING: a.training ? 1 : 0, FUSE_RELU: fuse ? 1 : 0 },
       label: 'batchNorm backward input',
     });
   }

@@ -24,6 +24,7 @@ export const BinaryOp = {
   add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6,
   gt: 7, lt: 8, ge: 9, le: 10, eq: 11, ne: 12,
   reluBackward: 13, sigmoidBackward: 14, tanhBackward: 15,
+  addRelu: 16,
 } as const;
 export type BinaryOpName = keyof typeof BinaryOp;
 

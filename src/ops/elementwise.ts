@@ -207,6 +207,21 @@ export const sqrt = (x: Tensor): Tensor =>
     return out;
   });
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x, true, (gy, y) => binary('reluBackward', gy, y));
+/**
+ * relu(a + b) in one pass (the residual add + ReLU closing every ResNet block), with
+ * broadcasting as add. Backward: one reluBackward pass computes g = gy * (out > 0), which is the
+ * gradient of both inputs (each summed back to its shape); the second input gets its own handle
+ * (g.detach()) since the engine disposes each returned gradient.
+ */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  checkInputs('addRelu', a, b);
+  const y = binary('addRelu', a, b);
+  return recordOp('addRelu', [a, b], y, [y], (gy, [out]) => {
+    const g = binary('reluBackward', gy, out);
+    const g2 = g.detach();
+    return [gradFor(a, g), gradFor(b, g2)];
+  });
+}
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x, true, (gy, y) => binary('sigmoidBackward', gy, y));
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x, true, (gy, y) => binary('tanhBackward', gy, y));
 export const abs = (x: Tensor): Tensor =>

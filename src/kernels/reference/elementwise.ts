@@ -21,6 +21,7 @@ export const binaryRef: Record<string, Binary> = {
   ge: (a, b) => +(a >= b),
   le: (a, b) => +(a <= b),
   eq: (a, b) => +(a === b),
+  addRelu: (a, b) => Math.max(a + b, 0),
 };
 
 export const unaryRef: Record<string, Unary> = {

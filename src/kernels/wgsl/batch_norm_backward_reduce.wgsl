@@ -10,7 +10,12 @@
 // Centring x on the mean before multiplying keeps the sum accurate when |mean| >> std.
 // Entry points: `main` (one f32 per step) and `main_vec4` (S % 4 == 0: one vec4 per step,
 // S counted in vec4s). Lanes walk (n, s) incrementally, as in batch_norm_stats.wgsl.
-// Bindings: 0 gy (read), 1 x (read), 2 stats (read, C vec4), 3 partial (write), 4 params.
+// FUSE_RELU (batch norm fused with a ReLU): gy is the gradient of relu(bn(x)) and `yout` that
+// saved output; each gy is masked to select(0, gy, yout > 0) as it is loaded, which is exactly
+// what a separate reluBackward pass would have written, so the sums (and their order) are the
+// unfused ones. Without FUSE_RELU, yout is not read (the launcher binds gy there).
+// Bindings: 0 gy (read), 1 x (read), 2 stats (read, C vec4), 3 partial (write), 4 yout (read),
+// 5 params.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.
 
 struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunkParams)
@@ -30,9 +35,22 @@ struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunk
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> stats: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partial: array<vec4<f32>>;
-@group(0) @binding(4) var<uniform> p: StatsParams;
+@group(0) @binding(4) var<storage, read> yout: array<f32>;
+@group(0) @binding(4) var<storage, read> yout4: array<vec4<f32>>;
+@group(0) @binding(5) var<uniform> p: StatsParams;
 
 override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
+override FUSE_RELU: bool = false;
+
+fn load_gy(i: u32) -> f32 {
+  if (FUSE_RELU) { return select(0.0, gy[i], yout[i] > 0.0); }
+  return gy[i];
+}
+
+fn load_gy4(i: u32) -> vec4<f32> {
+  if (FUSE_RELU) { return select(vec4<f32>(0.0), gy4[i], yout4[i] > vec4<f32>(0.0)); }
+  return gy4[i];
+}
 
 var<workgroup> tree: array<vec2<f32>, WG>;
 
@@ -60,7 +78,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   var s = u % p.S;
   while (u < end) {
     let i = (n * p.C + c) * p.S + s;
-    let g = gy[i];
+    let g = load_gy(i);
     sum_g += g;
     sum_gx += g * (x[i] - mean);
     u += WG;
@@ -85,7 +103,7 @@ fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_i
   var s = u % p.S;
   while (u < end) {
     let i = (n * p.C + c) * p.S + s;
-    let g = gy4[i];
+    let g = load_gy4(i);
     sum_g += g;
     sum_gx += g * (x4[i] - mean);
     u += WG;

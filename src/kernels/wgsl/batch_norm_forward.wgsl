@@ -8,6 +8,8 @@
 // A unit is an f32 (`main`) or, when S % 4 == 0, a vec4 (`main_vec4`; S then counts vec4s).
 // Tiny planes (S < 16, e.g. (N, C) inputs where S = 1) would leave most lanes idle in that
 // grid: `main_flat` runs one invocation per f32 over a 1-D grid, channel = (i / S) % C.
+// FUSE_RELU (F.batchNorm's `relu` option): y = max(x * scale + shift, 0) in the same pass, so a
+// BatchNorm + ReLU pair costs one read and one write of the tensor instead of two each.
 // Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormForwardRef). Launcher: src/kernels/batch-norm.ts.
 
@@ -27,6 +29,10 @@ struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-no
 
 override WG: u32 = 256u;
 override V: u32 = 1u;     // units per invocation
+override FUSE_RELU: bool = false;
+
+fn act(v: f32) -> f32 { return select(v, max(v, 0.0), FUSE_RELU); }
+fn act4(v: vec4<f32>) -> vec4<f32> { return select(v, max(v, vec4<f32>(0.0)), FUSE_RELU); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -34,7 +40,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = (wid.z * p.C + wid.y) * p.S;
   for (var k = 0u; k < V; k++) {
     let s = (wid.x * V + k) * WG + lid.x;
-    if (s < p.S) { y[base + s] = x[base + s] * st.z + st.w; }
+    if (s < p.S) { y[base + s] = act(x[base + s] * st.z + st.w); }
   }
 }
 
@@ -44,7 +50,7 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
   let base = (wid.z * p.C + wid.y) * p.S;
   for (var k = 0u; k < V; k++) {
     let s = (wid.x * V + k) * WG + lid.x;
-    if (s < p.S) { y4[base + s] = x4[base + s] * st.z + st.w; }
+    if (s < p.S) { y4[base + s] = act4(x4[base + s] * st.z + st.w); }
   }
 }
 
@@ -53,5 +59,5 @@ fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let st = stats[(i / p.S) % p.C];
-  y[i] = x[i] * st.z + st.w;
+  y[i] = act(x[i] * st.z + st.w);
 }

@@ -58,6 +58,8 @@ fn apply(x: f32, y: f32) -> f32 {
     case 13u: { return select(0.0, x, y > 0.0); }   // relu'
     case 14u: { return x * y * (1.0 - y); }         // sigmoid'
     case 15u: { return x * (1.0 - y * y); }         // tanh'
+    // Fused residual add + ReLU (ResNet blocks): relu(x + y) in one pass.
+    case 16u: { return max(x + y, 0.0); }
     default: { return 0.0; }
   }
 }

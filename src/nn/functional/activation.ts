@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// F.relu, F.softmax, F.logSoftmax.
+// F.relu, F.addRelu, F.softmax, F.logSoftmax.
 //   relu: the core elementwise op (src/ops/elementwise.ts), re-exported.
+//   addRelu: relu(a + b) in one pass (residual add + ReLU of ResNet blocks), src/ops/elementwise.ts.
 //   softmax / logSoftmax along any dimension: numerically stable (max-subtracted) fused kernels,
 //   src/kernels/softmax.ts. Saved for backward: the output y.
 //     softmax:     dx = y * (gy - sum(gy * y))      logSoftmax:  dx = gy - exp(y) * sum(gy)
@@ -11,7 +12,7 @@ import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy } from '../../ops/shape.js';
 import { softmaxGeometry, softmaxForward, softmaxBackward } from '../../kernels/softmax.js';
 
-export { relu } from '../../ops/elementwise.js';
+export { relu, addRelu } from '../../ops/elementwise.js';
 
 function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
   assertAlive(op, x);

@@ -6,6 +6,10 @@
 // are updated IN PLACE in their own buffers: r = (1 - momentum) * r + momentum * stat, with the
 // unbiased variance for runningVar (PyTorch's rule). Eval: the running statistics are used.
 // Saved for backward: x, the per-channel (mean, invstd, scale, shift) and weight.
+// Option `relu: true` returns relu(batchNorm(x)) from one fused forward pass (the BatchNorm + ReLU
+// pairs of ResNets); its backward masks the incoming gradient by the saved output (y > 0) inside
+// the batch-norm backward passes, so no relu/reluBackward dispatches run. Same values as
+// F.relu(F.batchNorm(x, ...)) -- the batch-norm sums keep their order.
 // Kernels and their order: src/kernels/batch-norm.ts.
 
 import { Tensor, assertAlive } from '../../tensor/tensor.js';
@@ -22,6 +26,8 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
+  /** Return relu(batchNorm(x)), fused into the batch-norm passes (default false). */
+  relu?: boolean;
 }
 
 function validate(x: Tensor, params: [string, Tensor | null][], training: boolean, momentum: number, eps: number): void {
@@ -70,13 +76,15 @@ export function batchNorm(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {},
 ): Tensor {
-  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps']);
+  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps', 'relu']);
   if (opts.momentum === null) {
     throw new OpArgumentError('batchNorm: momentum null (a cumulative moving average) is not supported; pass a number in [0, 1]');
   }
   const training = opts.training ?? false;
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
+  const relu = opts.relu ?? false;
+  if (typeof relu !== 'boolean') throw new OpArgumentError(`batchNorm: relu must be a boolean, got ${String(relu)}`);
   validate(x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], training, momentum, eps);
 
   const g = batchNormGeometry(x.shape);
@@ -84,17 +92,21 @@ export function batchNorm(
   const wp = weight ? plain(weight) : null;
   const bp = bias ? plain(bias) : null;
   const stats = batchNormStatistics(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp });
-  const y = batchNormApply(xp, stats, g);
+  const y = batchNormApply(xp, stats, g, relu);
   if (bp && bp !== bias) bp.dispose();
 
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const needInput = x.requiresGrad;
   const needWeight = weight?.requiresGrad ?? false;
   const needBias = bias?.requiresGrad ?? false;
-  const out = recordOp('batchNorm', inputs, y, wp ? [xp, stats, wp] : [xp, stats], (gy, saved) => {
-    const [xs, st, ws = null] = saved;
+  // Saved: x, stats, then the output (relu only: its mask), then the weight (if any).
+  const save = [xp, stats, ...(relu ? [y] : []), ...(wp ? [wp] : [])];
+  const out = recordOp(relu ? 'batchNormRelu' : 'batchNorm', inputs, y, save, (gy, saved) => {
+    const [xs, st] = saved;
+    const ys = relu ? saved[2] : null;
+    const ws = wp ? saved[relu ? 3 : 2] : null;
     const gyp = plain(gy);
-    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias });
+    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias, reluOutput: ys });
     disposeIfCopy(gyp, gy);
     const result: (Tensor | null)[] = [grads.dx];
     if (weight) result.push(grads.dweight);

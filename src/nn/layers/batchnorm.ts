@@ -78,6 +78,18 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.run(x, false);
+  }
+
+  /**
+   * relu(this.forward(x)) in one fused pass (F.batchNorm's `relu` option), for the
+   * BatchNorm + ReLU pairs of ResNets; same values and gradients as the two modules in a row.
+   */
+  forwardRelu(x: Tensor): Tensor {
+    return this.run(x, true);
+  }
+
+  private run(x: Tensor, relu: boolean): Tensor {
     if (x.rank !== 4) throw new OpArgumentError(`BatchNorm2d: expected 4D input (N, C, H, W), got ${fmtShape(x.shape)}`);
     if (x.shape[1] !== this.numFeatures) {
       throw new OpArgumentError(`BatchNorm2d(${this.numFeatures}): input ${fmtShape(x.shape)} has ${x.shape[1]} channels`);
@@ -88,6 +100,7 @@ export class BatchNorm2d extends Module {
       training: useBatchStats,
       momentum: this.momentum,
       eps: this.eps,
+      relu,
     });
     if (this.training && this.numBatchesTracked) counterAdd(this.numBatchesTracked, 1);
     return y;
