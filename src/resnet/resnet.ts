@@ -6,15 +6,41 @@
 //
 // He et al. 2015, "Deep Residual Learning for Image Recognition"; the stride-2 convolution of a
 // Bottleneck sits in its 3x3 conv (conv2), as in torchvision ("ResNet v1.5").
+// The forward passes use two fused ops (setFusion(false) turns them off; the values are the same):
+// bn + relu as one batch-norm pass (BatchNorm2d.forwardRelu) and the residual add + relu as one
+// elementwise pass (addRelu). The `relu` modules stay registered, as in torchvision.
 
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Linear, Sequential } from '../nn/layers/index.js';
 import { kaimingNormal_, constant_ } from '../nn/init.js';
 import { scope } from '../tensor/scope.js';
 import { flatten } from '../ops/shape.js';
-import { add } from '../ops/elementwise.js';
+import { add, addRelu } from '../ops/elementwise.js';
 import { OpArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+
+let fusion = true;
+
+/**
+ * Whether the ResNet forward passes use the fused BatchNorm + ReLU and residual add + ReLU ops
+ * (default true). false runs the unfused ops (bn, relu, add as separate passes) -- the same
+ * values and gradients; an option for A/B timing and debugging. Returns the previous setting.
+ */
+export function setFusion(on: boolean): boolean {
+  const previous = fusion;
+  fusion = on;
+  return previous;
+}
+
+/** relu(bn(x)), fused unless setFusion(false). */
+export function bnRelu(bn: BatchNorm2d, relu: ReLU, x: Tensor): Tensor {
+  return fusion ? bn.forwardRelu(x) : relu.forward(bn.forward(x));
+}
+
+/** relu(out + identity), the end of a residual block, fused unless setFusion(false). */
+export function residualRelu(relu: ReLU, out: Tensor, identity: Tensor): Tensor {
+  return fusion ? addRelu(out, identity) : relu.forward(add(out, identity));
+}
 
 /** 3x3 convolution with padding 1, no bias (a BatchNorm follows). */
 export function conv3x3(inPlanes: number, outPlanes: number, stride = 1, groups = 1, dilation = 1): Conv2d {
@@ -67,10 +93,10 @@ export class BasicBlock extends Module {
   forward(x: Tensor): Tensor {
     // scope(): the block's intermediates are freed on return (autograd keeps what it saved).
     return scope(() => {
-      let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+      let out = bnRelu(this.bn1, this.relu, this.conv1.forward(x));
       out = this.bn2.forward(this.conv2.forward(out));
       const identity = this.downsample ? this.downsample.forward(x) : x;
-      return this.relu.forward(add(out, identity));
+      return residualRelu(this.relu, out, identity);
     });
   }
 }
@@ -109,11 +135,11 @@ export class Bottleneck extends Module {
 
   forward(x: Tensor): Tensor {
     return scope(() => {
-      let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-      out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
+      let out = bnRelu(this.bn1, this.relu, this.conv1.forward(x));
+      out = bnRelu(this.bn2, this.relu, this.conv2.forward(out));
       out = this.bn3.forward(this.conv3.forward(out));
       const identity = this.downsample ? this.downsample.forward(x) : x;
-      return this.relu.forward(add(out, identity));
+      return residualRelu(this.relu, out, identity);
     });
   }
 }
@@ -181,7 +207,7 @@ export class ResNet extends Module {
   /** The pooled features that feed the classifier: (N, 512 * expansion). */
   features(x: Tensor): Tensor {
     return scope(() => {
-      let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+      let y = this.maxpool.forward(bnRelu(this.bn1, this.relu, this.conv1.forward(x)));
       y = this.layer1.forward(y);
       y = this.layer2.forward(y);
       y = this.layer3.forward(y);
