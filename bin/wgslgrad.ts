@@ -12,6 +12,7 @@ import { runTraining, runEval, RunError, type RunConfig } from '../src/train/run
 import { MODELS, DATASETS, SCHEDULES, OPTIMIZERS } from '../src/train/setup.js';
 import { readLog, currentHistory } from '../src/train/log.js';
 import { renderCurvesSvg } from '../src/train/plot.js';
+import { profileTrainingStep, formatStepProfile } from '../src/train/profile-step.js';
 
 const VERSION = (() => {
   try {
@@ -272,6 +273,26 @@ program
       console.log(`workgroups:   ${info.limits.maxComputeInvocationsPerWorkgroup} invocations, ${info.limits.maxComputeWorkgroupStorageSize} bytes shared memory`);
       if (process.env.LP_NUM_THREADS) console.log(`LP_NUM_THREADS=${process.env.LP_NUM_THREADS}`);
       console.log(`wgslgrad ${VERSION}, node ${process.version}`);
+    }),
+  );
+
+// ---- profile ---------------------------------------------------------------------------------
+
+program
+  .command('profile')
+  .description('time one training step per kernel from GPU timestamps (random data)')
+  .addOption(new Option('-m, --model <name>', 'network').choices(MODELS).default('resnet20'))
+  .option('-b, --batch-size <n>', 'batch size', int('--batch-size', 1), 64)
+  .option('--image-size <n>', 'input size (default 32 for CIFAR models, 224 otherwise)', int('--image-size', 1))
+  .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
+  .option('--json', 'print JSON')
+  .option('--no-subgroups', 'do not request subgroups')
+  .action((o: { model: string; batchSize: number; imageSize?: number; classes: number; json?: boolean; subgroups: boolean }) =>
+    guarded(async () => {
+      await initDevice(o);
+      const imageSize = o.imageSize ?? (/^resnet(20|32|44|56|110)$/.test(o.model) ? 32 : 224);
+      const p = await profileTrainingStep({ model: o.model, batch: o.batchSize, imageSize, numClasses: o.classes });
+      console.log(o.json ? JSON.stringify(p, null, 2) : formatStepProfile(p));
     }),
   );
 
