@@ -6,8 +6,11 @@
 //   effective GFLOP/s = model FLOPs per image x images/s      (training counts 3x the forward FLOPs)
 //   model FLOPs per image = sum over Conv2d/Linear of 2 * MACs, counted on a batch-1 forward
 //
-// Also reported: the warm-up cost (first step, dominated by pipeline compilation) vs a steady step.
-//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--json out.json]
+// Also reported: the first step's cost vs a steady step. By default wg.warmup() builds the
+// step's pipelines in parallel first and "first" is warmup + first step; --no-warmup leaves
+// them to be built one by one as the first step reaches them. --only r20|r50 runs one row
+// (ResNet-20 train / ResNet-50 batch-1 inference) so each first step starts from a cold cache.
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--only r20|r50] [--json out.json]
 
 import * as wg from '../src/index.js';
 import { Conv2d } from '../src/nn/layers/conv.js';
@@ -22,6 +25,8 @@ const option = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const quick = flag('quick');
+const useWarmup = !flag('no-warmup');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 
 /** Forward FLOPs per image (2 x multiply-adds of every conv and linear layer). */
 function countFlops(model: Module, size: number): number {
@@ -48,8 +53,11 @@ function countFlops(model: Module, size: number): number {
   return flops;
 }
 
-async function timeSteps(step: () => void, reps: number): Promise<{ firstMs: number; medianMs: number }> {
+/** `warm`: what wg.warmup gets (the step without optimizer.step()). */
+async function timeSteps(step: () => void, warm: () => void, reps: number): Promise<{ firstMs: number; medianMs: number; warmupMs: number; built: number }> {
   let t0 = performance.now();
+  const built = useWarmup ? await wg.warmup(warm) : 0;
+  const warmupMs = performance.now() - t0;
   step();
   await wg.sync();
   const firstMs = performance.now() - t0;
@@ -63,61 +71,65 @@ async function timeSteps(step: () => void, reps: number): Promise<{ firstMs: num
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return { firstMs, medianMs: times[Math.floor(times.length / 2)] };
+  return { firstMs, medianMs: times[Math.floor(times.length / 2)], warmupMs, built };
 }
 
-interface Row { name: string; batch: number; firstMs: number; ms: number; ips: number; gflops: number; ofCeiling: number }
+interface Row { name: string; batch: number; firstMs: number; warmupMs: number; built: number; ms: number; ips: number; gflops: number; ofCeiling: number }
 
 async function trainRow(name: string, model: Module, batch: number, size: number, classes: number, ceiling: number, reps: number): Promise<Row> {
-  const flops = countFlops(model, size) * 3;
   model.train();
   const opt = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
   const x = wg.randn([batch, 3, size, size], { seed: 1 }).keep();
   const labels = wg.tensor(Int32Array.from({ length: batch }, (_, i) => i % classes)).keep();
+  const forwardBackward = () => wg.F.crossEntropy(model.forward(x) as wg.Tensor, labels).backward();
   const step = () => wg.scope(() => {
     opt.zeroGrad();
-    const loss = wg.F.crossEntropy(model.forward(x) as wg.Tensor, labels);
-    loss.backward();
+    forwardBackward();
     opt.step();
   });
-  const t = await timeSteps(step, reps);
+  const t = await timeSteps(step, forwardBackward, reps);
+  const flops = countFlops(model, size) * 3; // after timing: its forward would warm the pipelines
   x.dispose();
   labels.dispose();
   const ips = (batch * 1000) / t.medianMs;
-  return { name: `${name} train`, batch, firstMs: t.firstMs, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
+  return { name: `${name} train`, batch, firstMs: t.firstMs, warmupMs: t.warmupMs, built: t.built, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
 }
 
 async function inferRow(name: string, model: Module, batch: number, size: number, ceiling: number, reps: number): Promise<Row> {
-  const flops = countFlops(model, size);
   model.eval();
   const x = wg.randn([batch, 3, size, size], { seed: 2 }).keep();
   const step = () => wg.noGrad(() => wg.scope(() => { model.forward(x); }));
-  const t = await timeSteps(step, reps);
+  const t = await timeSteps(step, step, reps);
+  const flops = countFlops(model, size);
   x.dispose();
   const ips = (batch * 1000) / t.medianMs;
-  return { name: `${name} inference`, batch, firstMs: t.firstMs, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
+  return { name: `${name} inference`, batch, firstMs: t.firstMs, warmupMs: t.warmupMs, built: t.built, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
 }
 
 export async function run(): Promise<Row[]> {
   const info = await wg.init();
   console.log(`# models — ${info.description || info.device} (LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'})`);
   const ceiling = await measureFmaCeiling();
-  console.log(`FMA ceiling: ${ceiling.toFixed(1)} GFLOP/s (same run)`);
+  console.log(`FMA ceiling: ${ceiling.toFixed(1)} GFLOP/s (same run); first step ${useWarmup ? 'after wg.warmup() (included)' : 'without warm-up'}`);
   const rows: Row[] = [];
   const report = (r: Row) => {
     rows.push(r);
     console.log(
-      `${r.name.padEnd(24)} batch ${String(r.batch).padStart(3)}  first ${(r.firstMs / 1000).toFixed(2).padStart(6)} s  step ${r.ms.toFixed(1).padStart(8)} ms  ` +
+      `${r.name.padEnd(24)} batch ${String(r.batch).padStart(3)}  first ${(r.firstMs / 1000).toFixed(2).padStart(6)} s` +
+        (useWarmup ? ` (warmup ${(r.warmupMs / 1000).toFixed(2)} s, ${r.built} pipelines)` : '') + `  step ${r.ms.toFixed(1).padStart(8)} ms  ` +
         `${r.ips.toFixed(1).padStart(7)} img/s  ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  ${(100 * r.ofCeiling).toFixed(1).padStart(5)}% of ceiling`,
     );
   };
   const reps = quick ? 2 : 5;
-  const r20 = wg.models.cifarResnet(20, { shortcut: 'A', numClasses: 10 });
-  report(await trainRow('cifar resnet20', r20, option('batch20', quick ? 32 : 128), 32, 10, ceiling, reps));
-  r20.dispose();
-  for (const [name, ctor] of [['resnet18', wg.models.resnet18], ['resnet50', wg.models.resnet50]] as const) {
+  if (only === null || only === 'r20') {
+    const r20 = wg.models.cifarResnet(20, { shortcut: 'A', numClasses: 10 });
+    report(await trainRow('cifar resnet20', r20, option('batch20', quick ? 32 : 128), 32, 10, ceiling, reps));
+    r20.dispose();
+  }
+  const inference = [['resnet18', wg.models.resnet18], ['resnet50', wg.models.resnet50]] as const;
+  for (const [name, ctor] of only === null ? inference : only === 'r50' ? [inference[1]] : []) {
     const m = ctor({ numClasses: 1000 });
-    for (const batch of quick ? [1] : [1, 8]) report(await inferRow(name, m, batch, 224, ceiling, reps));
+    for (const batch of quick || only ? [1] : [1, 8]) report(await inferRow(name, m, batch, 224, ceiling, reps));
     if (name === 'resnet50' && flag('train50')) report(await trainRow(name, m, option('batch50', 32), 224, 1000, ceiling, reps));
     m.dispose();
   }

@@ -18,6 +18,7 @@ export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
 export { detectAnomaly } from './autograd/detect-anomaly.js';
 export { precompile, pipelineStats } from './kernels/launch.js';
+export { warmup } from './kernels/warmup.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional/index.js';
 export * as optim from './nn/optim/index.js';

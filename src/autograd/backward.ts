@@ -11,6 +11,7 @@ import { OpArgumentError, fmtShape } from '../tensor/errors.js';
 import { sameShape } from '../tensor/shape.js';
 import { add } from '../ops/elementwise.js';
 import { onesLike } from '../ops/creation.js';
+import { isRecordOnly } from '../kernels/launch.js';
 
 /** Nodes reachable from `root`, each after every node that consumes its output. */
 function topologicalOrder(root: Node): Node[] {
@@ -36,6 +37,12 @@ function topologicalOrder(root: Node): Node[] {
 function accumulateLeaf(sink: AccumulateGrad, g: Tensor): void {
   const leaf = sink.leaf;
   if (leaf.isDisposed) {
+    g.dispose();
+    return;
+  }
+  if (isRecordOnly()) {
+    // wg.warmup: compile the accumulation but leave .grad as it was (g holds garbage).
+    if (leaf.grad) add(leaf.grad, g).dispose();
     g.dispose();
     return;
   }

@@ -36,6 +36,20 @@ let cacheCtx: GpuContext | null = null;
 onClose(() => cache.clear());
 let pipelinesCreated = 0;
 
+/**
+ * Record-only mode (wg.warmup): while set, launch() dispatches nothing and collects the
+ * (kernel, constants) pairs whose pipeline is not built yet, keyed like the cache.
+ */
+let recording: Map<Kernel, Map<string, Constants | undefined>> | null = null;
+
+export function setRecordOnly(into: Map<Kernel, Map<string, Constants | undefined>> | null): void {
+  recording = into;
+}
+
+export function isRecordOnly(): boolean {
+  return recording !== null;
+}
+
 function kernelEntry(kernel: Kernel): CachedKernel {
   const ctx = gpu();
   if (cacheCtx !== ctx) {
@@ -151,6 +165,13 @@ export interface LaunchArgs {
 
 /** Record one dispatch of `kernel` into the shared command encoder. */
 export function launch(kernel: Kernel, args: LaunchArgs): void {
+  if (recording) {
+    const key = constantsKey(args.constants);
+    if (kernelEntry(kernel).pipelines.has(key)) return;
+    if (!recording.has(kernel)) recording.set(kernel, new Map());
+    recording.get(kernel)!.set(key, args.constants);
+    return;
+  }
   const { pipeline, layout } = pipelineFor(kernel, args.constants);
   const q = commands();
   const entries: GPUBindGroupEntry[] = [];
