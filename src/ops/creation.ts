@@ -88,7 +88,8 @@ export function arange(startOrEnd: number, end?: number, step = 1, opts: TensorO
   const stop = end === undefined ? startOrEnd : end;
   if (step === 0) throw new OpArgumentError('arange: step must be non-zero');
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const dtype = opts.dtype ?? (Number.isInteger(start) && Number.isInteger(step) && opts.requiresGrad !== true ? 'float32' : 'float32');
+  // float32 by default (unlike torch's int64 for integer arguments): most uses feed float ops.
+  const dtype = opts.dtype ?? 'float32';
   return finish(fillRange([n], dtype, start, step), opts);
 }
 
