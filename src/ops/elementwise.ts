@@ -54,7 +54,7 @@ function gradFor(t: Tensor, g: Tensor | null): Tensor | null {
   return reduced;
 }
 
-function scalarOr(a: Tensor, b: Operand, withTensor: (b: Tensor) => Tensor, withScalar: (s: number) => Tensor): Tensor {
+function scalarOr(b: Operand, withTensor: (b: Tensor) => Tensor, withScalar: (s: number) => Tensor): Tensor {
   return typeof b === 'number' ? withScalar(b) : withTensor(b);
 }
 
@@ -66,16 +66,16 @@ export function affine(x: Tensor, alpha: number, beta: number, name = 'affine'):
 }
 
 export function add(a: Tensor, b: Operand): Tensor {
-  return scalarOr(a, b, (t) => binaryOp('add', a, t, [], (gy) => [gy.detach(), gy.detach()]), (s) => affine(a, 1, s, 'add'));
+  return scalarOr(b, (t) => binaryOp('add', a, t, [], (gy) => [gy.detach(), gy.detach()]), (s) => affine(a, 1, s, 'add'));
 }
 
 export function sub(a: Tensor, b: Operand): Tensor {
-  return scalarOr(a, b, (t) => binaryOp('sub', a, t, [], (gy) => [gy.detach(), unary('neg', gy)]), (s) => affine(a, 1, -s, 'sub'));
+  return scalarOr(b, (t) => binaryOp('sub', a, t, [], (gy) => [gy.detach(), unary('neg', gy)]), (s) => affine(a, 1, -s, 'sub'));
 }
 
 export function mul(a: Tensor, b: Operand): Tensor {
   return scalarOr(
-    a, b,
+    b,
     (t) => binaryOp('mul', a, t, [a, t], (gy, [sa, sb]) => [a.requiresGrad ? binary('mul', gy, sb) : null, t.requiresGrad ? binary('mul', gy, sa) : null]),
     (s) => affine(a, s, 0, 'mul'),
   );
@@ -83,7 +83,7 @@ export function mul(a: Tensor, b: Operand): Tensor {
 
 export function div(a: Tensor, b: Operand): Tensor {
   return scalarOr(
-    a, b,
+    b,
     (t) => binaryOp('div', a, t, [a, t], (gy, [sa, sb]) => {
       const ga = a.requiresGrad ? binary('div', gy, sb) : null;
       let gb: Tensor | null = null;
