@@ -5,7 +5,7 @@ import source from './wgsl/copy_strided.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { coalesce, contiguousStrides } from '../tensor/shape.js';
+import { broadcastStrides, coalesce, contiguousStrides } from '../tensor/shape.js';
 import { commands } from '../tensor/queue.js';
 
 const copyKernel = defineKernel('copy_strided', source, ['read', 'read_write', 'uniform']);
@@ -44,5 +44,13 @@ export function copyInto(src: Tensor, dst: DestinationView, label = 'copy'): voi
 export function copyContiguous(src: Tensor): Tensor {
   const out = emptyTensor(src.shape, src.dtype, 'contiguous');
   copyInto(src, { buffer: out.buffer, offset: 0, strides: contiguousStrides(src.shape) }, 'contiguous');
+  return out;
+}
+
+/** A contiguous copy of `src` broadcast to `shape` (NumPy rules: size-1 dimensions repeat). */
+export function copyBroadcast(src: Tensor, shape: readonly number[]): Tensor {
+  const view = new Tensor(src.storage.retain(), shape, src.dtype, { strides: broadcastStrides(src.shape, src.strides, shape), offset: src.offset });
+  const out = copyContiguous(view);
+  view.dispose();
   return out;
 }

@@ -5,11 +5,11 @@
 // Transposes are free: the GEMM kernels read operands through strides.
 
 import { Tensor, assertAlive, assertFloat } from '../tensor/tensor.js';
-import { gemm, type MatrixView } from '../kernels/matmul.js';
+import { gemm, viewOf } from '../kernels/matmul.js';
 import { recordOp } from '../autograd/record.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
 import { broadcastShapes, broadcastStrides, coalesce, numel } from '../tensor/shape.js';
-import { copyContiguous } from '../kernels/copy.js';
+import { copyBroadcast } from '../kernels/copy.js';
 import { reshape } from './shape.js';
 import { sumToShape } from './elementwise.js';
 
@@ -42,32 +42,18 @@ function batchedProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   let strideA = merged.strides[0][0];
   let strideB = merged.strides[1][0];
   if (merged.shape.length > 1) {
-    A = expandCopy(a, batchShape);
-    B = expandCopy(b, batchShape);
+    A = copyBroadcast(a, [...batchShape, ...a.shape.slice(-2)]);
+    B = copyBroadcast(b, [...batchShape, ...b.shape.slice(-2)]);
     strideA = A.shape[A.rank - 1] * A.shape[A.rank - 2];
     strideB = B.shape[B.rank - 1] * B.shape[B.rank - 2];
   }
-  const view = (t: Tensor, stride: number, trans: boolean): MatrixView => {
-    const r = t.strides[t.rank - 2];
-    const c = t.strides[t.rank - 1];
-    return { buffer: t.buffer, offset: t.offset, batchStride: stride, rowStride: trans ? c : r, colStride: trans ? r : c };
-  };
-  const flat = gemm(view(A, strideA, transA), view(B, strideB, transB), batch, M, N, K);
+  const flat = gemm(viewOf(A, strideA, transA), viewOf(B, strideB, transB), batch, M, N, K);
   if (A !== a) A.dispose();
   if (B !== b) B.dispose();
   const outShape = [...batchShape, M, N];
   if (flat.rank === outShape.length) return flat;
   const out = reshape(flat, outShape);
   flat.dispose();
-  return out;
-}
-
-/** A contiguous copy of t with its batch dimensions broadcast to batchShape. */
-function expandCopy(t: Tensor, batchShape: readonly number[]): Tensor {
-  const shape = [...batchShape, ...t.shape.slice(-2)];
-  const v = new Tensor(t.storage.retain(), shape, t.dtype, { strides: broadcastStrides(t.shape, t.strides, shape), offset: t.offset });
-  const out = copyContiguous(v);
-  v.dispose();
   return out;
 }
 

@@ -4,9 +4,9 @@
 import { Tensor, assertAlive, assertFloat } from '../tensor/tensor.js';
 import { reduce, argmaxRows, type ReduceOpName } from '../kernels/reduce.js';
 import { binary, unary } from '../kernels/elementwise.js';
-import { copyContiguous } from '../kernels/copy.js';
+import { copyBroadcast } from '../kernels/copy.js';
 import { recordOp } from '../autograd/record.js';
-import { normalizeAxis, numel, broadcastStrides } from '../tensor/shape.js';
+import { normalizeAxis, numel } from '../tensor/shape.js';
 import { OpArgumentError } from '../tensor/errors.js';
 import { reshape, plain, disposeIfCopy, permute } from './shape.js';
 import { fillRange } from '../kernels/fill.js';
@@ -36,9 +36,7 @@ function keptShape(shape: readonly number[], axes: readonly number[]): number[] 
 /** Materialise `g` (shaped like the keepdim output) broadcast back to `shape`. */
 function broadcastBack(g: Tensor, keepShape: readonly number[], shape: readonly number[]): Tensor {
   const kept = reshape(g, keepShape);
-  const view = new Tensor(kept.storage.retain(), shape, 'float32', { strides: broadcastStrides(keepShape, kept.strides, shape), offset: kept.offset });
-  const out = copyContiguous(view);
-  view.dispose();
+  const out = copyBroadcast(kept, shape);
   kept.dispose();
   return out;
 }
