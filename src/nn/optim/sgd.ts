@@ -4,7 +4,7 @@
 
 import { Tensor, emptyTensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
-import { sgdUpdate } from '../../kernels/optim.js';
+import { sgdUpdate, type SgdHyper } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -23,14 +23,8 @@ export interface SGDOptions {
   maximize?: boolean;
 }
 
-export interface SGDHyper extends GroupBase {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  maximize: boolean;
-}
+/** A group's resolved hyperparameters: the update kernel's, less its per-step `firstStep` flag. */
+export interface SGDHyper extends GroupBase, Omit<SgdHyper, 'firstStep'> {}
 
 /**
  * Stochastic gradient descent, with torch's update rule:
