@@ -9,7 +9,9 @@
 //   'direct'  conv2d_forward / conv2d_backward_input / conv2d_backward_weight .wgsl: one output
 //             element per invocation, the readable oracle.
 //   'fast'    implicit GEMMs with register blocking (conv2d_*_fast.wgsl) and, where the adapter
-//             has subgroups, the variants that share weight loads across lanes (*_subgroup.wgsl).
+//             has subgroups, the variants that share weight loads across lanes (*_subgroup.wgsl);
+//             for kernels 3 taps wide at unit width stride (3x3 stride-1 layers) the row kernels
+//             (conv2d_*_rows_subgroup.wgsl), which also reuse each x load across the 3 taps.
 // Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
 // src/nn/functional/conv.ts for the differentiable op.
 
@@ -23,6 +25,9 @@ import backwardInputFastSource from './wgsl/conv2d_backward_input_fast.wgsl';
 import backwardInputFastSubgroupSource from './wgsl/conv2d_backward_input_fast_subgroup.wgsl';
 import backwardWeightFastSource from './wgsl/conv2d_backward_weight_fast.wgsl';
 import backwardWeightFastSubgroupSource from './wgsl/conv2d_backward_weight_fast_subgroup.wgsl';
+import forwardRowsSubgroupSource from './wgsl/conv2d_forward_rows_subgroup.wgsl';
+import packWeightsRowsSource from './wgsl/conv2d_pack_weights_rows.wgsl';
+import backwardWeightRowsSubgroupSource from './wgsl/conv2d_backward_weight_rows_subgroup.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
@@ -209,7 +214,10 @@ const FAST = {
   inputSubgroup: defineKernel('conv2d_backward_input_fast_subgroup', backwardInputFastSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
   weight: defineKernel('conv2d_backward_weight_fast', backwardWeightFastSource, ['read', 'read', 'read_write', 'uniform']),
   weightSubgroup: defineKernel('conv2d_backward_weight_fast_subgroup', backwardWeightFastSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
+  forwardRowsSubgroup: defineKernel('conv2d_forward_rows_subgroup', forwardRowsSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform']),
+  weightRowsSubgroup: defineKernel('conv2d_backward_weight_rows_subgroup', backwardWeightRowsSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
 };
+const packRowsKernel = defineKernel('conv2d_pack_weights_rows', packWeightsRowsSource, ['read', 'read_write', 'uniform']);
 
 /** Channels per invocation in the fast kernels. With a single channel per group (depthwise) the
  * fast kernels would waste 15/16 of their work, and the direct kernels are as fast. */
@@ -291,7 +299,100 @@ function checkZ(g: Conv2dGeometry, z: number): void {
   if (z > 65535) throw new OpArgumentError(`conv2d: too many channel blocks for one dispatch (C=${g.C}, K=${g.K}, groups=${g.G})`);
 }
 
+// ---- row kernels (3-tap rows, x loads reused across the taps) -----------------------------
+
+/**
+ * The row kernel (conv2d_forward_rows_subgroup.wgsl) serves 3-wide kernels at unit width stride
+ * and dilation: the forward pass of 3x3 stride-1 layers and, run on gy with the flipped,
+ * transposed kernel, their input gradient. `setConvRowKernels(false)` keeps the 2-pixel kernels
+ * everywhere (for A/B measurements and tests of both paths).
+ */
+let rowKernels = true;
+
+/** Testing and benchmarking hook; returns the previous setting. */
+export function setConvRowKernels(on: boolean): boolean {
+  const old = rowKernels;
+  rowKernels = on;
+  return old;
+}
+
+function rowsApply(g: Conv2dGeometry): boolean {
+  return rowKernels && useSubgroups() && g.S === 3 && g.stride_w === 1 && g.dil_w === 1 && g.K_g >= MIN_FAST_ROWS;
+}
+
+/** Weights in the layout of conv2d_pack_weights_rows.wgsl (g is the geometry of w's own conv). */
+function packWeightsRows(w: Tensor, g: Conv2dGeometry, transposed: boolean): Tensor {
+  const rows = transposed ? g.C_g : g.K_g;
+  const cols = transposed ? g.K_g : g.C_g;
+  const block = rowBlock(rows);
+  const count = g.G * Math.ceil(rows / block) * cols * g.R * 3 * block + 16;
+  const wp = emptyTensor([count], 'float32', 'conv2d_pack_weights_rows');
+  launch(packRowsKernel, {
+    buffers: [w.buffer, wp.buffer],
+    params: packConv2dParams(g),
+    workgroups: grid1d(count, 64),
+    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0, BLOCK_K: block },
+    label: 'conv2d_pack_weights_rows',
+  });
+  return wp;
+}
+
+/** Output channels per lane of the row kernel: 32 when there are that many (fewer loads per
+ * multiply-add), else 16. */
+function rowBlock(outChannels: number): number {
+  return outChannels >= 32 ? 32 : 16;
+}
+
+/** Run the row kernel for the convolution described by g, with weights already packed. */
+function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, label: string): Tensor {
+  const wg = fastWorkgroupSize();
+  const block = rowBlock(g.K_g);
+  const z = g.G * Math.ceil(g.K_g / block);
+  checkZ(g, z);
+  const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
+  launch(FAST.forwardRowsSubgroup, {
+    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer],
+    params: packConv2dParams(g),
+    workgroups: [...grid1d(g.N * g.P * Math.ceil(g.Q / 4), wg), z],
+    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, ...specialization(g, 'forward') },
+    label,
+  });
+  return y;
+}
+
+function conv2dForwardRows(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  const wp = packWeightsRows(w, g, false);
+  const y = launchRows(x, wp, b, g, 'conv2d_forward');
+  wp.dispose();
+  return y;
+}
+
+/**
+ * At stride 1 the input gradient is itself a convolution: dx = conv2d(gy, w'), where
+ * w'[c, k, r, s] = w[k, c, R-1-r, S-1-s] and the padding becomes dil*(R-1) - pad, so the output
+ * is H x W again. Needs that padding to be >= 0 (true for every "same" or "valid" layer).
+ */
+function inputGradAsConv(g: Conv2dGeometry): Conv2dGeometry | null {
+  if (g.stride_h !== 1 || g.stride_w !== 1) return null;
+  const pad_h = g.dil_h * (g.R - 1) - g.pad_h;
+  const pad_w = g.dil_w * (g.S - 1) - g.pad_w;
+  if (pad_h < 0 || pad_w < 0) return null;
+  return {
+    N: g.N, C: g.K, H: g.P, W: g.Q, K: g.C, R: g.R, S: g.S, G: g.G, P: g.H, Q: g.W,
+    stride_h: 1, stride_w: 1, pad_h, pad_w, dil_h: g.dil_h, dil_w: g.dil_w,
+    C_g: g.K_g, K_g: g.C_g, CRS_g: g.K_g * g.R * g.S, PQ: g.H * g.W,
+  };
+}
+
+function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: Conv2dGeometry): Tensor {
+  const wp = packWeightsRows(w, g, true);
+  const dx = launchRows(gy, wp, null, gt, 'conv2d_backward_input');
+  wp.dispose();
+  return dx;
+}
+
 function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  if (rowsApply(g)) return conv2dForwardRows(x, w, b, g);
   const wg = fastWorkgroupSize();
   const z = g.G * Math.ceil(g.K_g / BLOCK);
   checkZ(g, z);
@@ -312,6 +413,8 @@ function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom
 }
 
 function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  const gt = inputGradAsConv(g);
+  if (gt && rowsApply(gt)) return conv2dBackwardInputRows(gy, w, g, gt);
   const wg = fastWorkgroupSize();
   const phases = g.stride_h * g.stride_w;
   const z = g.G * Math.ceil(g.C_g / BLOCK) * phases;
@@ -339,12 +442,30 @@ function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tens
  */
 const MIN_WEIGHT_WORKGROUPS = 64;
 
+/**
+ * How many ranges of images the weight gradient splits its reduction into, so that
+ * `perSplit` workgroups times the splits keep the machine busy (at most N, and z <= 65535).
+ */
+function weightSplits(g: Conv2dGeometry, perSplit: number, blocks: number): number {
+  return Math.max(1, Math.min(g.N, Math.ceil(MIN_WEIGHT_WORKGROUPS / perSplit), Math.floor(65535 / blocks)));
+}
+
+/** Add the per-split partial gradients (deterministic order) into dw (K, C_g, R, S). */
+function sumSplits(out: Tensor, splits: number, shape: number[]): Tensor {
+  if (splits === 1) return out;
+  const flat = reduce('sum', out, [0]);
+  out.dispose();
+  const dw = new Tensor(flat.storage.retain(), shape, 'float32');
+  flat.dispose();
+  return dw;
+}
+
 function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  if (rowsApply(g) && g.Q % 4 === 0) return conv2dBackwardWeightRows(gy, x, g);
   const wg = fastWorkgroupSize();
   const tiles = grid1d(g.CRS_g, wg * 2);
   const blocks = g.G * Math.ceil(g.K_g / BLOCK);
-  const perSplit = tiles[0] * tiles[1] * blocks;
-  const splits = Math.max(1, Math.min(g.N, Math.ceil(MIN_WEIGHT_WORKGROUPS / perSplit), Math.floor(65535 / blocks)));
+  const splits = weightSplits(g, tiles[0] * tiles[1] * blocks, blocks);
   checkZ(g, blocks);
   const shape = [g.K, g.C_g, g.R, g.S];
   const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
@@ -357,13 +478,27 @@ function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
     constants: { WG: wg, ...(sub ? specialization(g, 'weight') : {}) },
     label: 'conv2d_backward_weight',
   });
-  if (splits === 1) return out;
-  // Each split summed a range of images; add the partial gradients (deterministic order).
-  const flat = reduce('sum', out, [0]);
-  out.dispose();
-  const dw = new Tensor(flat.storage.retain(), shape, 'float32');
-  flat.dispose();
-  return dw;
+  return sumSplits(out, splits, shape);
+}
+
+/** The weight gradient with the row kernel (S = 3, unit width stride and dilation, Q % 4 == 0). */
+function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  const wg = fastWorkgroupSize();
+  const block = rowBlock(g.K_g);
+  const tiles = grid1d(g.C_g * g.R, wg);
+  const blocks = g.G * Math.ceil(g.K_g / block);
+  const splits = weightSplits(g, tiles[0] * tiles[1] * blocks, blocks);
+  checkZ(g, blocks);
+  const shape = [g.K, g.C_g, g.R, g.S];
+  const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+  launch(FAST.weightRowsSubgroup, {
+    buffers: [gy.buffer, x.buffer, out.buffer],
+    params: packConv2dParams(g),
+    workgroups: [...tiles, blocks * splits],
+    constants: { WG: wg, BLOCK_K: block, ...specialization(g, 'weight') },
+    label: 'conv2d_backward_weight',
+  });
+  return sumSplits(out, splits, shape);
 }
 
 // ---- entry points used by the differentiable op --------------------------------------------

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, CONV2D_PARAM_FIELDS, setConvSpecialization, type Conv2dOptions, type ConvImplementation,
+  conv2dGeometry, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, type Conv2dOptions, type ConvImplementation,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -117,6 +117,15 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['stride 2 with dilation [2, 1], C=10 -> K=12, 11x9', [2, 10, 11, 9], [12, 10, 3, 3], { stride: 2, dilation: [2, 1], padding: [2, 1] }, false],
   ['depthwise 3x3 (direct path)', [2, 8, 6, 6], [8, 1, 3, 3], { groups: 8, padding: 1 }, true],
   ['many images (weight-gradient splits), tiny layer', [9, 8, 5, 5], [8, 8, 3, 3], { padding: 1 }, true],
+  // The row kernels (3 taps wide, unit width stride and dilation): 32-channel blocks with a tail,
+  // 16-channel blocks with a tail and groups, vertical stride and dilation, asymmetric padding
+  // (the input gradient's transposed padding becomes [2, 0]), a padding too large for the
+  // transposed form (falls back), a 1x3 kernel, Q % 4 != 0 (weight gradient falls back).
+  ['rows: 32-channel block + tail, K=36, R=5, stride [2, 1], dilation [2, 1]', [2, 8, 13, 12], [36, 8, 5, 3], { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, true],
+  ['rows: groups 2, K_g=20 (16 + tail), C_g=12', [2, 24, 6, 12], [40, 12, 3, 3], { groups: 2, padding: 1 }, false],
+  ['rows: padding [0, 2], Q=10', [2, 16, 9, 8], [32, 16, 3, 3], { padding: [0, 2] }, true],
+  ['rows: padding 3 (input gradient falls back)', [2, 16, 5, 6], [16, 16, 3, 3], { padding: 3 }, false],
+  ['rows: 1x3 kernel', [3, 16, 6, 8], [16, 16, 1, 3], { padding: [0, 1] }, true],
 ];
 
 /** GPU forward, input and weight gradients (and bias gradient) against the float64 reference. */
@@ -153,7 +162,7 @@ describe.each(IMPLS)('conv2d vs float64 reference (%s)', (impl) => {
 // each specialised pipeline takes ~0.5 s to compile on lavapipe). Covers Q % 4 == 0 and not,
 // strides (phase classes), non-square kernels and the weight-gradient splits.
 describe('conv2d vs float64 reference (fast, shape-specialised pipelines)', () => {
-  const subset = [0, 1, 2, 6, 9].map((i) => shapes[i]);
+  const subset = [0, 1, 2, 6, 9, 10, 12].map((i) => shapes[i]);
   for (const [name, xs, ws, opts, withBias] of subset) {
     it(name, async () => {
       F.setConvImplementation('fast');
@@ -162,6 +171,23 @@ describe('conv2d vs float64 reference (fast, shape-specialised pipelines)', () =
         await checkAgainstReference(name, xs, ws, opts, withBias);
       } finally {
         setConvSpecialization(old);
+      }
+    });
+  }
+});
+
+// The 2-pixel kernels that the row kernels replace on 3-tap rows stay the path for other shapes
+// (and for adapters without subgroups); check them on the row-kernel shapes too.
+describe('conv2d vs float64 reference (fast, row kernels off)', () => {
+  const rowShapes = shapes.filter(([name]) => name.startsWith('rows') || name.startsWith('ResNet-like 3x3 s1') || name.startsWith('odd sizes'));
+  for (const [name, xs, ws, opts, withBias] of rowShapes) {
+    it(name, async () => {
+      F.setConvImplementation('fast');
+      const old = setConvRowKernels(false);
+      try {
+        await checkAgainstReference(name, xs, ws, opts, withBias);
+      } finally {
+        setConvRowKernels(old);
       }
     });
   }

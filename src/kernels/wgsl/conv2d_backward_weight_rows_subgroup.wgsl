@@ -1,0 +1,159 @@
+// conv2d_backward_weight_rows_subgroup.wgsl — gradient of conv2d w.r.t. its weights for kernels
+// 3 taps wide at unit width stride and dilation, reusing every loaded x value across the 3 taps
+// of a kernel row. NCHW, f32. Same result as conv2d_backward_weight.wgsl (its oracle).
+enable subgroups;
+//
+// Legend: N batch, C input channels, H x W input, K output channels, R x S kernel (S = 3),
+// P x Q output (Q % 4 == 0), G groups, C_g = C / G, K_g = K / G.
+//   gy4: (N, K, P, Q) as vec4s   x: (N, C, H, W)   dw: (SPLITS, K, C_g, R, 3)
+//
+// As a GEMM: dw[k, (c, r, s)] = sum over pixels (n, p, q) of gy[n, k, p, q] * x[n, c, ih, iw],
+// ih = p*stride_h - pad_h + r*dil_h, iw = q - pad_w + s. A lane owns one (c, r) — all 3 taps
+// s — and BLOCK_K output channels (the same for the whole workgroup). For every 4 neighbouring
+// output pixels q0 .. q0+3 of a row it
+//   - loads the 6 input columns q0-pad .. q0-pad+5 of row ih: x0 = cols 0..3 are the tap-0
+//     values of the 4 pixels, x1 = cols 1..4 tap 1, x2 = cols 2..5 tap 2 (one load, 3 taps),
+//   - loads BLOCK_K/8 vec4s of gy (lane i: channels i, 8+i, ...; 4 pixels each, aligned because
+//     Q % 4 == 0) and gets the other lanes' by subgroupBroadcast,
+//   - adds dot(xs, gy_j) to acc[j][s]: BLOCK_K x 3 x 4 multiply-adds.
+// Per 4 pixels: 6 + BLOCK_K/2 loaded floats for 12 * BLOCK_K multiply-adds (the 2-tap kernel,
+// conv2d_backward_weight_fast_subgroup.wgsl: 16 floats for 128). On llvmpipe loads are the cost.
+//
+// Splits: C_g * R lanes are few, so the images are divided into SPLITS ranges (grid z = SPLITS *
+// G * ceil(K_g / BLOCK_K)), each writing partial sums to dw[split]; the launcher adds them.
+// Grid: x, y = tiles of WG (c, r) rows over C_g * R, z = (split, group, block of BLOCK_K).
+// Requires a subgroup size of at least 8. Launcher: src/kernels/conv2d.ts.
+
+struct Conv2dParams {                 // packed by packConv2dParams(), same field order
+  N: u32, C: u32, H: u32, W: u32,
+  K: u32, R: u32, S: u32, G: u32,
+  P: u32, Q: u32, stride_h: u32, stride_w: u32,
+  pad_h: u32, pad_w: u32, dil_h: u32, dil_w: u32,
+  C_g: u32, K_g: u32, CRS_g: u32, PQ: u32,
+}
+
+@group(0) @binding(0) var<storage, read>       gy4: array<vec4<f32>>;  // (N, K, P, Q / 4)
+@group(0) @binding(1) var<storage, read>       x: array<f32>;          // (N, C, H, W)
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>;         // (SPLITS, K, C_g, R, 3)
+@group(0) @binding(3) var<uniform>             p: Conv2dParams;
+
+// Specialisation, as in conv2d_forward_fast_subgroup.wgsl: with SPECIALIZED the geometry (all
+// but N) comes from override constants, so loop bounds and divisors are compile-time constants.
+override SPECIALIZED: bool = false;
+override SPEC_C: u32 = 1u;
+override SPEC_H: u32 = 1u;
+override SPEC_W: u32 = 1u;
+override SPEC_K: u32 = 1u;
+override SPEC_R: u32 = 1u;
+override SPEC_S: u32 = 1u;
+override SPEC_G: u32 = 1u;
+override SPEC_P: u32 = 1u;
+override SPEC_Q: u32 = 1u;
+override SPEC_stride_h: u32 = 1u;
+override SPEC_stride_w: u32 = 1u;
+override SPEC_pad_h: u32 = 1u;
+override SPEC_pad_w: u32 = 1u;
+override SPEC_dil_h: u32 = 1u;
+override SPEC_dil_w: u32 = 1u;
+override SPEC_C_g: u32 = 1u;
+override SPEC_K_g: u32 = 1u;
+override SPEC_CRS_g: u32 = 1u;
+override SPEC_PQ: u32 = 1u;
+
+fn geometry() -> Conv2dParams {
+  if (!SPECIALIZED) { return p; }
+  return Conv2dParams(p.N, SPEC_C, SPEC_H, SPEC_W, SPEC_K, SPEC_R, SPEC_S, SPEC_G, SPEC_P, SPEC_Q, SPEC_stride_h, SPEC_stride_w, SPEC_pad_h, SPEC_pad_w, SPEC_dil_h, SPEC_dil_w, SPEC_C_g, SPEC_K_g, SPEC_CRS_g, SPEC_PQ);
+}
+
+override WG: u32 = 8;
+// Output channels per lane: 16, or 32 when there are at least 32 (96 accumulator floats).
+override BLOCK_K: u32 = 16u;
+
+// For the 8 channels j0 + i whose gy quads lane i loaded as gv: acc[j0 + i][s] += dot(xs, gy).
+fn accumulate8(acc: ptr<function, array<vec3<f32>, 32>>, j0: u32, x0: vec4<f32>, x1: vec4<f32>,
+               x2: vec4<f32>, gv: vec4<f32>) {
+  var g = subgroupBroadcast(gv, 0u);
+  (*acc)[j0] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 1u);
+  (*acc)[j0 + 1u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 2u);
+  (*acc)[j0 + 2u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 3u);
+  (*acc)[j0 + 3u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 4u);
+  (*acc)[j0 + 4u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 5u);
+  (*acc)[j0 + 5u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 6u);
+  (*acc)[j0 + 6u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+  g = subgroupBroadcast(gv, 7u);
+  (*acc)[j0 + 7u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let q = geometry();
+  let k_blocks = (q.K_g + BLOCK_K - 1u) / BLOCK_K;
+  let kb = wid.z % k_blocks;            // block of BLOCK_K output channels (within the group)
+  let g = (wid.z / k_blocks) % q.G;
+  let splits = nwg.z / (k_blocks * q.G);   // ranges of images, summed by the launcher
+  let split = wid.z / (k_blocks * q.G);
+  let lanes = q.C_g * q.R;
+  let tile = (wid.x + wid.y * nwg.x) * WG;
+  if (tile >= lanes) { return; }        // uniform: the whole workgroup is past the end
+
+  // This lane's (c, r): its x plane and the offset of its input rows from the output rows.
+  let cr = min(tile + li, lanes - 1u);  // clamped: the tail is computed, not stored
+  let c = cr / q.R;
+  let r = cr % q.R;
+  let plane = (g * q.C_g + c) * q.H * q.W;
+  let row_off = i32(r * q.dil_h) - i32(q.pad_h);
+  // The gy channels this lane loads: k0 + lane, k0 + 8 + lane, ... (clamped, never stored).
+  var kl: array<u32, 4>;
+  for (var i = 0u; i < BLOCK_K / 8u; i++) {
+    kl[i] = g * q.K_g + min(kb * BLOCK_K + 8u * i + lane, q.K_g - 1u);
+  }
+
+  let quads_per_row = q.Q / 4u;
+  let n_per = (q.N + splits - 1u) / splits;
+  let n_end = min(q.N, (split + 1u) * n_per);
+  var acc: array<vec3<f32>, 32>;        // acc[j][s] = dw[k0 + j, c, r, s], j < BLOCK_K
+  for (var n = split * n_per; n < n_end; n++) {
+    let xn = n * q.C * q.H * q.W + plane;
+    for (var oh = 0u; oh < q.P; oh++) {
+      let ih = i32(oh * q.stride_h) + row_off;
+      let row_ok = ih >= 0 && ih < i32(q.H);
+      let row = i32(xn) + ih * i32(q.W) - i32(q.pad_w);   // x index of window column 0 at q0 = 0
+      let pq4 = oh * quads_per_row;
+      for (var qd = 0u; qd < quads_per_row; qd++) {
+        let iw0 = i32(qd * 4u) - i32(q.pad_w);
+        var win: array<f32, 6>;
+        for (var i = 0; i < 6; i++) {
+          let ok = row_ok && iw0 + i >= 0 && iw0 + i < i32(q.W);
+          win[i] = select(0.0, x[u32(select(0, row + i32(qd * 4u) + i, ok))], ok);
+        }
+        let x0 = vec4<f32>(win[0], win[1], win[2], win[3]);
+        let x1 = vec4<f32>(win[1], win[2], win[3], win[4]);
+        let x2 = vec4<f32>(win[2], win[3], win[4], win[5]);
+        accumulate8(&acc, 0u, x0, x1, x2, gy4[(n * q.K + kl[0]) * q.PQ / 4u + pq4 + qd]);
+        accumulate8(&acc, 8u, x0, x1, x2, gy4[(n * q.K + kl[1]) * q.PQ / 4u + pq4 + qd]);
+        if (BLOCK_K == 32u) {
+          accumulate8(&acc, 16u, x0, x1, x2, gy4[(n * q.K + kl[2]) * q.PQ / 4u + pq4 + qd]);
+          accumulate8(&acc, 24u, x0, x1, x2, gy4[(n * q.K + kl[3]) * q.PQ / 4u + pq4 + qd]);
+        }
+      }
+    }
+  }
+
+  if (tile + li >= lanes) { return; }
+  let out = split * q.K * q.CRS_g;
+  for (var j = 0u; j < BLOCK_K; j++) {
+    let kk = kb * BLOCK_K + j;
+    if (kk >= q.K_g) { break; }
+    let at = out + ((g * q.K_g + kk) * q.C_g + c) * q.R * 3u + r * 3u;
+    dw[at] = acc[j].x;
+    dw[at + 1u] = acc[j].y;
+    dw[at + 2u] = acc[j].z;
+  }
+}
