@@ -214,8 +214,9 @@ const FAST = {
   inputSubgroup: defineKernel('conv2d_backward_input_fast_subgroup', backwardInputFastSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
   weight: defineKernel('conv2d_backward_weight_fast', backwardWeightFastSource, ['read', 'read', 'read_write', 'uniform']),
   weightSubgroup: defineKernel('conv2d_backward_weight_fast_subgroup', backwardWeightFastSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
-  forwardRowsSubgroup: defineKernel('conv2d_forward_rows_subgroup', forwardRowsSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform']),
-  weightRowsSubgroup: defineKernel('conv2d_backward_weight_rows_subgroup', backwardWeightRowsSubgroupSource, ['read', 'read', 'read_write', 'uniform']),
+  // The row kernels bind x a second time as vec4s (after the uniform) for aligned row loads.
+  forwardRowsSubgroup: defineKernel('conv2d_forward_rows_subgroup', forwardRowsSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform', 'read']),
+  weightRowsSubgroup: defineKernel('conv2d_backward_weight_rows_subgroup', backwardWeightRowsSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
 };
 const packRowsKernel = defineKernel('conv2d_pack_weights_rows', packWeightsRowsSource, ['read', 'read_write', 'uniform']);
 
@@ -343,6 +344,11 @@ function rowBlock(outChannels: number): number {
   return outChannels >= 32 ? 32 : 16;
 }
 
+/** 1 when the middle 4 columns of every row window are inside the image and vec4-aligned. */
+function alignedRows(g: Conv2dGeometry): number {
+  return g.W % 4 === 0 && g.pad_w === 1 && g.Q === g.W ? 1 : 0;
+}
+
 /** Run the row kernel for the convolution described by g, with weights already packed. */
 function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, label: string): Tensor {
   const wg = fastWorkgroupSize();
@@ -351,10 +357,10 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
   checkZ(g, z);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
   launch(FAST.forwardRowsSubgroup, {
-    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer],
+    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer, x.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(g.N * g.P * Math.ceil(g.Q / 4), wg), z],
-    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, ...specialization(g, 'forward') },
+    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'forward') },
     label,
   });
   return y;
@@ -492,10 +498,10 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
   const shape = [g.K, g.C_g, g.R, g.S];
   const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
   launch(FAST.weightRowsSubgroup, {
-    buffers: [gy.buffer, x.buffer, out.buffer],
+    buffers: [gy.buffer, x.buffer, out.buffer, x.buffer],
     params: packConv2dParams(g),
     workgroups: [...tiles, blocks * splits],
-    constants: { WG: wg, BLOCK_K: block, ...specialization(g, 'weight') },
+    constants: { WG: wg, BLOCK_K: block, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'weight') },
     label: 'conv2d_backward_weight',
   });
   return sumSplits(out, splits, shape);

@@ -126,6 +126,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['rows: padding [0, 2], Q=10', [2, 16, 9, 8], [32, 16, 3, 3], { padding: [0, 2] }, true],
   ['rows: padding 3 (input gradient falls back)', [2, 16, 5, 6], [16, 16, 3, 3], { padding: 3 }, false],
   ['rows: 1x3 kernel', [3, 16, 6, 8], [16, 16, 1, 3], { padding: [0, 1] }, true],
+  ['rows: aligned vec4 rows, one quad per row (W=4)', [2, 16, 5, 4], [32, 16, 3, 3], { padding: 1 }, false],
 ];
 
 /** GPU forward, input and weight gradients (and bias gradient) against the float64 reference. */

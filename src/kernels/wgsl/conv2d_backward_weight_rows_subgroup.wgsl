@@ -36,6 +36,7 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 @group(0) @binding(1) var<storage, read>       x: array<f32>;          // (N, C, H, W)
 @group(0) @binding(2) var<storage, read_write> dw: array<f32>;         // (SPLITS, K, C_g, R, 3)
 @group(0) @binding(3) var<uniform>             p: Conv2dParams;
+@group(0) @binding(4) var<storage, read>       x4: array<vec4<f32>>;   // x again, as vec4s
 
 // Specialisation, as in conv2d_forward_fast_subgroup.wgsl: with SPECIALIZED the geometry (all
 // but N) comes from override constants, so loop bounds and divisors are compile-time constants.
@@ -68,6 +69,9 @@ fn geometry() -> Conv2dParams {
 override WG: u32 = 8;
 // Output channels per lane: 16, or 32 when there are at least 32 (96 accumulator floats).
 override BLOCK_K: u32 = 16u;
+// Set by the launcher when W % 4 == 0, pad_w == 1 and Q == W (3x3 "same" layers): the middle 4
+// window columns are then inside the image and aligned, read as one vec4 (see the forward kernel).
+override ALIGNED_ROWS: bool = false;
 
 // For the 8 channels j0 + i whose gy quads lane i loaded as gv: acc[j0 + i][s] += dot(xs, gy).
 fn accumulate8(acc: ptr<function, array<vec3<f32>, 32>>, j0: u32, x0: vec4<f32>, x1: vec4<f32>,
@@ -129,9 +133,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var qd = 0u; qd < quads_per_row; qd++) {
         let iw0 = i32(qd * 4u) - i32(q.pad_w);
         var win: array<f32, 6>;
-        for (var i = 0; i < 6; i++) {
-          let ok = row_ok && iw0 + i >= 0 && iw0 + i < i32(q.W);
-          win[i] = select(0.0, x[u32(select(0, row + i32(qd * 4u) + i, ok))], ok);
+        if (ALIGNED_ROWS) {
+          // Columns q0 .. q0+3 (window 1..4) are one aligned vec4: one load instead of four.
+          let at = row + i32(qd * 4u);
+          let mid = select(vec4<f32>(), x4[u32(select(0, at + 1, row_ok)) / 4u], row_ok);
+          let ok0 = row_ok && qd > 0u;
+          let ok5 = row_ok && qd + 1u < quads_per_row;
+          win[0] = select(0.0, x[u32(select(0, at, ok0))], ok0);
+          win[1] = mid.x;
+          win[2] = mid.y;
+          win[3] = mid.z;
+          win[4] = mid.w;
+          win[5] = select(0.0, x[u32(select(0, at + 5, ok5))], ok5);
+        } else {
+          for (var i = 0; i < 6; i++) {
+            let ok = row_ok && iw0 + i >= 0 && iw0 + i < i32(q.W);
+            win[i] = select(0.0, x[u32(select(0, row + i32(qd * 4u) + i, ok))], ok);
+          }
         }
         let x0 = vec4<f32>(win[0], win[1], win[2], win[3]);
         let x1 = vec4<f32>(win[1], win[2], win[3], win[4]);

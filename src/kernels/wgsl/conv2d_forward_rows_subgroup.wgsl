@@ -39,6 +39,7 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 @group(0) @binding(2) var<storage, read>       b: array<f32>;         // (K); unused without bias
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;         // (N, K, P, Q)
 @group(0) @binding(4) var<uniform>             p: Conv2dParams;
+@group(0) @binding(5) var<storage, read>       x4: array<vec4<f32>>;  // x again, as vec4s
 
 // Specialisation, as in conv2d_forward_fast_subgroup.wgsl: with SPECIALIZED the geometry (all
 // but N) comes from override constants, so loop bounds and divisors are compile-time constants.
@@ -70,6 +71,10 @@ fn geometry() -> Conv2dParams {
 
 override WG: u32 = 8;
 override HAS_BIAS: bool = true;
+// The launcher sets ALIGNED_ROWS when W % 4 == 0, pad_w == 1 and Q == W (3x3 "same" layers):
+// then the middle 4 window columns are always inside the image and start at a multiple of 4.
+// On llvmpipe a vec4 load walks the lanes once where 4 scalar loads walk them 4 times.
+override ALIGNED_ROWS: bool = false;
 // Output channels per lane: 16, or 32 when there are at least 32 (more multiply-adds per loaded
 // weight and x value; 128 accumulator floats, as the GEMM, matmul_subgroup.wgsl).
 override BLOCK_K: u32 = 16u;
@@ -121,9 +126,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let row_ok = ih >= 0 && ih < i32(q.H);
       let row = i32(x_image + c * HW) + ih * i32(q.W) + iw0;
       var win: array<f32, 6>;
-      for (var i = 0; i < 6; i++) {
-        let ok = row_ok && col_ok[i];
-        win[i] = select(0.0, x[u32(select(0, row + i, ok))], ok);
+      if (ALIGNED_ROWS) {
+        // Columns q0 .. q0+3 (window 1..4) are one aligned vec4: one load instead of four.
+        let mid = select(vec4<f32>(), x4[u32(select(0, row + 1, row_ok)) / 4u], row_ok);
+        win[0] = select(0.0, x[u32(select(0, row, row_ok && col_ok[0]))], row_ok && col_ok[0]);
+        win[1] = mid.x;
+        win[2] = mid.y;
+        win[3] = mid.z;
+        win[4] = mid.w;
+        win[5] = select(0.0, x[u32(select(0, row + 5, row_ok && col_ok[5]))], row_ok && col_ok[5]);
+      } else {
+        for (var i = 0; i < 6; i++) {
+          let ok = row_ok && col_ok[i];
+          win[i] = select(0.0, x[u32(select(0, row + i, ok))], ok);
+        }
       }
       let x0 = vec4<f32>(win[0], win[1], win[2], win[3]);
       let x1 = vec4<f32>(win[1], win[2], win[3], win[4]);
