@@ -14,10 +14,14 @@
 
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, ReLU, AdaptiveAvgPool2d, Linear, Sequential } from '../nn/layers/index.js';
-import { BasicBlock, conv1x1, conv3x3, initResNet, bnRelu } from './resnet.js';
+import { BasicBlock, conv1x1, conv3x3, initResNet, bnRelu, fusionEnabled } from './resnet.js';
 import { scope } from '../tensor/scope.js';
 import { flatten, slice, cat } from '../ops/shape.js';
 import { zeros } from '../ops/creation.js';
+import { plain, disposeIfCopy } from '../ops/shape.js';
+import { recordOp } from '../autograd/record.js';
+import { assertAlive, assertFloat } from '../tensor/tensor.js';
+import { shortcutAForward, shortcutABackward } from '../kernels/shortcut.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -36,9 +40,25 @@ export class ShortcutA extends Module {
 
   forward(x: Tensor): Tensor {
     if (x.rank !== 4) throw new OpArgumentError(`ShortcutA: expected (N, C, H, W) input, got ${fmtShape(x.shape)}`);
+    assertAlive('ShortcutA', x);
+    assertFloat('ShortcutA', x);
+    const pad = Math.floor(this.planes / 4);
+    if (fusionEnabled()) {
+      // One pass each way (shortcut_a_forward/backward.wgsl) instead of views, a zero fill and
+      // strided copies: the same values (tested against the composition below).
+      const xp = plain(x);
+      const y = shortcutAForward(xp, pad);
+      disposeIfCopy(xp, x);
+      const xShape = [...x.shape];
+      return recordOp('shortcutA', [x], y, [], (gy) => {
+        const gyp = plain(gy);
+        const dx = shortcutABackward(gyp, xShape, pad);
+        disposeIfCopy(gyp, gy);
+        return [dx];
+      });
+    }
     return scope(() => {
       const sub = slice(slice(x, 2, 0, undefined, 2), 3, 0, undefined, 2); // x[:, :, ::2, ::2], a view
-      const pad = Math.floor(this.planes / 4);
       if (pad === 0) return sub.contiguous();
       const [n, , h, w] = sub.shape;
       const zero = zeros([n, pad, h, w]);

@@ -32,6 +32,11 @@ export function setFusion(on: boolean): boolean {
   return previous;
 }
 
+/** Whether setFusion is on (read by the fused ops of the CIFAR nets' option-A shortcut). */
+export function fusionEnabled(): boolean {
+  return fusion;
+}
+
 /** relu(bn(x)), fused unless setFusion(false). */
 export function bnRelu(bn: BatchNorm2d, relu: ReLU, x: Tensor): Tensor {
   return fusion ? bn.forwardRelu(x) : relu.forward(bn.forward(x));

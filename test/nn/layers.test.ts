@@ -1,7 +1,7 @@
 // Layer forwards: each layer against a float64 host computation (or the functional op it wraps),
 // BatchNorm2d's running statistics and num_batches_tracked, train/eval behaviour, the CIFAR
 // option-A shortcut (forward and gradient), and that a block's forward frees its intermediates.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, onTestFinished } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, expectClose } from '../helpers.js';
 
@@ -143,7 +143,10 @@ describe('pooling layers wrap the functional ops', () => {
 });
 
 describe('CIFAR option-A shortcut', () => {
-  it('subsamples by 2 and zero-pads planes/4 channels on each side; gradient flows to the kept pixels', async () => {
+  // fused: one-pass kernels (shortcut_a_forward/backward.wgsl); unfused: views + cat.
+  it.each([true, false])('subsamples by 2 and zero-pads planes/4 channels on each side; gradient flows to the kept pixels (fused %s)', async (fused) => {
+    const old = wg.models.setFusion(fused);
+    onTestFinished(() => { wg.models.setFusion(old); });
     const N = 2, C = 4, H = 4, W = 3, planes = 8;
     const xd = hostRandom(N * C * H * W, 11);
     const x = wg.tensor(xd, [N, C, H, W], { requiresGrad: true });

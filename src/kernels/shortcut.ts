@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// Launchers for the option-A shortcut of the CIFAR ResNets (shortcut_a_forward.wgsl and
+// shortcut_a_backward.wgsl): subsample by 2 and zero-pad the channels in one pass, and its
+// gradient in one pass. Plain (contiguous, offset 0) tensors; no autograd (see ShortcutA in
+// src/resnet/cifar.ts for the differentiable op).
+
+import forwardSource from './wgsl/shortcut_a_forward.wgsl';
+import backwardSource from './wgsl/shortcut_a_backward.wgsl';
+import { defineKernel, launch, grid1d } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { Tensor, emptyTensor } from '../tensor/tensor.js';
+
+const forwardKernel = defineKernel('shortcut_a_forward', forwardSource, ['read', 'read_write', 'uniform']);
+const backwardKernel = defineKernel('shortcut_a_backward', backwardSource, ['read', 'read_write', 'uniform']);
+const WG = 256;
+
+/** x: (N, C, H, W) -> the shortcut's output shape, `struct ShortcutParams` and the geometry
+ * constants of the pipeline (see the .wgsl files: constant divisors). */
+function shortcutLaunch(xShape: readonly number[], pad: number): { yShape: number[]; params: Uint8Array; constants: Record<string, number> } {
+  const [N, C, H, W] = xShape;
+  return {
+    yShape: [N, C + 2 * pad, Math.ceil(H / 2), Math.ceil(W / 2)],
+    params: new Uniforms().u32(N).finish(),
+    constants: { WG, C, H, W, PAD: pad },
+  };
+}
+
+/** y = x[:, :, ::2, ::2] with `pad` zero channels before and after. */
+export function shortcutAForward(x: Tensor, pad: number): Tensor {
+  const { yShape, params, constants } = shortcutLaunch(x.shape, pad);
+  const y = emptyTensor(yShape, 'float32', 'shortcut_a');
+  launch(forwardKernel, { buffers: [x.buffer, y.buffer], params, workgroups: grid1d(y.size, WG), constants, label: 'shortcut_a_forward' });
+  return y;
+}
+
+/** dx (N, C, H, W) from gy (N, C + 2 * pad, ceil(H/2), ceil(W/2)). */
+export function shortcutABackward(gy: Tensor, xShape: readonly number[], pad: number): Tensor {
+  const { params, constants } = shortcutLaunch(xShape, pad);
+  const dx = emptyTensor(xShape, 'float32', 'shortcut_a_backward');
+  launch(backwardKernel, { buffers: [gy.buffer, dx.buffer], params, workgroups: grid1d(dx.size, WG), constants, label: 'shortcut_a_backward' });
+  return dx;
+}
