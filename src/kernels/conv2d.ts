@@ -31,6 +31,8 @@ import backwardWeightRowsSubgroupSource from './wgsl/conv2d_backward_weight_rows
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
+import { gemm, chooseGemmVariant, type MatrixView } from './matmul.js';
+import { copyContiguous } from './copy.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu } from '../tensor/device.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
@@ -507,16 +509,53 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
   return sumSplits(out, splits, shape);
 }
 
+// ---- 1x1 convolutions as GEMMs -------------------------------------------------------------
+
+/**
+ * A 1x1 convolution at stride 1 without padding or groups is a matrix product per image:
+ * y[n] (K x HW) = w (K x C) @ x[n] (C x HW), and dx[n] (C x HW) = w^T (C x K) @ gy[n] (K x HW).
+ * Where the adapter's GEMM is the subgroup kernel (lavapipe), matmul_subgroup.wgsl reads x and
+ * gy in place (HW % 4 == 0) and does ~2x the multiply-adds per loaded float of the 2-pixel conv
+ * kernel (a ResNet-50's 1x1 layers are about half its FLOPs). Elsewhere the conv kernels stay.
+ */
+function gemmApplies(g: Conv2dGeometry, pixels: number, rows: number, inner: number): boolean {
+  return implementation === 'fast' && g.R === 1 && g.S === 1 && g.stride_h === 1 && g.stride_w === 1 &&
+    g.pad_h === 0 && g.pad_w === 0 && g.G === 1 && g.PQ % 4 === 0 &&
+    chooseGemmVariant(rows, pixels, inner, g.N) === 'subgroup';
+}
+
+/** A contiguous (batch, rows, cols) tensor as GEMM operands; rows = 0: one matrix for all. */
+function matrices(t: Tensor, rows: number, cols: number): MatrixView {
+  return { buffer: t.buffer, offset: 0, batchStride: rows * cols, rowStride: cols, colStride: 1 };
+}
+
+function conv1x1Gemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[]): Tensor {
+  const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, 'subgroup');
+  const result = new Tensor(out.storage.retain(), shape, 'float32');
+  out.dispose();
+  return result;
+}
+
 // ---- entry points used by the differentiable op --------------------------------------------
 
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  if (!b && gemmApplies(g, g.PQ, g.K, g.C)) {
+    return conv1x1Gemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
+  }
   if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g);
   return conv2dForwardDirect(x, w, b, g);
 }
 
 /** dx from gy (N, K, P, Q) and w. */
 export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  if (gemmApplies(g, g.PQ, g.C, g.K)) {
+    // w^T (C x K), made contiguous once (the GEMM would otherwise pack it for every image).
+    const wt = copyContiguous(new Tensor(w.storage.retain(), [g.C, g.K], 'float32', { strides: [1, g.C] }));
+    const dx = conv1x1Gemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.H, g.W]);
+    wt.dispose();
+    return dx;
+  }
   if (implementation !== 'direct' && g.C_g >= MIN_FAST_ROWS) return conv2dBackwardInputFast(gy, w, g);
   return conv2dBackwardInputDirect(gy, w, g);
 }
