@@ -258,7 +258,10 @@ function packWeights(w: Tensor, g: Conv2dGeometry, transposed: boolean, quadsPer
     buffers: [w.buffer, wp.buffer],
     params: packConv2dParams(g),
     workgroups: grid1d(count, 64),
-    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0, QUADS_PER_TAP: quadsPerTap ? 1 : 0 },
+    constants: {
+      WG: 64, TRANSPOSED: transposed ? 1 : 0, QUADS_PER_TAP: quadsPerTap ? 1 : 0,
+      T_QUADS: Math.ceil((g.R * g.S * colsPerTap) / 4), ROW_BLOCKS: Math.ceil(rows / BLOCK), COLS_PER_TAP: colsPerTap, TAPS: g.R * g.S,
+    },
     label: 'conv2d_pack_weights',
   });
   return wp;
@@ -333,8 +336,8 @@ function packWeightsRows(w: Tensor, g: Conv2dGeometry, transposed: boolean): Ten
   launch(packRowsKernel, {
     buffers: [w.buffer, wp.buffer],
     params: packConv2dParams(g),
-    workgroups: grid1d(count, 64),
-    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0, BLOCK_K: block },
+    workgroups: grid1d(count / 4, 64),
+    constants: { WG: 64, TRANSPOSED: transposed ? 1 : 0, BLOCK_K: block, KR: g.R, COLS: cols, ROW_BLOCKS: Math.ceil(rows / block) },
     label: 'conv2d_pack_weights_rows',
   });
   return wp;

@@ -37,32 +37,36 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 override WG: u32 = 64;
 override TRANSPOSED: bool = false;
 override QUADS_PER_TAP: bool = true;
+// The sizes this kernel divides by, as pipeline constants (set by the launcher from p): a
+// division by a runtime value is scalarised lane by lane on a CPU adapter, by a constant it is
+// a multiply and shift.
+override T_QUADS: u32 = 1u;           // ceil(R * S * COLS_PER_TAP / 4)
+override ROW_BLOCKS: u32 = 1u;        // ceil(rows / 16)
+override COLS_PER_TAP: u32 = 1u;      // cols, rounded up to 4 when QUADS_PER_TAP
+override TAPS: u32 = 1u;              // R * S
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let rows = select(p.K_g, p.C_g, TRANSPOSED);
   let cols = select(p.C_g, p.K_g, TRANSPOSED);
-  let row_blocks = (rows + 15u) / 16u;
-  let cols_per_tap = select(cols, (cols + 3u) / 4u * 4u, QUADS_PER_TAP);
-  let t_quads = (p.R * p.S * cols_per_tap + 3u) / 4u;
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.G * row_blocks * t_quads * 64u) { return; }
+  if (i >= p.G * ROW_BLOCKS * T_QUADS * 64u) { return; }
   // Peel the indices off from the fastest-varying end: component, lane, t quad, row block, g.
   let comp = i % 4u;
   let lane = (i / 4u) % 16u;
   let rest = i / 64u;
-  let tq = rest % t_quads;
-  let rb = (rest / t_quads) % row_blocks;
-  let g = rest / (t_quads * row_blocks);
+  let tq = rest % T_QUADS;
+  let rb = (rest / T_QUADS) % ROW_BLOCKS;
+  let g = rest / (T_QUADS * ROW_BLOCKS);
   let row = rb * 16u + lane;
   let t = tq * 4u + comp;
-  let col = t % cols_per_tap;
-  let tap = t / cols_per_tap;           // r * S + s
+  let col = t % COLS_PER_TAP;
+  let tap = t / COLS_PER_TAP;           // r * S + s
   var v = 0.0;
-  if (row < rows && col < cols && tap < p.R * p.S) {
+  if (row < rows && col < cols && tap < TAPS) {
     let k = select(row, col, TRANSPOSED);   // output channel within the group
     let c = select(col, row, TRANSPOSED);   // input channel within the group
-    v = w[((g * p.K_g + k) * p.C_g + c) * p.R * p.S + tap];
+    v = w[((g * p.K_g + k) * p.C_g + c) * TAPS + tap];
   }
   wp[i] = v;
 }

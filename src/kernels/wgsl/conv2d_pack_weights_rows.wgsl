@@ -14,7 +14,7 @@
 //   TRANSPOSED = true  (input gradient at stride 1, a convolution of gy with the transposed,
 //     flipped kernel): rows = c, cols = k, wp tap (r, s) = w tap (R-1-r, 2-s).
 //
-// One invocation writes one f32 of wp. Launcher: packWeightsRows() in src/kernels/conv2d.ts.
+// One invocation writes one vec4 of wp. Launcher: packWeightsRows() in src/kernels/conv2d.ts.
 
 struct Conv2dParams {                 // packed by packConv2dParams(), same field order
   N: u32, C: u32, H: u32, W: u32,
@@ -25,39 +25,44 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 }
 
 @group(0) @binding(0) var<storage, read>       w: array<f32>;    // (K, C_g, R, 3)
-@group(0) @binding(1) var<storage, read_write> wp: array<f32>;   // see above, as f32s
+@group(0) @binding(1) var<storage, read_write> wp: array<vec4<f32>>;   // see above
 @group(0) @binding(2) var<uniform>             p: Conv2dParams;  // the geometry of w's conv
 
 override WG: u32 = 64;
 override TRANSPOSED: bool = false;
 override BLOCK_K: u32 = 16u;          // rows per block: 16 or 32, as the kernel's BLOCK_K
+// The sizes this kernel divides by, as pipeline constants (set by the launcher from p): a
+// division by a runtime value is scalarised lane by lane on a CPU adapter, by a constant it is
+// a multiply and shift (measured on lavapipe: packing was ~1/3 of a ResNet-18 batch-1 forward).
+override KR: u32 = 1u;                // R, the kernel height
+override COLS: u32 = 1u;              // reduction channels: C_g, or K_g when TRANSPOSED
+override ROW_BLOCKS: u32 = 1u;        // ceil(rows / BLOCK_K)
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let rows = select(p.K_g, p.C_g, TRANSPOSED);
-  let cols = select(p.C_g, p.K_g, TRANSPOSED);
-  let row_blocks = (rows + BLOCK_K - 1u) / BLOCK_K;
   let vecs = 3u * BLOCK_K / 4u;         // vec4s per (col, r)
-  let i = gid.x + gid.y * nwg.x * WG;
-  let packed = p.G * row_blocks * cols * p.R * vecs * 4u;
-  if (i >= packed + 16u) { return; }
-  var v = 0.0;
+  let i = gid.x + gid.y * nwg.x * WG;   // the vec4 of wp this invocation writes
+  let packed = p.G * ROW_BLOCKS * COLS * KR * vecs;
+  if (i >= packed + 4u) { return; }
+  var v = vec4<f32>(0.0);
   if (i < packed) {
-    // Peel the indices off from the fastest-varying end: component, vec4 (s, jq), r, col, block, g.
-    let comp = i % 4u;
-    let vec = (i / 4u) % vecs;
-    let r = (i / (4u * vecs)) % p.R;
-    let rest = i / (4u * vecs * p.R);
-    let col = rest % cols;
-    let rb = (rest / cols) % row_blocks;
-    let g = rest / (cols * row_blocks);
-    let row = rb * BLOCK_K + (vec % (BLOCK_K / 4u)) * 4u + comp;
+    // Peel the indices off from the fastest-varying end: vec4 (s, jq), r, col, block, g.
+    let vec = i % vecs;
+    let r = (i / vecs) % KR;
+    let rest = i / (vecs * KR);
+    let col = rest % COLS;
+    let rb = (rest / COLS) % ROW_BLOCKS;
+    let g = rest / (COLS * ROW_BLOCKS);
     let s = vec / (BLOCK_K / 4u);
-    if (row < rows) {
-      let k = select(row, col, TRANSPOSED);   // output channel within the group
-      let c = select(col, row, TRANSPOSED);   // input channel within the group
-      let tap = select(r * 3u + s, (p.R - 1u - r) * 3u + (2u - s), TRANSPOSED);
-      v = w[((g * p.K_g + k) * p.C_g + c) * p.R * 3u + tap];
+    let tap = select(r * 3u + s, (KR - 1u - r) * 3u + (2u - s), TRANSPOSED);
+    for (var comp = 0u; comp < 4u; comp++) {
+      let row = rb * BLOCK_K + (vec % (BLOCK_K / 4u)) * 4u + comp;
+      if (row < rows) {
+        let k = select(row, col, TRANSPOSED);   // output channel within the group
+        let c = select(col, row, TRANSPOSED);   // input channel within the group
+        v[comp] = w[((g * p.K_g + k) * p.C_g + c) * KR * 3u + tap];
+      }
     }
   }
   wp[i] = v;
