@@ -7,8 +7,9 @@
 //   backward:            batch_norm_backward_reduce -> batch_norm_backward_finalize -> batch_norm_backward_input
 //                        (read gy, x)                  (C invocations)                 (read gy, x, write dx)
 // Fused with a ReLU (F.batchNorm's `relu` option): the forward pass writes max(y, 0), and both
-// backward passes mask gy with the saved fused output (yout > 0) as they load it: no separate
-// relu / reluBackward dispatches, and the same sums in the same order as the unfused pair.
+// backward passes mask gy with y > 0, y recomputed from x and the saved scale/shift as they load
+// it: no separate relu / reluBackward dispatches, the fused output is not saved, and the sums
+// are the unfused pair's in the same order.
 // The per-channel reductions run a grid of (P chunks x C channels) workgroups, each folding its
 // chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
 // spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
@@ -36,7 +37,7 @@ const forwardKernels = {
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
   flat: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_flat'),
 };
-const reduceBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
+const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
 const backwardReduceKernels = {
   scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
@@ -237,10 +238,10 @@ export interface BatchNormBackwardArgs {
   needWeight: boolean;
   needBias: boolean;
   /**
-   * The saved output of a batch norm fused with a ReLU (plain, x's shape): gy is then the
-   * gradient of relu(bn(x)) and is masked by yout > 0 inside the passes. Null: plain batch norm.
+   * Batch norm fused with a ReLU: gy is the gradient of relu(bn(x)), masked inside the passes by
+   * x * scale + shift > 0 recomputed from x and stats (the forward's own expression).
    */
-  reluOutput?: Tensor | null;
+  relu?: boolean;
 }
 
 /** Gradients of batch norm; each is null when not asked for. gy and x are plain. */
@@ -253,9 +254,7 @@ export function batchNormBackward(
     temps.push(t);
     return t.buffer;
   };
-  // Without the fusion the mask binding is not read; gy (read-only there too) fills it.
-  const fuse = a.reluOutput != null;
-  const maskBuffer = a.reluOutput?.buffer ?? gy.buffer;
+  const fuse = a.relu ?? false;
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
   let partial: GPUBuffer;
@@ -263,7 +262,7 @@ export function batchNormBackward(
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
     temps.push(part);
     launch(pick(g, backwardReduceKernels), {
-      buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer, maskBuffer],
+      buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
       params: packChunkParams(g),
       workgroups: [g.P, g.C],
       constants: { WG: g.reduceWG, FUSE_RELU: fuse ? 1 : 0 },
@@ -296,7 +295,7 @@ export function batchNormBackward(
     dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
     const shape = applyLaunch(g);
     launch(pickApply(g, backwardInputKernels), {
-      buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer, maskBuffer],
+      buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer, stats.buffer],
       params: packApplyParams(g),
       workgroups: shape.workgroups,
       constants: { ...shape.constants, TRAINING: a.training ? 1 : 0, FUSE_RELU: fuse ? 1 : 0 },

@@ -5,9 +5,11 @@
 // Grid as in batch_norm_forward.wgsl: workgroup (b, c, n) covers V * WG units of plane (n, c).
 // A unit is an f32 (`main`) or a vec4 (`main_vec4`, S % 4 == 0, S counted in vec4s);
 // `main_flat` (tiny planes) runs one invocation per f32 over a 1-D grid, channel = (i / S) % C.
-// FUSE_RELU: gy is masked by the saved fused output, select(0, gy, yout > 0), as in
-// batch_norm_backward_reduce.wgsl (yout unread otherwise; the launcher binds gy there).
-// Bindings: 0 gy (read), 1 x (read), 2 coef (read, C vec4), 3 dx (write), 4 yout (read), 5 params.
+// FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
+// stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl (stats unread
+// otherwise).
+// Bindings: 0 gy (read), 1 x (read), 2 coef (read, C vec4), 3 dx (write), 4 stats (read, C vec4),
+// 5 params.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.
 
 struct ApplyParams {      // the same struct as batch_norm_forward.wgsl
@@ -24,8 +26,7 @@ struct ApplyParams {      // the same struct as batch_norm_forward.wgsl
 @group(0) @binding(2) var<storage, read> coef: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx4: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> yout: array<f32>;
-@group(0) @binding(4) var<storage, read> yout4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> stats: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ApplyParams;
 
 override WG: u32 = 256u;
@@ -33,25 +34,28 @@ override V: u32 = 1u;
 override TRAINING: bool = true;
 override FUSE_RELU: bool = false;
 
-fn load_gy(i: u32) -> f32 {
-  if (FUSE_RELU) { return select(0.0, gy[i], yout[i] > 0.0); }
-  return gy[i];
+// gy masked by the fused ReLU: y = x * scale + shift > 0, as batch_norm_forward.wgsl computes y.
+fn masked_gy(g: f32, xv: f32, st: vec4<f32>) -> f32 {
+  if (FUSE_RELU) { return select(0.0, g, xv * st.z + st.w > 0.0); }
+  return g;
 }
 
-fn load_gy4(i: u32) -> vec4<f32> {
-  if (FUSE_RELU) { return select(vec4<f32>(0.0), gy4[i], yout4[i] > vec4<f32>(0.0)); }
-  return gy4[i];
+fn masked_gy4(g: vec4<f32>, xv: vec4<f32>, st: vec4<f32>) -> vec4<f32> {
+  if (FUSE_RELU) { return select(vec4<f32>(0.0), g, xv * st.z + st.w > vec4<f32>(0.0)); }
+  return g;
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let k = coef[wid.y];
+  let st = stats[wid.y];
   let base = (wid.z * p.C + wid.y) * p.S;
   for (var j = 0u; j < V; j++) {
     let s = (wid.x * V + j) * WG + lid.x;
     if (s < p.S) {
-      var g = k.x * load_gy(base + s);
-      if (TRAINING) { g += k.y * (x[base + s] - k.w) + k.z; }
+      let xv = x[base + s];               // unread (dead) in eval without FUSE_RELU
+      var g = k.x * masked_gy(gy[base + s], xv, st);
+      if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
       dx[base + s] = g;
     }
   }
@@ -60,12 +64,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let k = coef[wid.y];
+  let st = stats[wid.y];
   let base = (wid.z * p.C + wid.y) * p.S;
   for (var j = 0u; j < V; j++) {
     let s = (wid.x * V + j) * WG + lid.x;
     if (s < p.S) {
-      var g = k.x * load_gy4(base + s);
-      if (TRAINING) { g += k.y * (x4[base + s] - k.w) + k.z; }
+      let xv = x4[base + s];
+      var g = k.x * masked_gy4(gy4[base + s], xv, st);
+      if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
       dx4[base + s] = g;
     }
   }
@@ -75,8 +81,10 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
 fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
-  let k = coef[(i / p.S) % p.C];
-  var g = k.x * load_gy(i);
-  if (TRAINING) { g += k.y * (x[i] - k.w) + k.z; }
+  let c = (i / p.S) % p.C;
+  let k = coef[c];
+  let xv = x[i];
+  var g = k.x * masked_gy(gy[i], xv, stats[c]);
+  if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
   dx[i] = g;
 }

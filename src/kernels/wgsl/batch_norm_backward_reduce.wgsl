@@ -10,12 +10,13 @@
 // Centring x on the mean before multiplying keeps the sum accurate when |mean| >> std.
 // Entry points: `main` (one f32 per step) and `main_vec4` (S % 4 == 0: one vec4 per step,
 // S counted in vec4s). Lanes walk (n, s) incrementally, as in batch_norm_stats.wgsl.
-// FUSE_RELU (batch norm fused with a ReLU): gy is the gradient of relu(bn(x)) and `yout` that
-// saved output; each gy is masked to select(0, gy, yout > 0) as it is loaded, which is exactly
-// what a separate reluBackward pass would have written, so the sums (and their order) are the
-// unfused ones. Without FUSE_RELU, yout is not read (the launcher binds gy there).
-// Bindings: 0 gy (read), 1 x (read), 2 stats (read, C vec4), 3 partial (write), 4 yout (read),
-// 5 params.
+// FUSE_RELU (batch norm fused with a ReLU): gy is the gradient of relu(bn(x)). Each gy is masked
+// to select(0, gy, y > 0) as it is loaded, y = x * scale + shift recomputed from the x this pass
+// reads anyway and stats[c] = (mean, invstd, scale, shift) -- the same expression, and so the
+// same bits, as batch_norm_forward.wgsl -- which is exactly what a separate reluBackward pass
+// would have written: the sums (and their order) are the unfused ones, and the fused output
+// need not be saved or read (two loads per element instead of three).
+// Bindings: 0 gy (read), 1 x (read), 2 stats (read, C vec4), 3 partial (write), 4 params.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.
 
 struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunkParams)
@@ -35,21 +36,20 @@ struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunk
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> stats: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partial: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> yout: array<f32>;
-@group(0) @binding(4) var<storage, read> yout4: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> p: StatsParams;
+@group(0) @binding(4) var<uniform> p: StatsParams;
 
 override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
 override FUSE_RELU: bool = false;
 
-fn load_gy(i: u32) -> f32 {
-  if (FUSE_RELU) { return select(0.0, gy[i], yout[i] > 0.0); }
-  return gy[i];
+// gy masked by the fused ReLU: y = x * scale + shift > 0, as batch_norm_forward.wgsl computes y.
+fn masked_gy(g: f32, xv: f32, st: vec4<f32>) -> f32 {
+  if (FUSE_RELU) { return select(0.0, g, xv * st.z + st.w > 0.0); }
+  return g;
 }
 
-fn load_gy4(i: u32) -> vec4<f32> {
-  if (FUSE_RELU) { return select(vec4<f32>(0.0), gy4[i], yout4[i] > vec4<f32>(0.0)); }
-  return gy4[i];
+fn masked_gy4(g: vec4<f32>, xv: vec4<f32>, st: vec4<f32>) -> vec4<f32> {
+  if (FUSE_RELU) { return select(vec4<f32>(0.0), g, xv * st.z + st.w > vec4<f32>(0.0)); }
+  return g;
 }
 
 var<workgroup> tree: array<vec2<f32>, WG>;
@@ -69,7 +69,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   let lid = lid3.x;
   let part = wid.x;
   let c = wid.y;
-  let mean = stats[c].x;
+  let st = stats[c];
+  let mean = st.x;
   let end = min((part + 1u) * p.chunk, p.total);
   var sum_g = 0.0;
   var sum_gx = 0.0;
@@ -78,9 +79,10 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   var s = u % p.S;
   while (u < end) {
     let i = (n * p.C + c) * p.S + s;
-    let g = load_gy(i);
+    let xv = x[i];
+    let g = masked_gy(gy[i], xv, st);
     sum_g += g;
-    sum_gx += g * (x[i] - mean);
+    sum_gx += g * (xv - mean);
     u += WG;
     s += p.step_s;
     n += p.step_n;
@@ -94,7 +96,8 @@ fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_i
   let lid = lid3.x;
   let part = wid.x;
   let c = wid.y;
-  let mean = vec4<f32>(stats[c].x);
+  let st = stats[c];
+  let mean = vec4<f32>(st.x);
   let end = min((part + 1u) * p.chunk, p.total);
   var sum_g = vec4<f32>(0.0);
   var sum_gx = vec4<f32>(0.0);
@@ -103,9 +106,10 @@ fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_i
   var s = u % p.S;
   while (u < end) {
     let i = (n * p.C + c) * p.S + s;
-    let g = load_gy4(i);
+    let xv = x4[i];
+    let g = masked_gy4(gy4[i], xv, st);
     sum_g += g;
-    sum_gx += g * (x4[i] - mean);
+    sum_gx += g * (xv - mean);
     u += WG;
     s += p.step_s;
     n += p.step_n;

@@ -99,14 +99,13 @@ export function batchNorm(
   const needInput = x.requiresGrad;
   const needWeight = weight?.requiresGrad ?? false;
   const needBias = bias?.requiresGrad ?? false;
-  // Saved: x, stats, then the output (relu only: its mask), then the weight (if any).
-  const save = [xp, stats, ...(relu ? [y] : []), ...(wp ? [wp] : [])];
+  // Saved: x, stats, then the weight (if any). With relu the mask is recomputed from x and stats.
+  const save = [xp, stats, ...(wp ? [wp] : [])];
   const out = recordOp(relu ? 'batchNormRelu' : 'batchNorm', inputs, y, save, (gy, saved) => {
     const [xs, st] = saved;
-    const ys = relu ? saved[2] : null;
-    const ws = wp ? saved[relu ? 3 : 2] : null;
+    const ws = wp ? saved[2] : null;
     const gyp = plain(gy);
-    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias, reluOutput: ys });
+    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias, relu });
     disposeIfCopy(gyp, gy);
     const result: (Tensor | null)[] = [grads.dx];
     if (weight) result.push(grads.dweight);
