@@ -515,16 +515,20 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
 // ---- 1x1 convolutions as GEMMs -------------------------------------------------------------
 
 /**
- * A 1x1 convolution at stride 1 without padding or groups is a matrix product per image:
- * y[n] (K x HW) = w (K x C) @ x[n] (C x HW), and dx[n] (C x HW) = w^T (C x K) @ gy[n] (K x HW).
- * Where the adapter's GEMM is the subgroup kernel (lavapipe), matmul_subgroup.wgsl reads x and
- * gy in place (HW % 4 == 0) and does ~2x the multiply-adds per loaded float of the 2-pixel conv
- * kernel (a ResNet-50's 1x1 layers are about half its FLOPs). Elsewhere the conv kernels stay.
+ * A 1x1 convolution without padding or groups is a matrix product per image:
+ * y[n] (K x PQ) = w (K x C) @ x[n] (C x PQ), and at stride 1 dx[n] (C x HW) = w^T (C x K) @ gy[n].
+ * Where the adapter's GEMM is the subgroup kernel (lavapipe), matmul_subgroup.wgsl does ~2x the
+ * multiply-adds per loaded float of the 2-pixel conv kernel (a ResNet-50's 1x1 layers are about
+ * half its FLOPs) and needs no weight packing. x and gy are read in place when PQ % 4 == 0 (else
+ * the GEMM packs them, O(C * PQ) against O(K * C * PQ)); a strided forward (the downsampling
+ * shortcuts) first gathers x[:, :, ::s, ::s]. Elsewhere the conv kernels stay.
  */
-function gemmApplies(g: Conv2dGeometry, pixels: number, rows: number, inner: number): boolean {
-  return implementation === 'fast' && g.R === 1 && g.S === 1 && g.stride_h === 1 && g.stride_w === 1 &&
-    g.pad_h === 0 && g.pad_w === 0 && g.G === 1 && g.PQ % 4 === 0 &&
-    chooseGemmVariant(rows, pixels, inner, g.N) === 'subgroup';
+function gemmApplies(g: Conv2dGeometry, pass: 'forward' | 'input'): boolean {
+  const strideOk = pass === 'forward' || (g.stride_h === 1 && g.stride_w === 1);
+  const [rows, inner] = pass === 'forward' ? [g.K, g.C] : [g.C, g.K];
+  return implementation === 'fast' && g.R === 1 && g.S === 1 && strideOk &&
+    g.pad_h === 0 && g.pad_w === 0 && g.G === 1 &&
+    chooseGemmVariant(rows, g.PQ, inner, g.N) === 'subgroup';
 }
 
 /** A contiguous (batch, rows, cols) tensor as GEMM operands; rows = 0: one matrix for all. */
@@ -543,8 +547,16 @@ function conv1x1Gemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: numb
 
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
-  if (!b && gemmApplies(g, g.PQ, g.K, g.C)) {
-    return conv1x1Gemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
+  if (!b && gemmApplies(g, 'forward')) {
+    if (g.stride_h === 1 && g.stride_w === 1) return conv1x1Gemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
+    // x[:, :, ::stride_h, ::stride_w] (rows 0, s, 2s, ... are the ones a 1x1 kernel reads)
+    const HW = g.H * g.W;
+    const xs = copyContiguous(new Tensor(x.storage.retain(), [g.N, g.C, g.P, g.Q], 'float32', {
+      strides: [g.C * HW, HW, g.stride_h * g.W, g.stride_w],
+    }));
+    const y = conv1x1Gemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g));
+    xs.dispose();
+    return y;
   }
   if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g);
   return conv2dForwardDirect(x, w, b, g);
@@ -552,7 +564,7 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dG
 
 /** dx from gy (N, K, P, Q) and w. */
 export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
-  if (gemmApplies(g, g.PQ, g.C, g.K)) {
+  if (gemmApplies(g, 'input')) {
     // w^T (C x K), made contiguous once (the GEMM would otherwise pack it for every image).
     const wt = copyContiguous(new Tensor(w.storage.retain(), [g.C, g.K], 'float32', { strides: [1, g.C] }));
     const dx = conv1x1Gemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.H, g.W]);
