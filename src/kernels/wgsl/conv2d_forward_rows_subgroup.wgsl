@@ -11,7 +11,8 @@ enable subgroups;
 //
 // Why rows. On llvmpipe a load whose address differs per lane is a loop over the 8 lanes with a
 // bounds check each (shared/docs/lavapipe.md): loaded floats per multiply-add is the cost. A lane
-// here owns 4 neighbouring output pixels of one output row (q0 .. q0+3) and 16 output channels.
+// here owns 4 neighbouring output pixels of one output row (q0 .. q0+3) and 16 output channels
+// (the numbers below; BLOCK_K and PIX further down trade them for 32 channels or 8 pixels).
 // For one input channel c and kernel row r, those 4 pixels read input columns q0-pad .. q0-pad+5:
 // 6 floats serve all 3 taps (x0 = cols 0..3 for s = 0, x1 = 1..4 for s = 1, x2 = 2..5 for s = 2),
 // where the 2-pixel kernel (conv2d_forward_fast_subgroup.wgsl) loads 2 per tap, 6 per 2 pixels.
@@ -21,7 +22,7 @@ enable subgroups;
 //
 // Zero padding: columns or rows outside the input read address 0 and are replaced by 0 with
 // select(). Pixels past the right edge (Q not a multiple of 4) are computed and not stored.
-// Grid: x, y = tiles of WG quads of 4 pixels over N * P * ceil(Q / 4) (y spills past 65535),
+// Grid: x, y = tiles of WG groups of PIX pixels over N * P * ceil(Q / PIX) (y spills past 65535),
 //       z = (group, block of 16 output channels). Requires a subgroup size of at least 8.
 // Launcher: conv2dForwardFast() in src/kernels/conv2d.ts, which picks this kernel when S = 3,
 // stride_w = 1 and dil_w = 1.
@@ -78,6 +79,9 @@ override ALIGNED_ROWS: bool = false;
 // Output channels per lane: 16, or 32 when there are at least 32 (more multiply-adds per loaded
 // weight and x value; 128 accumulator floats, as the GEMM, matmul_subgroup.wgsl).
 override BLOCK_K: u32 = 16u;
+// Pixels per lane along the output row: 4, or 8 with 16-channel blocks (the 64 accumulator
+// floats freed by the smaller block hold the second 4; a 10-column window serves 8 pixels).
+override PIX: u32 = 4u;
 override VECS = 3u * BLOCK_K / 4u;   // weight vec4s per (c, r): 12 or 24 (derived; not set by the launcher)
 
 // All 3 taps for 4 output channels: acc[j0 + i] += x0 * w0[i] + x1 * w1[i] + x2 * w2[i], where
@@ -99,44 +103,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let k_blocks = (q.K_g + BLOCK_K - 1u) / BLOCK_K;
   let kb = wid.z % k_blocks;            // block of BLOCK_K output channels (within the group)
   let g = wid.z / k_blocks;
-  let quads_per_row = (q.Q + 3u) / 4u;
+  let quads_per_row = (q.Q + PIX - 1u) / PIX;   // pixel groups ("quads" of PIX pixels) per row
   let quads = q.N * q.P * quads_per_row;
   let tile = (wid.x + wid.y * nwg.x) * WG;
   if (tile >= quads) { return; }        // whole workgroup past the end (y spill rounding)
 
-  // This lane's 4 pixels: image n, output row oh, columns q0 .. q0+3.
+  // This lane's PIX pixels: image n, output row oh, columns q0 .. q0+PIX-1.
   let quad = min(tile + li, quads - 1u); // clamp the tail; its results are not stored
   let n = quad / (q.P * quads_per_row);
   let oh = (quad / quads_per_row) % q.P;
-  let q0 = (quad % quads_per_row) * 4u;
+  let q0 = (quad % quads_per_row) * PIX;
   let ih0 = i32(oh * q.stride_h) - i32(q.pad_h);
-  let iw0 = i32(q0) - i32(q.pad_w);     // first input column of the 6-column window
-  // Which of the 6 window columns lie inside the image (the same for every row and channel).
-  var col_ok: array<bool, 6>;
-  for (var i = 0; i < 6; i++) { col_ok[i] = iw0 + i >= 0 && iw0 + i < i32(q.W); }
+  let iw0 = i32(q0) - i32(q.pad_w);     // first input column of the PIX+2-column window
+  // Which window columns lie inside the image (the same for every row and channel).
+  var col_ok: array<bool, 10>;
+  for (var i = 0; i < i32(PIX) + 2; i++) { col_ok[i] = iw0 + i >= 0 && iw0 + i < i32(q.W); }
 
   let HW = q.H * q.W;
   let x_image = (n * q.C + g * q.C_g) * HW;
   var wi = (g * k_blocks + kb) * q.C_g * q.R * VECS + lane;
 
-  var acc: array<vec4<f32>, 32>;        // acc[j] = y[k0 + j, oh, q0 .. q0+3], j < BLOCK_K
+  // acc[j] = y[k0 + j, oh, q0 .. q0+3], j < BLOCK_K; with PIX = 8, acc[16 + j] = columns q0+4 .. q0+7.
+  var acc: array<vec4<f32>, 32>;
   for (var c = 0u; c < q.C_g; c++) {
     for (var r = 0u; r < q.R; r++) {
       let ih = ih0 + i32(r * q.dil_h);
       let row_ok = ih >= 0 && ih < i32(q.H);
       let row = i32(x_image + c * HW) + ih * i32(q.W) + iw0;
-      var win: array<f32, 6>;
+      var win: array<f32, 10>;          // window columns 0 .. PIX+1
+      let last = i32(PIX) + 1;
       if (ALIGNED_ROWS) {
-        // Columns q0 .. q0+3 (window 1..4) are one aligned vec4: one load instead of four.
+        // Columns q0 .. q0+3 (window 1..4, and 5..8 for PIX = 8) are aligned vec4s: one load
+        // instead of four; the two edge columns are scalars.
         let mid = select(vec4<f32>(), x4[u32(select(0, row + 1, row_ok)) / 4u], row_ok);
-        win[0] = select(0.0, x[u32(select(0, row, row_ok && col_ok[0]))], row_ok && col_ok[0]);
         win[1] = mid.x;
         win[2] = mid.y;
         win[3] = mid.z;
         win[4] = mid.w;
-        win[5] = select(0.0, x[u32(select(0, row + 5, row_ok && col_ok[5]))], row_ok && col_ok[5]);
+        if (PIX == 8u) {
+          let mid2 = select(vec4<f32>(), x4[u32(select(0, row + 5, row_ok)) / 4u], row_ok && col_ok[5]);
+          win[5] = mid2.x;
+          win[6] = mid2.y;
+          win[7] = mid2.z;
+          win[8] = mid2.w;
+        }
+        win[0] = select(0.0, x[u32(select(0, row, row_ok && col_ok[0]))], row_ok && col_ok[0]);
+        win[last] = select(0.0, x[u32(select(0, row + last, row_ok && col_ok[last]))], row_ok && col_ok[last]);
       } else {
-        for (var i = 0; i < 6; i++) {
+        for (var i = 0; i <= last; i++) {
           let ok = row_ok && col_ok[i];
           win[i] = select(0.0, x[u32(select(0, row + i, ok))], ok);
         }
@@ -153,6 +167,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         taps3(&acc, 4u, x0, x1, x2, subgroupBroadcast(wa, 1u), subgroupBroadcast(wa, 5u), subgroupBroadcast(wb, 1u));
         taps3(&acc, 8u, x0, x1, x2, subgroupBroadcast(wa, 2u), subgroupBroadcast(wa, 6u), subgroupBroadcast(wb, 2u));
         taps3(&acc, 12u, x0, x1, x2, subgroupBroadcast(wa, 3u), subgroupBroadcast(wa, 7u), subgroupBroadcast(wb, 3u));
+        if (PIX == 8u) {
+          // Columns q0+4 .. q0+7: the same weights, the window shifted by 4.
+          let x4_0 = vec4<f32>(win[4], win[5], win[6], win[7]);
+          let x4_1 = vec4<f32>(win[5], win[6], win[7], win[8]);
+          let x4_2 = vec4<f32>(win[6], win[7], win[8], win[9]);
+          taps3(&acc, 16u, x4_0, x4_1, x4_2, subgroupBroadcast(wa, 0u), subgroupBroadcast(wa, 4u), subgroupBroadcast(wb, 0u));
+          taps3(&acc, 20u, x4_0, x4_1, x4_2, subgroupBroadcast(wa, 1u), subgroupBroadcast(wa, 5u), subgroupBroadcast(wb, 1u));
+          taps3(&acc, 24u, x4_0, x4_1, x4_2, subgroupBroadcast(wa, 2u), subgroupBroadcast(wa, 6u), subgroupBroadcast(wb, 2u));
+          taps3(&acc, 28u, x4_0, x4_1, x4_2, subgroupBroadcast(wa, 3u), subgroupBroadcast(wa, 7u), subgroupBroadcast(wb, 3u));
+        }
       } else {
         // Vec4 v of (c, r) holds channels 4*(v%8) .. +3 for tap s = v/8: ws comes from lane v%8
         // of the load for tap s.
@@ -178,10 +202,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let kk = kb * BLOCK_K + j;
     if (kk >= q.K_g) { break; }
     let k = g * q.K_g + kk;
-    var v = acc[j];
-    if (HAS_BIAS) { v += vec4<f32>(b[k]); }
-    for (var i = 0u; i < 4u; i++) {
-      if (q0 + i < q.Q) { y[y_row + k * q.PQ + i] = v[i]; }
+    var bias = 0.0;
+    if (HAS_BIAS) { bias = b[k]; }
+    for (var i = 0u; i < PIX; i++) {
+      // Columns 4..7 of an 8-pixel group live in acc[16 + j].
+      let v = acc[select(j, 16u + j, i >= 4u)][i % 4u] + bias;
+      if (q0 + i < q.Q) { y[y_row + k * q.PQ + i] = v; }
     }
   }
 }
