@@ -123,6 +123,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   // transposed form (falls back), a 1x3 kernel, Q % 4 != 0 (weight gradient falls back).
   ['rows: 32-channel block + tail, K=36, R=5, stride [2, 1], dilation [2, 1]', [2, 8, 13, 12], [36, 8, 5, 3], { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, true],
   ['rows: groups 2, K_g=20 (16 + tail), C_g=12', [2, 24, 6, 12], [40, 12, 3, 3], { groups: 2, padding: 1 }, false],
+  ['rows: 16-channel block, 3 kernel rows per lane, stride [2, 1], dilation [2, 1]', [2, 8, 13, 12], [20, 8, 3, 3], { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, true],
   ['rows: padding [0, 2], Q=10', [2, 16, 9, 8], [32, 16, 3, 3], { padding: [0, 2] }, true],
   ['rows: padding 3 (input gradient falls back)', [2, 16, 5, 6], [16, 16, 3, 3], { padding: 3 }, false],
   ['rows: 1x3 kernel', [3, 16, 6, 8], [16, 16, 1, 3], { padding: [0, 1] }, true],
