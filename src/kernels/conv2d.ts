@@ -33,6 +33,7 @@ import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
 import { gemm, chooseGemmVariant, type MatrixView } from './matmul.js';
 import { copyContiguous } from './copy.js';
+import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu } from '../tensor/device.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
@@ -518,17 +519,18 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
 
 /**
  * A 1x1 convolution without padding or groups is a matrix product per image:
- * y[n] (K x PQ) = w (K x C) @ x[n] (C x PQ), and at stride 1 dx[n] (C x HW) = w^T (C x K) @ gy[n].
+ * y[n] (K x PQ) = w (K x C) @ x[n] (C x PQ), and dx[n] (C x PQ) = w^T (C x K) @ gy[n].
  * Where the adapter's GEMM is the subgroup kernel (lavapipe), matmul_subgroup.wgsl does ~2x the
  * multiply-adds per loaded float of the 2-pixel conv kernel (a ResNet-50's 1x1 layers are about
  * half its FLOPs) and needs no weight packing. x and gy are read in place when PQ % 4 == 0 (else
- * the GEMM packs them, O(C * PQ) against O(K * C * PQ)); a strided forward (the downsampling
- * shortcuts) first gathers x[:, :, ::s, ::s]. Elsewhere the conv kernels stay.
+ * the GEMM packs them, O(C * PQ) against O(K * C * PQ)). At stride 2 (the downsampling
+ * shortcuts) the one-pass subsampling kernels of the CIFAR option-A shortcut (with no channel
+ * padding) gather x[:, :, ::2, ::2] first, and scatter dx back. Elsewhere the conv kernels stay.
  */
 function gemmApplies(g: Conv2dGeometry, pass: 'forward' | 'input'): boolean {
-  const strideOk = pass === 'forward' || (g.stride_h === 1 && g.stride_w === 1);
+  const stride = g.stride_h === g.stride_w && (g.stride_h === 1 || g.stride_h === 2);
   const [rows, inner] = pass === 'forward' ? [g.K, g.C] : [g.C, g.K];
-  return implementation === 'fast' && g.R === 1 && g.S === 1 && strideOk &&
+  return implementation === 'fast' && g.R === 1 && g.S === 1 && stride &&
     g.pad_h === 0 && g.pad_w === 0 && g.G === 1 &&
     chooseGemmVariant(rows, g.PQ, inner, g.N) === 'subgroup';
 }
@@ -550,12 +552,8 @@ function conv1x1Gemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: numb
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
   if (!b && gemmApplies(g, 'forward')) {
-    if (g.stride_h === 1 && g.stride_w === 1) return conv1x1Gemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
-    // x[:, :, ::stride_h, ::stride_w] (rows 0, s, 2s, ... are the ones a 1x1 kernel reads)
-    const HW = g.H * g.W;
-    const xs = copyContiguous(new Tensor(x.storage.retain(), [g.N, g.C, g.P, g.Q], 'float32', {
-      strides: [g.C * HW, HW, g.stride_h * g.W, g.stride_w],
-    }));
+    if (g.stride_h === 1) return conv1x1Gemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
+    const xs = shortcutAForward(x, 0);   // x[:, :, ::2, ::2], the pixels a 1x1 kernel reads
     const y = conv1x1Gemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g));
     xs.dispose();
     return y;
@@ -569,8 +567,11 @@ export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): T
   if (gemmApplies(g, 'input')) {
     // w^T (C x K), made contiguous once (the GEMM would otherwise pack it for every image).
     const wt = copyContiguous(new Tensor(w.storage.retain(), [g.C, g.K], 'float32', { strides: [1, g.C] }));
-    const dx = conv1x1Gemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.H, g.W]);
+    const dxs = conv1x1Gemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
     wt.dispose();
+    if (g.stride_h === 1) return dxs;
+    const dx = shortcutABackward(dxs, [g.N, g.C, g.H, g.W], 0);   // scatter to [::2, ::2], zeros elsewhere
+    dxs.dispose();
     return dx;
   }
   if (implementation !== 'direct' && g.C_g >= MIN_FAST_ROWS) return conv2dBackwardInputFast(gy, w, g);

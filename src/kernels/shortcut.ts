@@ -2,7 +2,8 @@
 // Launchers for the option-A shortcut of the CIFAR ResNets (shortcut_a_forward.wgsl and
 // shortcut_a_backward.wgsl): subsample by 2 and zero-pad the channels in one pass, and its
 // gradient in one pass. Plain (contiguous, offset 0) tensors; no autograd (see ShortcutA in
-// src/resnet/cifar.ts for the differentiable op).
+// src/resnet/cifar.ts for the differentiable op). With pad 0 they are plain subsample-by-2 and
+// its scatter: the 1x1 stride-2 convolutions use them around a GEMM (src/kernels/conv2d.ts).
 
 import forwardSource from './wgsl/shortcut_a_forward.wgsl';
 import backwardSource from './wgsl/shortcut_a_backward.wgsl';

@@ -132,6 +132,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['1x1 as GEMM, C=64 -> K=40, 16x8, one image', [1, 64, 16, 8], [40, 64, 1, 1], {}, false],
   ['1x1 as GEMM, 7x7 (PQ % 4 != 0), C=64 -> K=48', [2, 64, 7, 7], [48, 64, 1, 1], {}, false],
   ['1x1 stride 2 as GEMM on the subsampled x, 17x15', [2, 32, 17, 15], [64, 32, 1, 1], { stride: 2 }, false],
+  ['1x1 stride 2 as GEMM, input gradient too (K=C=48), 16x18', [2, 48, 16, 18], [48, 48, 1, 1], { stride: 2 }, false],
   ['rows: aligned vec4 rows, one quad per row (W=4)', [2, 16, 5, 4], [32, 16, 3, 3], { padding: 1 }, false],
 ];
 
