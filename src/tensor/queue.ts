@@ -155,12 +155,18 @@ class CommandQueue {
     this.dispatchesSinceWait = 0;
     const t0 = performance.now();
     const predicted = this.msPerDispatch * work;
-    if (predicted > 4) await new Promise((resolve) => setTimeout(resolve, SLEEP_FRACTION * predicted));
+    const slept = predicted > 4;
+    if (slept) await new Promise((resolve) => setTimeout(resolve, SLEEP_FRACTION * predicted));
+    const t1 = performance.now();
     const result = await this.whileAlive(start());
     if (work >= 8) {
       // Track the fastest recent rate (drifting up slowly), so a slow first step that paid for
       // shader compilation does not make later waits oversleep.
-      const rate = (performance.now() - t0) / work;
+      let rate = (performance.now() - t0) / work;
+      // Done the moment we looked: the work ended during the sleep, so the elapsed time measures
+      // the sleep, not the work (after switching to cheaper dispatches, e.g. from training to
+      // batch-1 inference, it would shrink the estimate by only 15% per wait). Halve instead.
+      if (slept && performance.now() - t1 < 1) rate = Math.min(rate, this.msPerDispatch * 0.5);
       this.msPerDispatch = this.msPerDispatch === 0 ? rate : Math.min(rate, this.msPerDispatch * 1.25);
     }
     return result;
