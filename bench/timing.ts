@@ -11,7 +11,9 @@
 //
 // While the GPU works the main thread sleeps (setTimeout) for half of the shortest time seen
 // before it awaits the queue: Dawn's Node bindings poll for completion with setImmediate, which
-// keeps one of the two cores busy and slows the shader threads by up to a third.
+// keeps one of the two cores busy and slows the shader threads by up to a third. (sync() sleeps
+// too, through most of the time it predicts from earlier waits; it counts from the submit, so
+// the two sleeps do not add up.)
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { sync, flush } from '../src/tensor/queue.js';

@@ -33,6 +33,8 @@ class CommandQueue {
   /** Dispatches recorded since the last wait for the GPU, and the last wait's cost of each. */
   private dispatchesSinceWait = 0;
   private msPerDispatch = 0;
+  /** When the oldest batch not yet waited for was submitted (null: none pending). */
+  private submittedAt: number | null = null;
   private labels: string[] = [];
   private checks: Promise<void>[] = [];
   private toDestroy: GPUBuffer[] = [];
@@ -109,6 +111,7 @@ class CommandQueue {
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     device.queue.submit([this.encoder.finish()]);
+    this.submittedAt ??= performance.now();
     const validation = device.popErrorScope();
     const oom = device.popErrorScope();
     this.checks.push(
@@ -153,20 +156,27 @@ class CommandQueue {
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
     const work = this.dispatchesSinceWait;
     this.dispatchesSinceWait = 0;
-    const t0 = performance.now();
+    // The work started when its first batch was submitted, which may be well before this wait
+    // (the caller did other things meanwhile): sleep until 0.85 of the predicted end, counted
+    // from there.
+    const t0 = this.submittedAt ?? performance.now();
+    this.submittedAt = null;
     const predicted = this.msPerDispatch * work;
-    const slept = predicted > 4;
-    if (slept) await new Promise((resolve) => setTimeout(resolve, SLEEP_FRACTION * predicted));
+    const sleepMs = SLEEP_FRACTION * predicted - (performance.now() - t0);
+    const slept = predicted > 4 && sleepMs > 1;
+    if (slept) await new Promise((resolve) => setTimeout(resolve, sleepMs));
     const t1 = performance.now();
     const result = await this.whileAlive(start());
-    if (work >= 8) {
+    const done = performance.now();
+    // Done the moment we looked: the work ended during the sleep, so the elapsed time measures
+    // the sleep, not the work (after switching to cheaper dispatches, e.g. from training to
+    // batch-1 inference, it would shrink the estimate by only 15% per wait). Halve instead.
+    if (slept && done - t1 < 1) this.msPerDispatch *= 0.5;
+    else if (work >= 8) {
       // Track the fastest recent rate (drifting up slowly), so a slow first step that paid for
-      // shader compilation does not make later waits oversleep.
-      let rate = (performance.now() - t0) / work;
-      // Done the moment we looked: the work ended during the sleep, so the elapsed time measures
-      // the sleep, not the work (after switching to cheaper dispatches, e.g. from training to
-      // batch-1 inference, it would shrink the estimate by only 15% per wait). Halve instead.
-      if (slept && performance.now() - t1 < 1) rate = Math.min(rate, this.msPerDispatch * 0.5);
+      // shader compilation does not make later waits oversleep. Waits for a few dispatches do
+      // not count: one long kernel (a benchmark's) would predict hours for a training step.
+      const rate = (done - t0) / work;
       this.msPerDispatch = this.msPerDispatch === 0 ? rate : Math.min(rate, this.msPerDispatch * 1.25);
     }
     return result;
