@@ -6,6 +6,7 @@
 import { gpu, onClose, type GpuContext } from '../tensor/device.js';
 import { commands } from '../tensor/queue.js';
 import { ShaderCompilationError } from '../tensor/errors.js';
+import { markWritten } from '../tensor/storage.js';
 
 /** How a shader binding is used: read-only storage, read-write storage, or the uniform struct. */
 export type BindingKind = 'read' | 'read_write' | 'uniform';
@@ -183,6 +184,7 @@ export function launch(kernel: Kernel, args: LaunchArgs): void {
     } else {
       const buffer = args.buffers[b++];
       if (!buffer) throw new Error(`launch(${kernel.name}): binding ${binding} has no buffer`);
+      if (kind === 'read_write') markWritten(buffer);
       entries.push({ binding, resource: { buffer } });
     }
   });

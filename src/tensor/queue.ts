@@ -11,6 +11,7 @@
 
 import { gpu, throwPendingErrors, type GpuContext } from './device.js';
 import { WgslgradError, GpuOutOfMemoryError, DeviceLostError } from './errors.js';
+import { markWritten } from './storage.js';
 
 const UNIFORM_ALIGN = 256; // minUniformBufferOffsetAlignment (the WebGPU default and maximum)
 const ARENA_BYTES = 256 * 1024;
@@ -88,6 +89,7 @@ class CommandQueue {
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    markWritten(dst);
   }
 
   /** Destroy a buffer once the current batch has been submitted (e.g. upload staging). */
@@ -231,6 +233,7 @@ class CommandQueue {
   write(dst: GPUBuffer, dstOffset: number, data: ArrayBufferView): void {
     if (this.encoder) this.flush();
     this.ctx.device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, data.byteLength);
+    markWritten(dst);
   }
 }
 

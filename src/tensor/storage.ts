@@ -12,6 +12,7 @@ import { BufferPool, type MemoryStats } from './buffer-pool.js';
 let pool: BufferPool | null = null;
 let poolDevice: GPUDevice | null = null;
 onClose(() => {
+  withDerived.clear();
   pool?.emptyCache();
   pool = null;
   poolDevice = null;
@@ -35,9 +36,67 @@ export function staleError(what: string): DeviceLostError {
   );
 }
 
+// ---- write versions ---------------------------------------------------------------------------
+// Every path that writes a buffer (a kernel binding it read_write, queue.writeBuffer, a buffer copy,
+// handing a pooled buffer to a new storage) bumps its version, so something derived from a buffer's
+// contents (packed convolution weights) can tell whether it is still current.
+
+const writeVersions = new WeakMap<GPUBuffer, number>();
+
+export function markWritten(buffer: GPUBuffer): void {
+  writeVersions.set(buffer, (writeVersions.get(buffer) ?? 0) + 1);
+}
+
+export function writeVersion(buffer: GPUBuffer): number {
+  return writeVersions.get(buffer) ?? 0;
+}
+
+/** Something computed from a storage's contents and owned by it (see Storage.derived). */
+interface Derived {
+  version: number;
+  value: { dispose(): void };
+}
+
+/** Storages holding derived values, so that emptyCache() can drop them. */
+const withDerived = new Set<Storage>();
+
 export class Storage {
   private refs = 1;
+  private derivedValues: Map<string, Derived> | null = null;
   constructor(private readonly gpuBuffer: GPUBuffer, readonly bytes: number, private readonly owner: BufferPool) {}
+
+  /**
+   * A value computed from this storage's contents under `key` (e.g. its weights packed for a
+   * convolution kernel), if it was stored while the buffer had the current write version; a stale
+   * one is disposed. The storage owns stored values and disposes them when it is released.
+   */
+  derived(key: string): { dispose(): void } | null {
+    const d = this.derivedValues?.get(key);
+    if (!d) return null;
+    if (d.version === writeVersion(this.gpuBuffer)) return d.value;
+    this.dropDerived(key);
+    return null;
+  }
+
+  setDerived(key: string, value: { dispose(): void }): void {
+    this.dropDerived(key);
+    this.derivedValues ??= new Map();
+    this.derivedValues.set(key, { version: writeVersion(this.gpuBuffer), value });
+    withDerived.add(this);
+  }
+
+  dropDerived(key?: string): void {
+    if (!this.derivedValues) return;
+    for (const [k, d] of this.derivedValues) {
+      if (key !== undefined && k !== key) continue;
+      this.derivedValues.delete(k);
+      d.value.dispose();
+    }
+    if (this.derivedValues.size === 0) {
+      this.derivedValues = null;
+      withDerived.delete(this);
+    }
+  }
 
   /** The GPU buffer. Throws DeviceLostError if it belongs to a device that was lost or closed. */
   get buffer(): GPUBuffer {
@@ -52,7 +111,9 @@ export class Storage {
 
   static allocate(bytes: number, label: string): Storage {
     const owner = bufferPool();
-    return new Storage(owner.acquire(bytes, label), bytes, owner);
+    const buffer = owner.acquire(bytes, label);
+    markWritten(buffer); // new contents: nothing derived from the buffer's last owner applies
+    return new Storage(buffer, bytes, owner);
   }
 
   retain(): this {
@@ -64,7 +125,9 @@ export class Storage {
   release(): void {
     if (this.refs <= 0) return;
     // A storage that outlived its device (close() came first) has no pool to return to.
-    if (--this.refs === 0 && this.owner === pool) pool.release(this.gpuBuffer);
+    if (--this.refs > 0) return;
+    this.dropDerived();
+    if (this.owner === pool) pool.release(this.gpuBuffer);
   }
 
   get alive(): boolean {
@@ -93,7 +156,11 @@ export function resetPeakMemory(): void {
   pool?.resetPeak();
 }
 
-/** Destroy pooled (unused) buffers, returning their memory to the driver. */
+/**
+ * Drop cached derived values (packed convolution weights kept for inference) and destroy pooled
+ * (unused) buffers, returning their memory to the driver.
+ */
 export function emptyCache(): void {
+  for (const s of [...withDerived]) s.dropDerived();
   pool?.emptyCache();
 }

@@ -201,6 +201,79 @@ describe('conv2d vs float64 reference (fast, row kernels off)', () => {
   }
 });
 
+describe('packed weights kept for inference', () => {
+  // Under noGrad a forward keeps its packed weights on the weight's storage and reuses them while
+  // the weights are unchanged; any write to the weights (a kernel, an upload) makes them stale.
+  async function directConv(x: wg.Tensor, w: wg.Tensor): Promise<Float32Array> {
+    F.setConvImplementation('direct');
+    try {
+      const y = F.conv2d(x, w, undefined, { padding: 1 });
+      const d = (await y.data()) as Float32Array;
+      y.dispose();
+      return d;
+    } finally {
+      F.setConvImplementation('fast');
+    }
+  }
+
+  it('reuses the pack until the weights change, and frees it with the weights or wg.emptyCache()', async () => {
+    F.setConvImplementation('fast');
+    const conv = new wg.nn.Conv2d(16, 32, 3, { padding: 1, bias: false });
+    const x = wg.tensor(randomArray(2 * 16 * 8 * 8, 21), [2, 16, 8, 8]);
+    const before = wg.memory().liveTensors;
+    const y1 = wg.noGrad(() => conv.forward(x));
+    expect(wg.memory().liveTensors).toBe(before + 2); // y1 and the kept pack
+    const y2 = wg.noGrad(() => conv.forward(x));
+    expect(wg.memory().liveTensors).toBe(before + 3); // only y2: the pack was reused
+    expect(Array.from(await y2.data())).toEqual(Array.from(await y1.data()));
+    expectClose(await y2.data(), await directConv(x, conv.weight), FORWARD_TOL, 'cached pack');
+
+    // A kernel writes the weights (an SGD step): the next inference forward packs them again.
+    conv.weight.grad = wg.tensor(randomArray(32 * 16 * 9, 22), [32, 16, 3, 3]);
+    const opt = new wg.optim.SGD([conv.weight], { lr: 0.5 });
+    opt.step();
+    const y3 = wg.noGrad(() => conv.forward(x));
+    expectClose(await y3.data(), await directConv(x, conv.weight), FORWARD_TOL, 'after an optimizer step');
+
+    // An upload writes them (loadStateDict).
+    const loaded = wg.tensor(randomArray(32 * 16 * 9, 23), [32, 16, 3, 3]);
+    conv.loadStateDict(new Map([['weight', loaded]]));
+    loaded.dispose();
+    const y4 = wg.noGrad(() => conv.forward(x));
+    expectClose(await y4.data(), await directConv(x, conv.weight), FORWARD_TOL, 'after loadStateDict');
+    for (const t of [y1, y2, y3, y4]) t.dispose();
+    opt.dispose();
+    conv.zeroGrad();
+    expect(wg.memory().liveTensors).toBe(before + 1); // the pack of the current weights
+    wg.emptyCache();
+    expect(wg.memory().liveTensors).toBe(before);
+
+    // Released with the weights.
+    wg.noGrad(() => conv.forward(x)).dispose();
+    expect(wg.memory().liveTensors).toBe(before + 1);
+    conv.dispose();
+    expect(wg.memory().liveTensors).toBe(before - 1); // conv.weight itself is gone too
+    x.dispose();
+  });
+
+  it('a training forward packs afresh and drops a kept pack', async () => {
+    F.setConvImplementation('fast');
+    const conv = new wg.nn.Conv2d(16, 16, 3, { padding: 1, bias: false });
+    const x = wg.tensor(randomArray(2 * 16 * 8 * 8, 24), [2, 16, 8, 8]);
+    const before = wg.memory().liveTensors;
+    wg.noGrad(() => conv.forward(x)).dispose();
+    expect(wg.memory().liveTensors).toBe(before + 1);
+    const y = conv.forward(x);
+    const loss = y.sum();
+    loss.backward();
+    for (const t of [y, loss]) t.dispose();
+    conv.zeroGrad();
+    expect(wg.memory().liveTensors).toBe(before);
+    conv.dispose();
+    x.dispose();
+  });
+});
+
 describe('conv2d autograd plumbing', () => {
   it('accepts non-contiguous inputs and computes only the gradients that are needed', async () => {
     const xs = [2, 8, 6, 5];

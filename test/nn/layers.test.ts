@@ -190,6 +190,10 @@ describe('Conv2d and residual blocks', () => {
     const before = wg.memory().liveTensors;
     const y = wg.noGrad(() => block.forward(x));
     expect(y.shape).toEqual([2, 16, 3, 3]);
+    // y, plus the three convs' packed weights, kept for the next inference pass
+    // (test/kernels/conv2d.test.ts); wg.emptyCache() drops them.
+    expect(wg.memory().liveTensors).toBe(before + 4);
+    wg.emptyCache();
     expect(wg.memory().liveTensors).toBe(before + 1);
     y.dispose();
     block.train();
