@@ -366,8 +366,10 @@ export function setConvRowKernels(on: boolean): boolean {
   return old;
 }
 
-function rowsApply(g: Conv2dGeometry): boolean {
-  return rowKernels && useSubgroups() && g.S === 3 && g.stride_w === 1 && g.dil_w === 1 && g.K_g >= MIN_FAST_ROWS;
+/** Whether the row kernel runs the convolution g (`stride2`: the forward also takes stride_w 2). */
+function rowsApply(g: Conv2dGeometry, stride2 = false): boolean {
+  const strideOk = g.stride_w === 1 || (stride2 && g.stride_w === 2);
+  return rowKernels && useSubgroups() && g.S === 3 && strideOk && g.dil_w === 1 && g.K_g >= MIN_FAST_ROWS;
 }
 
 /** Weights in the layout of conv2d_pack_weights_rows.wgsl (g is the geometry of w's own conv). */
@@ -395,7 +397,10 @@ function rowBlock(outChannels: number): number {
 
 /** 1 when the middle 4 columns of every row window are inside the image and vec4-aligned. */
 function alignedRows(g: Conv2dGeometry): number {
-  return g.W % 4 === 0 && g.pad_w === 1 && g.Q === g.W ? 1 : 0;
+  // Stride 1: window columns 1..4 are q0..q0+3, inside when Q == W. Stride 2: 2q0..2q0+3, inside
+  // because 2q0 is a multiple of 8 below W - 1 (and the second vec4 is tested by the kernel).
+  const inside = g.stride_w === 1 ? g.Q === g.W : true;
+  return g.W % 4 === 0 && g.pad_w === 1 && inside ? 1 : 0;
 }
 
 /** Run the row kernel for the convolution described by g, with weights already packed. */
@@ -403,7 +408,7 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
   const wg = fastWorkgroupSize();
   const block = rowBlock(g.K_g);
   // 16-channel blocks leave room for 8 pixels per lane (fewer loads per multiply-add).
-  const pix = block === 16 && g.Q >= 8 ? 8 : 4;
+  const pix = block === 16 && g.Q >= 8 && g.stride_w === 1 ? 8 : 4;
   const z = g.G * Math.ceil(g.K_g / block);
   checkZ(g, z);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
@@ -411,7 +416,7 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
     buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer, x.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(g.N * g.P * Math.ceil(g.Q / pix), wg), z],
-    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, PIX: pix, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'forward') },
+    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, PIX: pix, STRIDE_W: g.stride_w, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'forward') },
     label,
   });
   return y;
@@ -449,7 +454,7 @@ function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: C
 }
 
 function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
-  if (rowsApply(g)) return conv2dForwardRows(x, w, b, g);
+  if (rowsApply(g, true)) return conv2dForwardRows(x, w, b, g);
   const wg = fastWorkgroupSize();
   const z = g.G * Math.ceil(g.K_g / BLOCK);
   checkZ(g, z);
@@ -518,7 +523,7 @@ function sumSplits(out: Tensor, splits: number, shape: number[]): Tensor {
 }
 
 function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
-  if (rowsApply(g) && g.Q % 4 === 0) return conv2dBackwardWeightRows(gy, x, g);
+  if (rowsApply(g, true) && g.Q % 4 === 0) return conv2dBackwardWeightRows(gy, x, g);
   const wg = fastWorkgroupSize();
   const tiles = grid1d(g.CRS_g, wg * 2);
   const blocks = g.G * Math.ceil(g.K_g / BLOCK);
@@ -538,7 +543,7 @@ function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
   return sumSplits(out, splits, shape);
 }
 
-/** The weight gradient with the row kernel (S = 3, unit width stride and dilation, Q % 4 == 0). */
+/** The weight gradient with the row kernel (S = 3, width stride 1 or 2, unit width dilation, Q % 4 == 0). */
 function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
   const wg = fastWorkgroupSize();
   const block = rowBlock(g.K_g);
@@ -552,7 +557,7 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
     buffers: [gy.buffer, x.buffer, out.buffer, x.buffer],
     params: packConv2dParams(g),
     workgroups: [...tiles, blocks * splits],
-    constants: { WG: wg, BLOCK_K: block, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'weight') },
+    constants: { WG: wg, BLOCK_K: block, STRIDE_W: g.stride_w, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'weight') },
     label: 'conv2d_backward_weight',
   });
   return sumSplits(out, splits, shape);

@@ -127,6 +127,9 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['rows: padding [0, 2], Q=10', [2, 16, 9, 8], [32, 16, 3, 3], { padding: [0, 2] }, true],
   ['rows: padding 3 (input gradient falls back)', [2, 16, 5, 6], [16, 16, 3, 3], { padding: 3 }, false],
   ['rows: 1x3 kernel', [3, 16, 6, 8], [16, 16, 1, 3], { padding: [0, 1] }, true],
+  ['rows: stride 2, aligned rows, Q=10 (a half-empty last group)', [2, 16, 12, 20], [32, 16, 3, 3], { stride: 2, padding: 1 }, true],
+  ['rows: stride 2 without padding, odd width', [2, 8, 9, 11], [16, 8, 3, 3], { stride: 2 }, false],
+  ['rows: stride 2, unaligned rows, Q=8 (weight gradient by rows)', [2, 8, 9, 17], [16, 8, 3, 3], { stride: 2 }, true],
   // 1x1 at stride 1 without bias runs as a GEMM per image on lavapipe (HW % 4 == 0).
   ['1x1 as GEMM, C=32 -> K=64, 8x16', [2, 32, 8, 16], [64, 32, 1, 1], {}, false],
   ['1x1 as GEMM, C=64 -> K=40, 16x8, one image', [1, 64, 16, 8], [40, 64, 1, 1], {}, false],

@@ -8,7 +8,7 @@ enable subgroups;
 //   gy4: (N, K, P, Q) as vec4s   x: (N, C, H, W)   dw: (SPLITS, K, C_g, R, 3)
 //
 // As a GEMM: dw[k, (c, r, s)] = sum over pixels (n, p, q) of gy[n, k, p, q] * x[n, c, ih, iw],
-// ih = p*stride_h - pad_h + r*dil_h, iw = q - pad_w + s. A lane owns one (c, r) — all 3 taps
+// ih = p*stride_h - pad_h + r*dil_h, iw = q*stride_w - pad_w + s (stride_w 1 or 2). A lane owns one (c, r) — all 3 taps
 // s — and BLOCK_K output channels (the same for the whole workgroup). For every 4 neighbouring
 // output pixels q0 .. q0+3 of a row it
 //   - loads the 6 input columns q0-pad .. q0-pad+5 of row ih: x0 = cols 0..3 are the tap-0
@@ -72,6 +72,8 @@ override BLOCK_K: u32 = 16u;
 // Set by the launcher when W % 4 == 0, pad_w == 1 and Q == W (3x3 "same" layers): the middle 4
 // window columns are then inside the image and aligned, read as one vec4 (see the forward kernel).
 override ALIGNED_ROWS: bool = false;
+// Width stride 1 or 2: at stride 2 the 4 pixels of a quad read a 9-column window.
+override STRIDE_W: u32 = 1u;
 
 // For the 8 channels j0 + i whose gy quads lane i loaded as gv: acc[j0 + i][s] += dot(xs, gy).
 fn accumulate8(acc: ptr<function, array<vec3<f32>, 32>>, j0: u32, x0: vec4<f32>, x1: vec4<f32>,
@@ -120,6 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 
   let quads_per_row = q.Q / 4u;
+  let last = i32(3u * STRIDE_W) + 2;    // last window column: 5, or 8 at stride 2
   let n_per = (q.N + splits - 1u) / splits;
   let n_end = min(q.N, (split + 1u) * n_per);
   var acc: array<vec3<f32>, 32>;        // acc[j][s] = dw[k0 + j, c, r, s], j < BLOCK_K
@@ -131,29 +134,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let row = i32(xn) + ih * i32(q.W) - i32(q.pad_w);   // x index of window column 0 at q0 = 0
       let pq4 = oh * quads_per_row;
       for (var qd = 0u; qd < quads_per_row; qd++) {
-        let iw0 = i32(qd * 4u) - i32(q.pad_w);
-        var win: array<f32, 6>;
+        let first = qd * 4u * STRIDE_W;   // input column of window column 0, plus pad_w
+        let iw0 = i32(first) - i32(q.pad_w);
+        let at = row + i32(first);        // x index of window column 0
+        var win: array<f32, 9>;           // window columns 0 .. last
         if (ALIGNED_ROWS) {
-          // Columns q0 .. q0+3 (window 1..4) are one aligned vec4: one load instead of four.
-          let at = row + i32(qd * 4u);
+          // Window columns 1..4 (and 5..8 at stride 2) are aligned vec4s: one load instead of four.
           let mid = select(vec4<f32>(), x4[u32(select(0, at + 1, row_ok)) / 4u], row_ok);
-          let ok0 = row_ok && qd > 0u;
-          let ok5 = row_ok && qd + 1u < quads_per_row;
-          win[0] = select(0.0, x[u32(select(0, at, ok0))], ok0);
           win[1] = mid.x;
           win[2] = mid.y;
           win[3] = mid.z;
           win[4] = mid.w;
-          win[5] = select(0.0, x[u32(select(0, at + 5, ok5))], ok5);
+          let ok0 = row_ok && qd > 0u;
+          win[0] = select(0.0, x[u32(select(0, at, ok0))], ok0);
+          let ok5 = row_ok && iw0 + 5 < i32(q.W);
+          if (STRIDE_W == 2u) {
+            let mid2 = select(vec4<f32>(), x4[u32(select(0, at + 5, ok5)) / 4u], ok5);
+            win[5] = mid2.x;
+            win[6] = mid2.y;
+            win[7] = mid2.z;
+            win[8] = mid2.w;
+          } else {
+            win[5] = select(0.0, x[u32(select(0, at + 5, ok5))], ok5);
+          }
         } else {
-          for (var i = 0; i < 6; i++) {
+          for (var i = 0; i <= last; i++) {
             let ok = row_ok && iw0 + i >= 0 && iw0 + i < i32(q.W);
-            win[i] = select(0.0, x[u32(select(0, row + i32(qd * 4u) + i, ok))], ok);
+            win[i] = select(0.0, x[u32(select(0, at + i, ok))], ok);
           }
         }
-        let x0 = vec4<f32>(win[0], win[1], win[2], win[3]);
-        let x1 = vec4<f32>(win[1], win[2], win[3], win[4]);
-        let x2 = vec4<f32>(win[2], win[3], win[4], win[5]);
+        // Tap s of the 4 pixels: window columns s, s + STRIDE_W, s + 2 STRIDE_W, s + 3 STRIDE_W.
+        let x0 = vec4<f32>(win[0], win[STRIDE_W], win[2u * STRIDE_W], win[3u * STRIDE_W]);
+        let x1 = vec4<f32>(win[1], win[1u + STRIDE_W], win[1u + 2u * STRIDE_W], win[1u + 3u * STRIDE_W]);
+        let x2 = vec4<f32>(win[2], win[2u + STRIDE_W], win[2u + 2u * STRIDE_W], win[2u + 3u * STRIDE_W]);
         accumulate8(&acc, 0u, x0, x1, x2, gy4[(n * q.K + kl[0]) * q.PQ / 4u + pq4 + qd]);
         accumulate8(&acc, 8u, x0, x1, x2, gy4[(n * q.K + kl[1]) * q.PQ / 4u + pq4 + qd]);
         if (BLOCK_K == 32u) {

@@ -1,5 +1,5 @@
 // conv2d_forward_rows_subgroup.wgsl — conv2d forward for kernels 3 taps wide at unit width
-// stride and dilation (3x3 stride-1 layers, the bulk of a ResNet), as an implicit GEMM that
+// dilation and width stride 1 or 2 (the 3x3 layers of a ResNet), as an implicit GEMM that
 // reuses every loaded x value across the 3 taps of a kernel row. NCHW, f32.
 // Same result as conv2d_forward.wgsl (its oracle).
 enable subgroups;
@@ -25,7 +25,7 @@ enable subgroups;
 // Grid: x, y = tiles of WG groups of PIX pixels over N * P * ceil(Q / PIX) (y spills past 65535),
 //       z = (group, block of 16 output channels). Requires a subgroup size of at least 8.
 // Launcher: conv2dForwardFast() in src/kernels/conv2d.ts, which picks this kernel when S = 3,
-// stride_w = 1 and dil_w = 1.
+// stride_w is 1 (or 2, forward only) and dil_w = 1.
 
 struct Conv2dParams {                 // packed by packConv2dParams(), same field order
   N: u32, C: u32, H: u32, W: u32,
@@ -82,6 +82,9 @@ override BLOCK_K: u32 = 16u;
 // Pixels per lane along the output row: 4, or 8 with 16-channel blocks (the 64 accumulator
 // floats freed by the smaller block hold the second 4; a 10-column window serves 8 pixels).
 override PIX: u32 = 4u;
+// Width stride 1 or 2 (PIX = 4): at stride 2 the 4 pixels read a 9-column window, 9 loads for 12
+// tap values (two aligned vec4s and a scalar when ALIGNED_ROWS).
+override STRIDE_W: u32 = 1u;
 override VECS = 3u * BLOCK_K / 4u;   // weight vec4s per (c, r): 12 or 24 (derived; not set by the launcher)
 
 // All 3 taps for 4 output channels: acc[j0 + i] += x0 * w0[i] + x1 * w1[i] + x2 * w2[i], where
@@ -114,10 +117,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let oh = (quad / quads_per_row) % q.P;
   let q0 = (quad % quads_per_row) * PIX;
   let ih0 = i32(oh * q.stride_h) - i32(q.pad_h);
-  let iw0 = i32(q0) - i32(q.pad_w);     // first input column of the PIX+2-column window
+  let iw0 = i32(q0 * STRIDE_W) - i32(q.pad_w);   // first input column of the row window
+  let last = i32((PIX - 1u) * STRIDE_W) + 2;     // its last column: 5, 9 (PIX 8) or 8 (stride 2)
   // Which window columns lie inside the image (the same for every row and channel).
   var col_ok: array<bool, 10>;
-  for (var i = 0; i < i32(PIX) + 2; i++) { col_ok[i] = iw0 + i >= 0 && iw0 + i < i32(q.W); }
+  for (var i = 0; i <= last; i++) { col_ok[i] = iw0 + i >= 0 && iw0 + i < i32(q.W); }
 
   let HW = q.H * q.W;
   let x_image = (n * q.C + g * q.C_g) * HW;
@@ -130,17 +134,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ih = ih0 + i32(r * q.dil_h);
       let row_ok = ih >= 0 && ih < i32(q.H);
       let row = i32(x_image + c * HW) + ih * i32(q.W) + iw0;
-      var win: array<f32, 10>;          // window columns 0 .. PIX+1
-      let last = i32(PIX) + 1;
+      var win: array<f32, 10>;          // window columns 0 .. last
       if (ALIGNED_ROWS) {
-        // Columns q0 .. q0+3 (window 1..4, and 5..8 for PIX = 8) are aligned vec4s: one load
-        // instead of four; the two edge columns are scalars.
+        // Window columns 1..4 (and 5..8 for PIX = 8 or stride 2) are aligned vec4s: one load
+        // instead of four; the edge columns are scalars.
         let mid = select(vec4<f32>(), x4[u32(select(0, row + 1, row_ok)) / 4u], row_ok);
         win[1] = mid.x;
         win[2] = mid.y;
         win[3] = mid.z;
         win[4] = mid.w;
-        if (PIX == 8u) {
+        if (last >= 8) {
           let mid2 = select(vec4<f32>(), x4[u32(select(0, row + 5, row_ok)) / 4u], row_ok && col_ok[5]);
           win[5] = mid2.x;
           win[6] = mid2.y;
@@ -148,16 +151,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           win[8] = mid2.w;
         }
         win[0] = select(0.0, x[u32(select(0, row, row_ok && col_ok[0]))], row_ok && col_ok[0]);
-        win[last] = select(0.0, x[u32(select(0, row + last, row_ok && col_ok[last]))], row_ok && col_ok[last]);
+        if (last != 8) {   // with stride 2 the window ends with the second vec4
+          win[last] = select(0.0, x[u32(select(0, row + last, row_ok && col_ok[last]))], row_ok && col_ok[last]);
+        }
       } else {
         for (var i = 0; i <= last; i++) {
           let ok = row_ok && col_ok[i];
           win[i] = select(0.0, x[u32(select(0, row + i, ok))], ok);
         }
       }
-      let x0 = vec4<f32>(win[0], win[1], win[2], win[3]);
-      let x1 = vec4<f32>(win[1], win[2], win[3], win[4]);
-      let x2 = vec4<f32>(win[2], win[3], win[4], win[5]);
+      // Tap s of the 4 pixels: window columns s, s + STRIDE_W, s + 2 STRIDE_W, s + 3 STRIDE_W.
+      let x0 = vec4<f32>(win[0], win[STRIDE_W], win[2u * STRIDE_W], win[3u * STRIDE_W]);
+      let x1 = vec4<f32>(win[1], win[1u + STRIDE_W], win[1u + 2u * STRIDE_W], win[1u + 3u * STRIDE_W]);
+      let x2 = vec4<f32>(win[2], win[2u + STRIDE_W], win[2u + 2u * STRIDE_W], win[2u + 3u * STRIDE_W]);
       if (BLOCK_K == 16u) {
         // Vec4 v of (c, r) holds the weights of channels 4*(v%4) .. +3 for tap s = v/4:
         // vectors 0..7 come from wa (lane v), 8..11 from wb (lane v - 8).
