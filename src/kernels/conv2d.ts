@@ -31,7 +31,8 @@ import backwardWeightRowsSubgroupSource from './wgsl/conv2d_backward_weight_rows
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
-import { gemm, chooseGemmVariant, type MatrixView } from './matmul.js';
+import { gemm, chooseGemmVariant, packOperand, type MatrixView } from './matmul.js';
+import im2colSource from './wgsl/im2col.wgsl';
 import { copyContiguous } from './copy.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
@@ -588,11 +589,52 @@ function matrices(t: Tensor, rows: number, cols: number): MatrixView {
   return { buffer: t.buffer, offset: 0, batchStride: rows * cols, rowStride: cols, colStride: 1 };
 }
 
-function conv1x1Gemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[]): Tensor {
+/** out[n] (rows x PQ) = w (rows x inner) @ input[n] (inner x PQ), reshaped to `shape`. */
+function perImageGemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[]): Tensor {
   const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, 'subgroup');
   const result = new Tensor(out.storage.retain(), shape, 'float32');
   out.dispose();
   return result;
+}
+
+// ---- channel-poor layers: im2col + GEMM ----------------------------------------------------
+
+const im2colKernel = defineKernel('im2col', im2colSource, ['read', 'read_write', 'uniform']);
+/** The cols buffer is T4/(stride_h*stride_w) times x; above this it is not worth the memory. */
+const IM2COL_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * The ImageNet stem (3 channels, 7x7, stride 2) as im2col + GEMM (im2col.wgsl): its
+ * reduction has only T = 147 elements, on which the implicit-GEMM kernels waste most lanes, while
+ * the unfolded input is small. Forward only, groups 1, no bias (a BatchNorm follows), where the
+ * GEMM is the subgroup kernel (lavapipe) and the row kernel does not apply.
+ */
+function im2colApplies(g: Conv2dGeometry, b: Tensor | null): boolean {
+  const T4 = Math.ceil(g.CRS_g / 4) * 4;
+  return implementation === 'fast' && !b && g.G === 1 && g.C <= 4 && g.R * g.S > 9 &&
+    4 * g.N * T4 * g.PQ <= IM2COL_MAX_BYTES && chooseGemmVariant(g.K, g.PQ, T4, g.N) === 'subgroup';
+}
+
+function conv2dForwardIm2col(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  const T = g.CRS_g;
+  const T4 = Math.ceil(T / 4) * 4;
+  const cols = emptyTensor([g.N, T4, g.PQ], 'float32', 'conv2d_im2col');
+  launch(im2colKernel, {
+    buffers: [x.buffer, cols.buffer],
+    params: new Uniforms().u32(g.N).finish(),
+    workgroups: grid1d(cols.size, 256),
+    constants: {
+      WG: 256, C: g.C, H: g.H, W: g.W, R: g.R, S: g.S, SH: g.stride_h, SW: g.stride_w,
+      PH: g.pad_h, PW: g.pad_w, DH: g.dil_h, DW: g.dil_w, P: g.P, Q: g.Q, T4,
+    },
+    label: 'im2col',
+  });
+  // w as a (K x T4) matrix with zero columns past T, shared by every image.
+  const wPadded = packOperand({ buffer: w.buffer, offset: 0, batchStride: 0, rowStride: T, colStride: 1 }, 1, g.K, T, g.K, T4);
+  const y = perImageGemm(matrices(wPadded, 0, T4), cols, g, g.K, T4, conv2dOutputShape(g));
+  wPadded.dispose();
+  cols.dispose();
+  return y;
 }
 
 // ---- entry points used by the differentiable op --------------------------------------------
@@ -600,12 +642,13 @@ function conv1x1Gemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: numb
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
   if (!b && gemmApplies(g, 'forward')) {
-    if (g.stride_h === 1) return conv1x1Gemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
+    if (g.stride_h === 1) return perImageGemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
     const xs = shortcutAForward(x, 0);   // x[:, :, ::2, ::2], the pixels a 1x1 kernel reads
-    const y = conv1x1Gemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g));
+    const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g));
     xs.dispose();
     return y;
   }
+  if (im2colApplies(g, b)) return conv2dForwardIm2col(x, w, g);
   if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g);
   return conv2dForwardDirect(x, w, b, g);
 }
@@ -615,7 +658,7 @@ export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): T
   if (gemmApplies(g, 'input')) {
     // w^T (C x K), made contiguous once (the GEMM would otherwise pack it for every image).
     const wt = copyContiguous(new Tensor(w.storage.retain(), [g.C, g.K], 'float32', { strides: [1, g.C] }));
-    const dxs = conv1x1Gemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
+    const dxs = perImageGemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
     wt.dispose();
     if (g.stride_h === 1) return dxs;
     const dx = shortcutABackward(dxs, [g.N, g.C, g.H, g.W], 0);   // scatter to [::2, ::2], zeros elsewhere

@@ -128,8 +128,11 @@ function contiguousView(t: Tensor, batchStride: number, rowStride: number): Matr
   return { buffer: t.buffer, offset: 0, batchStride, rowStride, colStride: 1 };
 }
 
-/** Copy (batch, rows, cols) of a strided view into a contiguous (batch, rowsP, colsP), zero-padded. */
-function packOperand(v: MatrixView, batch: number, rows: number, cols: number, rowsP: number, colsP: number): Tensor {
+/**
+ * Copy (batch, rows, cols) of a strided view into a contiguous (batch, rowsP, colsP), zero-padded
+ * (matmul_pack.wgsl): the layout matmul_subgroup.wgsl needs.
+ */
+export function packOperand(v: MatrixView, batch: number, rows: number, cols: number, rowsP: number, colsP: number): Tensor {
   const out = emptyTensor([batch, rowsP, colsP], 'float32', 'matmul pack');
   const total = batch * rowsP * colsP;
   const params = new Uniforms()
