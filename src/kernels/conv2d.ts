@@ -28,7 +28,7 @@ import backwardWeightFastSubgroupSource from './wgsl/conv2d_backward_weight_fast
 import forwardRowsSubgroupSource from './wgsl/conv2d_forward_rows_subgroup.wgsl';
 import packWeightsRowsSource from './wgsl/conv2d_pack_weights_rows.wgsl';
 import backwardWeightRowsSubgroupSource from './wgsl/conv2d_backward_weight_rows_subgroup.wgsl';
-import { defineKernel, launch, grid1d } from './launch.js';
+import { defineKernel, launch, grid1d, isRecordOnly } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
 import { gemm, chooseGemmVariant, packOperand, type MatrixView } from './matmul.js';
@@ -286,7 +286,8 @@ interface PackedWeights {
 
 function packed(w: Tensor, key: string, forward: boolean, pack: () => Tensor): PackedWeights {
   const storage = w.storage;
-  if (!forward || isGradEnabled()) {
+  // wg.warmup's record-only pass dispatches nothing: a pack made there holds garbage.
+  if (!forward || isGradEnabled() || isRecordOnly()) {
     storage.dropDerived(key); // a copy kept by an earlier inference pass: stale from now on
     const wp = pack();
     return { wp, release: () => wp.dispose() };

@@ -93,6 +93,24 @@ describe('wg.warmup', () => {
     plain.dispose();
   });
 
+  it('inference after warm-up: the record-only pass leaves no packed weights behind, results are exact', async () => {
+    // A forward under noGrad keeps its packed conv weights; in the record-only pass nothing is
+    // packed for real, so nothing may be kept there.
+    const model = wg.models.cifarResnet(8, { shortcut: 'A' }).eval();
+    const x = wg.randn([2, 3, 16, 16], { seed: 5 });
+    const infer = () => wg.noGrad(() => wg.scope(() => model.forward(x).keep()));
+    const before = wg.memory().liveTensors;
+    await wg.warmup(() => { infer().dispose(); });
+    expect(wg.memory().liveTensors).toBe(before);
+    const warmed = await infer().data();
+    wg.emptyCache();
+    const fresh = await infer().data();
+    expect(Array.from(warmed)).toEqual(Array.from(fresh));
+    wg.emptyCache();
+    model.dispose();
+    x.dispose();
+  });
+
   it('a shader that does not compile surfaces as ShaderCompilationError from warmup', async () => {
     const broken = defineKernel('broken_warmup_test', [
       '@group(0) @binding(0) var<storage, read_write> y: array<f32>;',
