@@ -12,13 +12,16 @@
 //     avgPool2d 2x2 s2 backward     read gy, write dx                             4 * m + 4 * n
 //     adaptiveAvgPool2d [1,1] fwd   read x                                        4 * n (+ tiny)
 //     adaptiveAvgPool2d [1,1] bwd   write dx                                      4 * n (+ tiny)
-// with n input and m output elements; the per-channel statistics are negligible. The ratio is
-// to the device's shader copy ceiling (bench/ceiling.ts's measureBandwidth, when it exists),
-// measured in the same run. Every op is first checked against its float64 reference
-// (src/kernels/reference) on the very shapes timed. Each figure is the fastest of 15 calls.
+// with n input and m output elements; the per-channel statistics are negligible. The ratios are
+// to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates) measured in the same
+// run: by wall time and by worker-thread CPU time (the steadier one where the machine's speed
+// drifts, see bench/timing.ts). Every op is first checked against its float64 reference
+// (src/kernels/reference) on the very shapes timed. Each figure is a median (bench/timing.ts).
 // Run: npm run build && node dist/bench/norm-pool.js
 
 import * as wg from '../src/index.js';
+import { bandwidthRates, type Rate } from './ceiling.js';
+import { timeIt, repeatsFor } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dBackward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
@@ -43,36 +46,20 @@ function expectMatch(what: string, got: ArrayLike<number>, want: ArrayLike<numbe
   return err;
 }
 
-/**
- * Seconds per call: the fastest of `reps` calls, each submitted and waited for alone. The
- * machine is shared (other processes take the cores in bursts), so the minimum is the stable
- * figure; it includes one submit + wait (~0.1 ms), small next to these kernels.
- */
-async function time(fn: () => void, reps = 15): Promise<number> {
-  fn(); // warm-up: pipelines built
-  await wg.sync();
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    await wg.sync();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  }
-  return best;
+/** The shader copy ceiling of this run (bench/ceiling.ts): GB/s by wall and per worker CPU-second. */
+async function copyCeiling(): Promise<Rate> {
+  return bandwidthRates();
 }
 
-async function copyCeiling(): Promise<number | null> {
-  try {
-    const specifier = './ceiling.js'; // another bench file; absent in some checkouts
-    const mod = (await import(/* @vite-ignore */ specifier)) as { measureBandwidth?: () => unknown };
-    if (!mod.measureBandwidth) return null;
-    const r = (await mod.measureBandwidth()) as number | Record<string, unknown>;
-    if (typeof r === 'number') return r;
-    for (const k of ['gbps', 'GBps', 'gbPerSecond', 'bandwidth', 'value']) if (typeof r?.[k] === 'number') return r[k] as number;
-    return null;
-  } catch {
-    return null;
-  }
+/**
+ * Wall seconds and worker-CPU seconds per call (bench/timing.ts: medians of runs of enough calls
+ * to fill ~200 ms). The CPU-time figure is the one to compare on a machine whose speed drifts.
+ */
+async function timeCall(fn: () => void): Promise<{ sec: number; cpuSec: number }> {
+  const once = await timeIt(fn, { warmup: 1, reps: 1 });
+  const reps = repeatsFor(once.ms, 200);
+  const t = await timeIt(() => { for (let i = 0; i < reps; i++) fn(); }, { warmup: 0, reps: 3 });
+  return { sec: t.ms / reps / 1e3, cpuSec: t.cpuMs / reps / 1e3 };
 }
 
 interface Row {
@@ -81,7 +68,7 @@ interface Row {
   run: () => void;
 }
 
-async function benchShape(shape: number[], ceiling: number | null): Promise<void> {
+async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const n = numel(shape);
   const C = shape[1];
   console.log(`\nx ${JSON.stringify(shape)}: ${(n / 1e6).toFixed(2)} M floats, ${((4 * n) / 1e6).toFixed(1)} MB`);
@@ -176,10 +163,13 @@ async function benchShape(shape: number[], ceiling: number | null): Promise<void
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
   for (const row of rows) {
-    const sec = await time(row.run);
+    const { sec, cpuSec } = await timeCall(row.run);
     const gbps = row.bytes / sec / 1e9;
-    const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
-    console.log(`  ${row.name.padEnd(34)} ${(sec * 1e3).toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s${ratio}`);
+    const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
+    console.log(
+      `  ${row.name.padEnd(34)} ${(sec * 1e3).toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s  ` +
+        `${pct(gbps / ceiling.wall).padStart(4)} of copy ceiling (wall), ${pct(row.bytes / cpuSec / 1e9 / ceiling.perCpuSecond).padStart(4)} (CPU time)`,
+    );
   }
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
@@ -188,14 +178,15 @@ async function benchShape(shape: number[], ceiling: number | null): Promise<void
     Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
-    const fwd = await time(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());
-    const bwd = await time(() => {
+    const fwd = await timeCall(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());
+    const bwd = await timeCall(() => {
       const r = batchNormBackward(gy, x, st, gs, { training: true, weight, needInput: true, needWeight: true, needBias: true });
       for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
     });
     st.dispose();
     const mark = reduceWG === defaults.reduceWG ? '  (default)' : '';
-    console.log(`  batch-norm reductions WG=${String(reduceWG).padStart(3)} (${gs.P} chunk(s)/channel): forward ${((12 * n) / fwd / 1e9).toFixed(2)} GB/s, backward ${((20 * n) / bwd / 1e9).toFixed(2)} GB/s${mark}`);
+    const rates = (bytes: number, t: { sec: number; cpuSec: number }) => `${(bytes / t.sec / 1e9).toFixed(2)} GB/s (${(bytes / t.cpuSec / 1e9).toFixed(2)} per CPU-s)`;
+    console.log(`  batch-norm reductions WG=${String(reduceWG).padStart(3)} (${gs.P} chunk(s)/channel): forward ${rates(12 * n, fwd)}, backward ${rates(20 * n, bwd)}${mark}`);
   }
   Object.assign(BATCH_NORM_LAUNCH, defaults);
   for (const t of [x, gy, weight, bias, rm, rv, stats, mp.y, mp.argmax, gyPool, gyAvg, gyGlobal]) t.dispose();
@@ -205,9 +196,7 @@ async function main(): Promise<void> {
   const info = await wg.init();
   console.log(`batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}`);
   const ceiling = await copyCeiling();
-  console.log(ceiling === null
-    ? 'copy ceiling: bench/ceiling.js not available (shared/docs/lavapipe.md cites ~7.1 GB/s shader copy on this class of machine)'
-    : `copy ceiling (measureBandwidth, this run): ${ceiling.toFixed(2)} GB/s`);
+  console.log(`copy ceiling (bench/ceiling.ts, this run): ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
   for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56]]) await benchShape(shape, ceiling);
   await wg.close();
 }
