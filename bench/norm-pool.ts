@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Batch-norm and pooling bandwidth on ResNet-sized activations: [32, 64, 32, 32] (CIFAR ResNet
+// Batch-norm, pooling and elementwise bandwidth on ResNet-sized activations: [32, 64, 32, 32] (CIFAR ResNet
 // stage 1 at batch 32) and [8, 64, 56, 56] (ImageNet ResNet stage 1 at batch 8).
 //
 //   GB/s = bytes that must move / seconds per call, counted per float32 element (4 bytes):
+//     add, addRelu                  read 2, write 1                              3 * 4 * n
+//     relu                          read 1, write 1                              2 * 4 * n
 //     batchNorm forward, training   read x twice (stats, apply), write y        3 * 4 * n
 //     batchNorm forward, eval       read x, write y                              2 * 4 * n
 //     batchNorm backward, training  read gy, x twice (reduce, dx), write dx      5 * 4 * n
@@ -136,6 +138,11 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
 
   // ---- time ----------------------------------------------------------------------------------
   const rows: Row[] = [
+    // The elementwise passes of a ResNet step, for reference: the residual add (also the
+    // gradient accumulation of a block's input), ReLU, and the fused residual add + ReLU.
+    { name: 'add (x + gy)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => wg.add(x, gy)).dispose() },
+    { name: 'relu', bytes: 2 * 4 * n, run: () => wg.noGrad(() => wg.relu(x)).dispose() },
+    { name: 'addRelu (relu(x + gy))', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.addRelu(x, gy)).dispose() },
     { name: 'batchNorm forward (training)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose() },
     { name: 'batchNorm forward (eval)', bytes: 2 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose() },
     {
