@@ -354,9 +354,10 @@ function checkZ(g: Conv2dGeometry, z: number): void {
 // ---- row kernels (3-tap rows, x loads reused across the taps) -----------------------------
 
 /**
- * The row kernel (conv2d_forward_rows_subgroup.wgsl) serves 3-wide kernels at unit width stride
- * and dilation: the forward pass of 3x3 stride-1 layers and, run on gy with the flipped,
- * transposed kernel, their input gradient. `setConvRowKernels(false)` keeps the 2-pixel kernels
+ * The row kernels serve 3-wide kernels at unit width dilation: conv2d_forward_rows_subgroup.wgsl
+ * the forward pass at width stride 1 or 2 and, run on gy with the flipped, transposed kernel, the
+ * input gradient at stride 1; conv2d_backward_weight_rows_subgroup.wgsl the weight gradient at
+ * width stride 1 or 2 (Q % 4 == 0). `setConvRowKernels(false)` keeps the 2-pixel kernels
  * everywhere (for A/B measurements and tests of both paths).
  */
 let rowKernels = true;

@@ -8,11 +8,12 @@ enable subgroups;
 //   gy4: (N, K, P, Q) as vec4s   x: (N, C, H, W)   dw: (SPLITS, K, C_g, R, 3)
 //
 // As a GEMM: dw[k, (c, r, s)] = sum over pixels (n, p, q) of gy[n, k, p, q] * x[n, c, ih, iw],
-// ih = p*stride_h - pad_h + r*dil_h, iw = q*stride_w - pad_w + s (stride_w 1 or 2). A lane owns one (c, r) — all 3 taps
-// s — and BLOCK_K output channels (the same for the whole workgroup). For every 4 neighbouring
-// output pixels q0 .. q0+3 of a row it
-//   - loads the 6 input columns q0-pad .. q0-pad+5 of row ih: x0 = cols 0..3 are the tap-0
-//     values of the 4 pixels, x1 = cols 1..4 tap 1, x2 = cols 2..5 tap 2 (one load, 3 taps),
+// ih = p*stride_h - pad_h + r*dil_h, iw = q*stride_w - pad_w + s (stride_w 1 or 2). A lane owns
+// one (c, r) — all 3 taps s — and BLOCK_K output channels (the same for the whole workgroup). For
+// every 4 neighbouring output pixels q0 .. q0+3 of a row it
+//   - loads the 6 input columns q0-pad .. q0-pad+5 of row ih (stride 1): x0 = cols 0..3 are the
+//     tap-0 values of the 4 pixels, x1 = cols 1..4 tap 1, x2 = cols 2..5 tap 2 (one load, 3
+//     taps); at stride 2 the 9 columns 2q0-pad .. 2q0-pad+8, tap s at cols s, s+2, s+4, s+6,
 //   - loads BLOCK_K/8 vec4s of gy (lane i: channels i, 8+i, ...; 4 pixels each, aligned because
 //     Q % 4 == 0) and gets the other lanes' by subgroupBroadcast,
 //   - adds dot(xs, gy_j) to acc[j][s]: BLOCK_K x 3 x 4 multiply-adds.

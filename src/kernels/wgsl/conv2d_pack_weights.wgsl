@@ -20,7 +20,7 @@
 //          of 4, e.g. the 3 colour channels of a first layer: no wasted quarter quads).
 //   When cols is a multiple of 4 both are the same layout.
 //
-// One invocation writes one f32 of wp. Launcher: packWeights() in src/kernels/conv2d.ts.
+// One invocation writes one f32 of wp. Launcher: packWeightsNow() in src/kernels/conv2d.ts.
 
 struct Conv2dParams {                 // packed by packConv2dParams(), same field order
   N: u32, C: u32, H: u32, W: u32,

@@ -1,20 +1,21 @@
 // conv2d_pack_weights_rows.wgsl — lay out 3-tap-wide conv2d weights for
 // conv2d_forward_rows_subgroup.wgsl.
 //
-// That kernel computes 16 "rows" (output channels of the convolution it runs) per lane and, for
-// each reduction channel col and kernel row r, needs the 16 x 3 weights of taps s = 0, 1, 2 as
-// 12 vec4s: vec4 v = 4 * s + jq holds rows 4*jq .. 4*jq+3. This kernel writes them in that
-// order, zero where a row block overhangs, plus 4 zero vec4s at the end (lanes 4..7 read past the
-// last (col, r) and discard it):
+// That kernel computes BLOCK_K (16 or 32) "rows" (output channels of the convolution it runs)
+// per lane and, for each reduction channel col and kernel row r, needs the BLOCK_K x 3 weights of
+// taps s = 0, 1, 2 as VECS = 3 * BLOCK_K / 4 vec4s: vec4 v = (BLOCK_K / 4) * s + jq holds rows
+// 4*jq .. 4*jq+3. This kernel writes them in that order, zero where a row block overhangs, plus
+// 4 zero vec4s at the end (with 16-row blocks lanes 4..7 read 4 vec4s past the last (col, r) and
+// discard them):
 //
-//   w:  (K, C_g, R, 3)                                the user's OIHW weights
-//   wp: (G, ROW_BLOCKS, COLS, R, 12) vec4, then 4     ROW_BLOCKS = ceil(rows / 16)
+//   w:  (K, C_g, R, 3)                                  the user's OIHW weights
+//   wp: (G, ROW_BLOCKS, COLS, R, VECS) vec4, then 4     ROW_BLOCKS = ceil(rows / BLOCK_K)
 //
 //   TRANSPOSED = false (forward):  rows = output channel k, cols = input channel c, taps as is.
 //   TRANSPOSED = true  (input gradient at stride 1, a convolution of gy with the transposed,
 //     flipped kernel): rows = c, cols = k, wp tap (r, s) = w tap (R-1-r, 2-s).
 //
-// One invocation writes one vec4 of wp. Launcher: packWeightsRows() in src/kernels/conv2d.ts.
+// One invocation writes one vec4 of wp. Launcher: packWeightsRowsNow() in src/kernels/conv2d.ts.
 
 struct Conv2dParams {                 // packed by packConv2dParams(), same field order
   N: u32, C: u32, H: u32, W: u32,
