@@ -130,6 +130,9 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['rows: stride 2, aligned rows, Q=10 (a half-empty last group)', [2, 16, 12, 20], [32, 16, 3, 3], { stride: 2, padding: 1 }, true],
   ['rows: stride 2 without padding, odd width', [2, 8, 9, 11], [16, 8, 3, 3], { stride: 2 }, false],
   ['rows: stride 2, unaligned rows, Q=8 (weight gradient by rows)', [2, 8, 9, 17], [16, 8, 3, 3], { stride: 2 }, true],
+  // Stride-2 layers with odd sizes, channel blocks with a tail, asymmetric padding, groups.
+  ['stride 2, 9x13, C=20 -> K=24, padding [0, 1]', [2, 20, 9, 13], [24, 20, 3, 3], { stride: 2, padding: [0, 1] }, false],
+  ['rows: stride 2, groups 2, 5x3 kernel, padding [2, 1]', [2, 16, 11, 12], [16, 8, 5, 3], { stride: 2, padding: [2, 1], groups: 2 }, true],
   // 1x1 at stride 1 without bias runs as a GEMM per image on lavapipe (HW % 4 == 0).
   ['1x1 as GEMM, C=32 -> K=64, 8x16', [2, 32, 8, 16], [64, 32, 1, 1], {}, false],
   // Channel-poor layers without bias run as im2col + GEMM on lavapipe.
