@@ -48,11 +48,6 @@ function expectMatch(what: string, got: ArrayLike<number>, want: ArrayLike<numbe
   return err;
 }
 
-/** The shader copy ceiling of this run (bench/ceiling.ts): GB/s by wall and per worker CPU-second. */
-async function copyCeiling(): Promise<Rate> {
-  return bandwidthRates();
-}
-
 /**
  * Wall seconds and worker-CPU seconds per call (bench/timing.ts: medians of runs of enough calls
  * to fill ~200 ms). The CPU-time figure is the one to compare on a machine whose speed drifts.
@@ -202,7 +197,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
 async function main(): Promise<void> {
   const info = await wg.init();
   console.log(`batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}`);
-  const ceiling = await copyCeiling();
+  const ceiling = await bandwidthRates(); // the shader copy ceiling of this run
   console.log(`copy ceiling (bench/ceiling.ts, this run): ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
   for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56]]) await benchShape(shape, ceiling);
   await wg.close();

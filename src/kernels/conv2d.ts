@@ -10,8 +10,10 @@
 //             element per invocation, the readable oracle.
 //   'fast'    implicit GEMMs with register blocking (conv2d_*_fast.wgsl) and, where the adapter
 //             has subgroups, the variants that share weight loads across lanes (*_subgroup.wgsl);
-//             for kernels 3 taps wide at unit width stride (3x3 stride-1 layers) the row kernels
-//             (conv2d_*_rows_subgroup.wgsl), which also reuse each x load across the 3 taps.
+//             for kernels 3 taps wide (the 3x3 layers) the row kernels
+//             (conv2d_*_rows_subgroup.wgsl), which also reuse each x load across the 3 taps;
+//             where the adapter's GEMM is the subgroup kernel, 1x1 layers as one GEMM per image
+//             and the channel-poor ImageNet stem as im2col + GEMM (see those sections below).
 // Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
 // src/nn/functional/conv.ts for the differentiable op.
 
@@ -644,10 +646,10 @@ function conv2dForwardIm2col(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
   if (!b && gemmApplies(g, 'forward')) {
-    if (g.stride_h === 1) return perImageGemm(matrices(w, 0, g.C), x, g, g.K, g.C, conv2dOutputShape(g));
-    const xs = shortcutAForward(x, 0);   // x[:, :, ::2, ::2], the pixels a 1x1 kernel reads
+    // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
+    const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
     const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g));
-    xs.dispose();
+    if (xs !== x) xs.dispose();
     return y;
   }
   if (im2colApplies(g, b)) return conv2dForwardIm2col(x, w, g);

@@ -16,14 +16,12 @@ import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, ReLU, AdaptiveAvgPool2d, Linear, Sequential } from '../nn/layers/index.js';
 import { BasicBlock, conv1x1, conv3x3, initResNet, bnRelu, fusionEnabled } from './resnet.js';
 import { scope } from '../tensor/scope.js';
-import { flatten, slice, cat } from '../ops/shape.js';
+import { flatten, slice, cat, plain, disposeIfCopy } from '../ops/shape.js';
 import { zeros } from '../ops/creation.js';
-import { plain, disposeIfCopy } from '../ops/shape.js';
 import { recordOp } from '../autograd/record.js';
-import { assertAlive, assertFloat } from '../tensor/tensor.js';
+import { assertAlive, assertFloat, type Tensor } from '../tensor/tensor.js';
 import { shortcutAForward, shortcutABackward } from '../kernels/shortcut.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
-import type { Tensor } from '../tensor/tensor.js';
 
 export type Shortcut = 'A' | 'B';
 

@@ -152,8 +152,9 @@ class CommandQueue {
    * milliseconds per dispatch, so it rarely overshoots — and only then start the promise.
    * Measured on a ResNet-20 training step (batch 128, 345 dispatches, ~1.6 s): sleeping half
    * left the main thread spinning for ~0.7 s of CPU per step; 0.85 cuts that to ~0.1 s and the
-   * step by ~10%. A too-long prediction costs at most 0.85x the predicted time once: the rate
-   * then drops to the new, faster one. (bench/timing.ts measures kernels the same way.)
+   * step by ~10%. The sleep counts from the submit of the work, and a wait that finds the work
+   * already done halves the prediction, so a too-long one is corrected within a few waits.
+   * (bench/timing.ts measures kernels the same way.)
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
     const work = this.dispatchesSinceWait;

@@ -37,9 +37,10 @@ export function staleError(what: string): DeviceLostError {
 }
 
 // ---- write versions ---------------------------------------------------------------------------
-// Every path that writes a buffer (a kernel binding it read_write, queue.writeBuffer, a buffer copy,
-// handing a pooled buffer to a new storage) bumps its version, so something derived from a buffer's
-// contents (packed convolution weights) can tell whether it is still current.
+// Every path that writes a buffer (a kernel binding it read_write, queue.writeBuffer, a buffer copy)
+// bumps its version, so something derived from a buffer's contents (packed convolution weights)
+// can tell whether it is still current. Derived values belong to a Storage and are dropped when it
+// is released, so a pooled buffer handed to a new storage starts with none.
 
 const writeVersions = new WeakMap<GPUBuffer, number>();
 
@@ -111,9 +112,7 @@ export class Storage {
 
   static allocate(bytes: number, label: string): Storage {
     const owner = bufferPool();
-    const buffer = owner.acquire(bytes, label);
-    markWritten(buffer); // new contents: nothing derived from the buffer's last owner applies
-    return new Storage(buffer, bytes, owner);
+    return new Storage(owner.acquire(bytes, label), bytes, owner);
   }
 
   retain(): this {
