@@ -19,7 +19,8 @@
 // run: by wall time and by worker-thread CPU time (the steadier one where the machine's speed
 // drifts, see bench/timing.ts). Every op is first checked against its float64 reference
 // (src/kernels/reference) on the very shapes timed. Each figure is a median (bench/timing.ts).
-// Run: npm run build && node dist/bench/norm-pool.js
+// Run: npm run build && node dist/bench/norm-pool.js [name filter]
+//   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`)
 
 import * as wg from '../src/index.js';
 import { bandwidthRates, type Rate } from './ceiling.js';
@@ -32,6 +33,8 @@ import {
 } from '../src/kernels/reference/pool.js';
 
 const F = wg.nn.functional;
+/** Time only the rows whose name contains this (first argument), e.g. 'maxPool2d'. */
+const only = process.argv[2] ?? '';
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -101,10 +104,14 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const mp = maxPool2dForward(x, mg);
   const mref = maxPool2dRef(host, mg);
   expectMatch('maxPool2d forward', await mp.y.data(), mref.y, 0);
+  const mpPlain = maxPool2dForward(x, mg, 'plain');
+  expectMatch('maxPool2d forward (plain)', await mpPlain.y.data(), mref.y, 0);
+  mpPlain.y.dispose();
+  mpPlain.argmax.dispose();
   const m = mp.y.size;
   const gyPool = wg.randn([...mp.y.shape], { seed: 15 });
   const mdxWant = maxPool2dBackwardRef(await gyPool.data(), mref.argmax, mg);
-  for (const method of ['scatter', 'gather'] as const) {
+  for (const method of ['rows', 'scatter', 'gather'] as const) {
     const mdx = maxPool2dBackward(gyPool, mp.argmax, mg, method);
     errs.push(`max dx (${method}) ${expectMatch(`maxPool2d dx (${method})`, await mdx.data(), mdxWant, 1e-6).toExponential(1)}`);
     mdx.dispose();
@@ -157,14 +164,25 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
         r.argmax.dispose();
       },
     },
-    { name: 'maxPool2d 3x3 s2 p1 backward', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'scatter').dispose() },
-    { name: '  (gather kernel instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'gather').dispose() },
+    {
+      name: '  (one output per invocation)',
+      bytes: 4 * n + 8 * m,
+      run: () => {
+        const r = maxPool2dForward(x, mg, 'plain');
+        r.y.dispose();
+        r.argmax.dispose();
+      },
+    },
+    { name: 'maxPool2d 3x3 s2 p1 backward', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg).dispose() },
+    { name: '  (phased scatter instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'scatter').dispose() },
+    { name: '  (one-input gather instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'gather').dispose() },
     { name: 'avgPool2d 2x2 s2 forward', bytes: 4 * n + 4 * am, run: () => wg.noGrad(() => F.avgPool2d(x, { kernelSize: 2 })).dispose() },
     { name: 'avgPool2d 2x2 s2 backward', bytes: 4 * am + 4 * n, run: () => avgPool2dBackward(gyAvg, ag).dispose() },
     { name: 'adaptiveAvgPool2d [1,1] forward', bytes: 4 * n, run: () => wg.noGrad(() => F.adaptiveAvgPool2d(x, 1)).dispose() },
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
   for (const row of rows) {
+    if (only && !row.name.includes(only)) continue;
     const { sec, cpuSec } = await timeCall(row.run);
     const gbps = row.bytes / sec / 1e9;
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
@@ -176,7 +194,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
   const defaults = { ...BATCH_NORM_LAUNCH };
-  for (const reduceWG of [32, 64, 128, 256]) {
+  for (const reduceWG of only ? [] : [32, 64, 128, 256]) {
     Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });

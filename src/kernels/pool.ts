@@ -6,6 +6,8 @@
 import maxForwardSource from './wgsl/max_pool2d_forward.wgsl';
 import maxBackwardSource from './wgsl/max_pool2d_backward.wgsl';
 import maxScatterSource from './wgsl/max_pool2d_backward_scatter.wgsl';
+import maxForwardRowsSource from './wgsl/max_pool2d_forward_rows.wgsl';
+import maxBackwardRowsSource from './wgsl/max_pool2d_backward_rows.wgsl';
 import avgForwardSource from './wgsl/avg_pool2d_forward.wgsl';
 import avgBackwardSource from './wgsl/avg_pool2d_backward.wgsl';
 import adaptiveForwardSource from './wgsl/adaptive_avg_pool2d_forward.wgsl';
@@ -22,6 +24,8 @@ const maxForwardKernel = defineKernel('max_pool2d_forward', maxForwardSource, ['
 const maxBackwardKernel = defineKernel('max_pool2d_backward', maxBackwardSource, ['read', 'read', 'read_write', 'uniform']);
 const maxScatterKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'main');
 const maxScatterZeroKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'zero');
+const maxForwardRowsKernel = defineKernel('max_pool2d_forward_rows', maxForwardRowsSource, ['read', 'read_write', 'read_write', 'uniform']);
+const maxBackwardRowsKernel = defineKernel('max_pool2d_backward_rows', maxBackwardRowsSource, ['read', 'read', 'read_write', 'uniform']);
 /** The phased scatter runs ceil(Kh/sH) * ceil(Kw/sW) dispatches; beyond this many, gather. */
 const MAX_SCATTER_PHASES = 9;
 const avgForwardKernel = defineKernel('avg_pool2d_forward', avgForwardSource, ['read', 'read_write', 'uniform']);
@@ -121,7 +125,7 @@ function packPool2dParams(g: Pool2dGeometry): Uint8Array {
   return new Uniforms()
     .u32(g.N * g.C).u32(g.H).u32(g.W).u32(g.OH)
     .u32(g.OW).u32(g.pH).u32(g.pW).u32(g.countIncludePad ? 1 : 0)
-    .f32(1 / g.W).f32(1 / g.OW).u32(0).u32(0)
+    .f32(1 / g.W).f32(1 / g.OW).f32(-Infinity).u32(0)
     .finish();
 }
 
@@ -144,11 +148,49 @@ function maxConstants(g: Pool2dGeometry, withCandidates = false): Record<string,
   return c;
 }
 
+/**
+ * Whether the vec4 row kernels (max_pool2d_forward_rows.wgsl, max_pool2d_backward_rows.wgsl) take
+ * this geometry: whole vec4s per input and output row, no dilation, and a window whose columns
+ * fit their register arrays (the numbers are the kernels' derived constants).
+ */
+export function maxPoolRowsApply(g: Pool2dGeometry, pass: 'forward' | 'backward'): boolean {
+  if (g.W % 4 !== 0 || g.OW % 4 !== 0 || g.dH !== 1 || g.dW !== 1) return false;
+  if (pass === 'forward') return (4 - (g.pW % 4)) % 4 + 3 * g.sW + g.kW <= 16;
+  if (g.sW > 2) return false;
+  const rows = Math.floor((g.sH - 1 + g.pH) / g.sH) + Math.floor((g.kH - 1 - g.pH) / g.sH) + 1;
+  const b0 = -Math.floor((g.kW - 1 - g.pW) / g.sW);
+  const b1 = Math.floor((4 * g.sW - 1 + g.pW) / g.sW);
+  const vec4s = Math.floor(b1 / 4) - Math.floor(b0 / 4) + 1;
+  return rows <= 4 && vec4s <= 3 && rows * vec4s <= 12;
+}
+
+/** Output rows per invocation of max_pool2d_forward_rows.wgsl (1 or 2). */
+export let MAX_POOL_ROWS = 2;
+export function setMaxPoolRows(rows: 1 | 2): void {
+  MAX_POOL_ROWS = rows;
+}
+
+/** The rows kernels' constants: the window, and its padding (the kernels index with it). */
+function rowsConstants(g: Pool2dGeometry): Record<string, number> {
+  return { ...windowConstants(g), PH: g.pH, PW: g.pW };
+}
+
 /** Max pooling of a plain x: returns y and the int32 argmax (ih * W + iw) of each window. */
-export function maxPool2dForward(x: Tensor, g: Pool2dGeometry): { y: Tensor; argmax: Tensor } {
+export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): { y: Tensor; argmax: Tensor } {
   const shape = [g.N, g.C, g.OH, g.OW];
   const y = emptyTensor(shape, 'float32', 'maxPool2d');
   const argmax = emptyTensor(shape, 'int32', 'maxPool2d argmax');
+  if (method ? method === 'rows' : maxPoolRowsApply(g, 'forward')) {
+    const perPlane = Math.ceil(g.OH / MAX_POOL_ROWS) * (g.OW / 4);
+    launch(maxForwardRowsKernel, {
+      buffers: [x.buffer, y.buffer, argmax.buffer],
+      params: packPool2dParams(g),
+      workgroups: grid1d(g.N * g.C * perPlane, WG),
+      constants: { ...rowsConstants(g), QW: g.OW / 4, PER_PLANE: perPlane, ROWS: MAX_POOL_ROWS },
+      label: 'maxPool2d forward',
+    });
+    return { y, argmax };
+  }
   launch(maxForwardKernel, {
     buffers: [x.buffer, y.buffer, argmax.buffer],
     params: packPool2dParams(g),
@@ -160,11 +202,25 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry): { y: Tensor; arg
 }
 
 /**
- * dx of max pooling from a plain gy and the saved argmax: the phased scatter
- * (max_pool2d_backward_scatter.wgsl) when the windows overlap little, else the gather
+ * dx of max pooling from a plain gy and the saved argmax: the block gather of
+ * max_pool2d_backward_rows.wgsl where it applies, else the phased scatter
+ * (max_pool2d_backward_scatter.wgsl) when the windows overlap little, else the one-input gather
  * (max_pool2d_backward.wgsl). `method` forces one (tests, benchmarks).
  */
-export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'scatter' | 'gather'): Tensor {
+export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'rows' | 'scatter' | 'gather'): Tensor {
+  if (method ? method === 'rows' : maxPoolRowsApply(g, 'backward')) {
+    const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
+    const CB = Math.ceil(g.W / (4 * g.sW));
+    const perPlane = Math.ceil(g.H / g.sH) * CB;
+    launch(maxBackwardRowsKernel, {
+      buffers: [gy.buffer, argmax.buffer, dx.buffer],
+      params: packPool2dParams(g),
+      workgroups: grid1d(g.N * g.C * perPlane, WG),
+      constants: { ...rowsConstants(g), CB, PER_PLANE: perPlane },
+      label: 'maxPool2d backward',
+    });
+    return dx;
+  }
   const PH = Math.ceil(((g.kH - 1) * g.dH + 1) / g.sH);
   const PW = Math.ceil(((g.kW - 1) * g.dW + 1) / g.sW);
   const scatter = method ? method === 'scatter' : PH * PW <= MAX_SCATTER_PHASES;

@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL, type FixtureCase } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
-import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, type Pool2dSpec } from '../../src/kernels/pool.js';
+import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, maxPoolRowsApply, type Pool2dSpec } from '../../src/kernels/pool.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
 } from '../../src/kernels/reference/pool.js';
@@ -96,6 +96,63 @@ describe('pooling vs the float64 references', () => {
       }
       for (const t of [x, y, argmax, gy]) t.dispose();
     }
+  });
+
+  it('maxPool2d row kernels: the same y, argmax and dx as the one-output kernels and the reference', async () => {
+    const configs: [number[], Pool2dSpec, boolean][] = [   // shape, spec, backward by rows too
+      [[2, 3, 16, 16], spec([3, 3], [2, 2], [1, 1]), true],          // the ResNet stem's pool
+      [[1, 2, 9, 8], spec([3, 3], [1, 1], [1, 1]), true],            // stride 1, odd height
+      [[2, 2, 10, 16], spec([2, 2], [2, 2], [0, 0]), true],          // disjoint windows
+      [[1, 2, 11, 24], spec([3, 2], [1, 2], [1, 0]), true],          // unequal kernel and stride
+      [[1, 2, 15, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true), true],  // ceil mode
+      [[1, 2, 20, 16], spec([5, 5], [2, 2], [2, 2]), true],          // 3 candidate rows x 3 vec4s
+      [[1, 1, 296, 304], spec([3, 3], [2, 2], [1, 1]), true],        // large planes
+      [[1, 2, 12, 12], spec([3, 3], [3, 3], [1, 1]), false],         // stride 3: forward only
+    ];
+    for (const [shape, sp, backwardRows] of configs) {
+      const at = `${JSON.stringify(shape)} ${JSON.stringify(sp)}`;
+      const g = pool2dGeometry('maxPool2d', shape, sp);
+      expect(maxPoolRowsApply(g, 'forward'), at).toBe(true);
+      expect(maxPoolRowsApply(g, 'backward'), at).toBe(backwardRows);
+      // Integers in a small range: many ties, so the scan order is tested too.
+      const data = randomArray(numel(shape), rnd, -3, 3).map(Math.round);
+      const x = wg.tensor(data, shape);
+      const ref = maxPool2dRef(data, g);
+      const rows = maxPool2dForward(x, g, 'rows');
+      const plain = maxPool2dForward(x, g, 'plain');
+      expect(Array.from(await rows.y.data()), at).toEqual(Array.from(await plain.y.data()));
+      expect(Array.from(await rows.argmax.data()), at).toEqual(Array.from(await plain.argmax.data()));
+      expectClose(await rows.y.data(), ref.y, 0, `${at} y`);
+      expect(Array.from(await rows.argmax.data()), at).toEqual(Array.from(ref.argmax));
+      const gyData = randomArray(rows.y.size, rnd);
+      const gy = wg.tensor(gyData, [...rows.y.shape]);
+      const want = maxPool2dBackwardRef(gyData, ref.argmax, g);
+      if (backwardRows) {
+        const dxRows = maxPool2dBackward(gy, rows.argmax, g, 'rows');
+        const dxGather = maxPool2dBackward(gy, rows.argmax, g, 'gather');
+        expect(Array.from(await dxRows.data()), at).toEqual(Array.from(await dxGather.data()));
+        expectClose(await dxRows.data(), want, 1e-6, `${at} dx`);
+        dxRows.dispose();
+        dxGather.dispose();
+      }
+      for (const t of [x, rows.y, rows.argmax, plain.y, plain.argmax, gy]) t.dispose();
+    }
+  });
+
+  it('maxPool2d kernels: NaN propagates and -inf windows keep their first tap', async () => {
+    const N = NaN;
+    const I = -Infinity;
+    // 4 windows of 2x2 (stride 2) in a 2x8 plane: a NaN, all -inf, ties, plain.
+    const x = wg.tensor([1, N, I, I, 7, 7, 0, 1, 2, 3, I, I, 7, 7, 5, 0], [1, 1, 2, 8]);
+    const g = pool2dGeometry('maxPool2d', [1, 1, 2, 8], spec([2, 2], [2, 2], [0, 0]));
+    for (const method of ['rows', 'plain'] as const) {
+      const { y, argmax } = maxPool2dForward(x, g, method);
+      expect(Array.from(await y.data()), method).toEqual([NaN, -Infinity, 7, 5]);
+      expect(Array.from(await argmax.data()), method).toEqual([1, 2, 4, 14]);
+      y.dispose();
+      argmax.dispose();
+    }
+    x.dispose();
   });
 
   const avgCases: [number[], Pool2dSpec][] = [

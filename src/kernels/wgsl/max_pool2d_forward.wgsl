@@ -49,6 +49,12 @@ fn div_u32(a: u32, d: u32, inv_d: f32) -> u32 {
   return u32(q + select(0, 1, r >= i32(d)) - select(0, 1, r < 0));
 }
 
+// NaN test on the bits: WGSL lets compilers assume floats are never NaN, and llvmpipe folds
+// `v != v` to false (found by a test), so the comparison cannot be trusted.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -71,8 +77,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
       let iw = w0 + i32(kw * DW);
       let i = row + clamp(iw, 0, i32(p.W) - 1);
       let v = x[base + u32(i)];
-      // best_i < 0: the first valid tap (it may be -inf); v != v: a NaN propagates.
-      let take = row_ok && iw >= 0 && iw < i32(p.W) && (best_i < 0 || v > best || v != v);
+      // best_i < 0: the first valid tap (it may be -inf); is_nan(v): a NaN propagates.
+      let take = row_ok && iw >= 0 && iw < i32(p.W) && (best_i < 0 || v > best || is_nan(v));
       best = select(best, v, take);
       best_i = select(best_i, i, take);
     }
