@@ -26,7 +26,7 @@ import * as wg from '../src/index.js';
 import { bandwidthRates, type Rate } from './ceiling.js';
 import { timeIt, repeatsFor } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
-import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dBackward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
+import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
@@ -123,13 +123,21 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   expectMatch('avgPool2d forward', await ap.data(), avgPool2dRef(host, ag), 1e-5);
   const am = ap.size;
   const gyAvg = wg.randn([...ap.shape], { seed: 16 });
-  const adx = avgPool2dBackward(gyAvg, ag);
-  expectMatch('avgPool2d dx', await adx.data(), avgPool2dBackwardRef(await gyAvg.data(), ag), 1e-5);
+  const apPlain = avgPool2dForward(x, ag, 'plain');
+  expectMatch('avgPool2d forward (plain)', await apPlain.data(), avgPool2dRef(host, ag), 1e-5);
+  apPlain.dispose();
+  for (const method of ['rows', 'plain'] as const) {
+    const adx = avgPool2dBackward(gyAvg, ag, method);
+    expectMatch(`avgPool2d dx (${method})`, await adx.data(), avgPool2dBackwardRef(await gyAvg.data(), ag), 1e-5);
+    adx.dispose();
+  }
   ap.dispose();
-  adx.dispose();
   const gg = { N: shape[0], C, H: shape[2], W: shape[3], OH: 1, OW: 1 };
   const gp = wg.noGrad(() => F.adaptiveAvgPool2d(x, 1));
   expectMatch('adaptiveAvgPool2d', await gp.data(), adaptiveAvgPool2dRef(host, gg), 1e-5);
+  const gpTree = globalAvgPool2dForward(x, gg, 'tree');
+  expectMatch('adaptiveAvgPool2d (tree)', await gpTree.data(), adaptiveAvgPool2dRef(host, gg), 1e-5);
+  gpTree.dispose();
   const gyGlobal = wg.randn([shape[0], C, 1, 1], { seed: 17 });
   const gdx = globalAvgPool2dBackward(gyGlobal, gg);
   expectMatch('adaptiveAvgPool2d dx', await gdx.data(), adaptiveAvgPool2dBackwardRef(await gyGlobal.data(), gg), 1e-6);
@@ -177,8 +185,11 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
     { name: '  (phased scatter instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'scatter').dispose() },
     { name: '  (one-input gather instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'gather').dispose() },
     { name: 'avgPool2d 2x2 s2 forward', bytes: 4 * n + 4 * am, run: () => wg.noGrad(() => F.avgPool2d(x, { kernelSize: 2 })).dispose() },
+    { name: '  (one output per invocation)', bytes: 4 * n + 4 * am, run: () => avgPool2dForward(x, ag, 'plain').dispose() },
     { name: 'avgPool2d 2x2 s2 backward', bytes: 4 * am + 4 * n, run: () => avgPool2dBackward(gyAvg, ag).dispose() },
+    { name: '  (one input per invocation)', bytes: 4 * am + 4 * n, run: () => avgPool2dBackward(gyAvg, ag, 'plain').dispose() },
     { name: 'adaptiveAvgPool2d [1,1] forward', bytes: 4 * n, run: () => wg.noGrad(() => F.adaptiveAvgPool2d(x, 1)).dispose() },
+    { name: '  (tree layout, the GPU one)', bytes: 4 * n, run: () => globalAvgPool2dForward(x, gg, 'tree').dispose() },
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
   for (const row of rows) {

@@ -18,7 +18,7 @@ import packSource from './wgsl/matmul_pack.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { gpu, type AdapterSummary } from '../tensor/device.js';
+import { gpu, isCpuAdapter } from '../tensor/device.js';
 
 const gemmBindings = ['read', 'read', 'read_write', 'uniform'] as const;
 const naiveKernel = defineKernel('matmul_naive', naiveSource, gemmBindings);
@@ -50,10 +50,7 @@ const SUBGROUP_LANES = 8;
 /** Below this many multiply-adds the simple kernel wins (no packing, one small dispatch). */
 const FAST_GEMM_MIN_WORK = 64 * 64 * 64;
 
-/** Mesa's llvmpipe/lavapipe (and similar CPU rasterisers): subgroup lanes are SIMD lanes. */
-export function isCpuAdapter(info: AdapterSummary): boolean {
-  return info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
-}
+export { isCpuAdapter };
 
 /** The one place that picks a GEMM kernel: by adapter, then by problem size. */
 export function chooseGemmVariant(M: number, N: number, K: number, batch: number): GemmVariant {

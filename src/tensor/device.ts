@@ -26,6 +26,14 @@ export interface AdapterSummary {
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number };
 }
 
+/**
+ * Mesa's llvmpipe/lavapipe (and similar CPU rasterisers): a workgroup's lanes are SIMD lanes of
+ * one CPU thread, so what is fast there differs (shared/docs/lavapipe.md); launchers pick by this.
+ */
+export function isCpuAdapter(info: AdapterSummary): boolean {
+  return info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+}
+
 export interface GpuContext {
   device: GPUDevice;
   adapter: GPUAdapter;

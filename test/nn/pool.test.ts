@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL, type FixtureCase } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
-import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, maxPoolRowsApply, type Pool2dSpec } from '../../src/kernels/pool.js';
+import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, globalAvgPool2dForward, type Pool2dSpec } from '../../src/kernels/pool.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
 } from '../../src/kernels/reference/pool.js';
@@ -112,8 +112,8 @@ describe('pooling vs the float64 references', () => {
     for (const [shape, sp, backwardRows] of configs) {
       const at = `${JSON.stringify(shape)} ${JSON.stringify(sp)}`;
       const g = pool2dGeometry('maxPool2d', shape, sp);
-      expect(maxPoolRowsApply(g, 'forward'), at).toBe(true);
-      expect(maxPoolRowsApply(g, 'backward'), at).toBe(backwardRows);
+      expect(poolRowsApply(g, 'forward'), at).toBe(true);
+      expect(poolRowsApply(g, 'backward'), at).toBe(backwardRows);
       // Integers in a small range: many ties, so the scan order is tested too.
       const data = randomArray(numel(shape), rnd, -3, 3).map(Math.round);
       const x = wg.tensor(data, shape);
@@ -176,6 +176,56 @@ describe('pooling vs the float64 references', () => {
       for (const t of [x, y, gy]) t.dispose();
     });
   }
+
+  it('avgPool2d row kernels: bit for bit the one-output kernels, and the reference', async () => {
+    const configs: [number[], Pool2dSpec, boolean][] = [   // shape, spec, backward by rows too
+      [[2, 3, 16, 16], spec([2, 2], [2, 2], [0, 0]), true],
+      [[1, 2, 15, 16], spec([3, 3], [2, 2], [1, 1], [1, 1], false, false), true],   // odd H, excluded padding
+      [[1, 2, 15, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true, true), true],     // ceil mode
+      [[1, 2, 13, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true, false), true],    // ceil mode, last windows clipped
+      [[1, 2, 9, 8], spec([3, 3], [1, 1], [1, 1], [1, 1], false, true), true],      // stride 1
+      [[1, 2, 11, 24], spec([3, 2], [1, 2], [1, 0]), true],
+      [[1, 2, 12, 12], spec([3, 3], [3, 3], [1, 1]), false],                       // stride 3: forward only
+    ];
+    for (const [shape, sp, backwardRows] of configs) {
+      const at = `${JSON.stringify(shape)} ${JSON.stringify(sp)}`;
+      const g = pool2dGeometry('avgPool2d', shape, sp);
+      expect(poolRowsApply(g, 'forward'), at).toBe(true);
+      expect(poolRowsApply(g, 'backward'), at).toBe(backwardRows);
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape);
+      const rows = avgPool2dForward(x, g, 'rows');
+      const plain = avgPool2dForward(x, g, 'plain');
+      expect(Array.from(await rows.data()), at).toEqual(Array.from(await plain.data()));
+      expectClose(await rows.data(), avgPool2dRef(data, g), FORWARD_TOL, `${at} y`);
+      const gyData = randomArray(rows.size, rnd);
+      const gy = wg.tensor(gyData, [...rows.shape]);
+      if (backwardRows) {
+        const dxRows = avgPool2dBackward(gy, g, 'rows');
+        const dxPlain = avgPool2dBackward(gy, g, 'plain');
+        expect(Array.from(await dxRows.data()), at).toEqual(Array.from(await dxPlain.data()));
+        expectClose(await dxRows.data(), avgPool2dBackwardRef(gyData, g), GRAD_TOL, `${at} dx`);
+        dxRows.dispose();
+        dxPlain.dispose();
+      }
+      for (const t of [x, rows, plain, gy]) t.dispose();
+    }
+  });
+
+  it('global average pooling: the per-lane and the tree layouts both match the reference', async () => {
+    for (const shape of [[2, 4, 7, 7], [4, 64, 8, 8], [3, 50, 5, 3], [1, 200, 33, 31]]) {
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape);
+      const g = { N: shape[0], C: shape[1], H: shape[2], W: shape[3], OH: 1, OW: 1 };
+      const want = adaptiveAvgPool2dRef(data, g);
+      for (const layout of ['perLane', 'tree'] as const) {
+        const y = globalAvgPool2dForward(x, g, layout);
+        expectClose(await y.data(), want, FORWARD_TOL, `${JSON.stringify(shape)} ${layout}`);
+        y.dispose();
+      }
+      x.dispose();
+    }
+  });
 
   const adaptiveCases: [number[], [number, number]][] = [
     [[2, 4, 7, 7], [1, 1]], [[2, 4, 32, 32], [1, 1]], [[2, 35000, 1, 3], [1, 1]], [[1, 70000, 2, 2], [1, 1]], [[2, 3, 11, 9], [4, 5]], [[1, 2, 5, 5], [7, 6]], [[2, 3, 12, 12], [3, 3]],

@@ -3,8 +3,11 @@
 //
 // Legend as in adaptive_avg_pool2d_global_forward.wgsl: gy (N, C, 1, 1), dx (N, C, H, W).
 //   dx[plane, s] = gy[plane] * (1 / S)
-// Grid: x covers a plane's units (f32s, or vec4s in `main_vec4` when S % 4 == 0), y (spilling
-// into z) the planes, so the plane index comes from the grid (no integer division).
+// Each invocation writes UNITS consecutive units of one plane (f32s, or vec4s in `main_vec4` when
+// S % 4 == 0; UNITS divides S): gy[plane] is loaded once for all of them. On llvmpipe that load
+// is a per-lane loop like any store, so with one unit per invocation it doubled the work.
+// Grid: x covers a plane's S / UNITS invocations, y (spilling into z) the planes, so the plane
+// index comes from the grid (no integer division).
 // Bindings: 0 gy (read), 1 dx (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/pool.ts.
 
@@ -21,19 +24,24 @@ struct GlobalPoolParams {   // the same struct as adaptive_avg_pool2d_global_for
 @group(0) @binding(2) var<uniform> p: GlobalPoolParams;
 
 override WG: u32 = 64u;
+override UNITS: u32 = 1u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let plane = wid.y + wid.z * nwg.y;
-  if (gid.x >= p.S || plane >= p.planes) { return; }
-  dx[plane * p.S + gid.x] = gy[plane] * p.scale;
+  if (gid.x * UNITS >= p.S || plane >= p.planes) { return; }
+  let v = gy[plane] * p.scale;
+  let at = plane * p.S + gid.x * UNITS;
+  for (var u = 0u; u < UNITS; u++) { dx[at + u] = v; }
 }
 
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
   let plane = wid.y + wid.z * nwg.y;
-  if (gid.x >= p.S || plane >= p.planes) { return; }
-  dx4[plane * p.S + gid.x] = vec4<f32>(gy[plane] * p.scale);
+  if (gid.x * UNITS >= p.S || plane >= p.planes) { return; }
+  let v = vec4<f32>(gy[plane] * p.scale);
+  let at = plane * p.S + gid.x * UNITS;
+  for (var u = 0u; u < UNITS; u++) { dx4[at + u] = v; }
 }

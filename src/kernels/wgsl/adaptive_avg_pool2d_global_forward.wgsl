@@ -3,10 +3,16 @@
 //
 // Legend: x (N, C, H, W) seen as `planes` = N*C rows of S = H*W values; y (N, C, 1, 1).
 //   y[plane] = (1 / S) * sum_s x[plane, s]
-// One workgroup per plane: lane l adds values l, l + WG, ... (vec4s in `main_vec4` when
-// S % 4 == 0, S then counting vec4s), then a fixed tree adds the lanes (same order every run).
-// The launcher picks WG = 16 for small planes (7x7, 8x8) so few lanes idle, 64 otherwise.
-// Grid: x = plane (spilling into y past 65535 workgroups).
+// Two layouts, both summing in a fixed order (the same result every run):
+// - `main`, `main_vec4` (GPUs): one workgroup per plane; lane l adds values l, l + WG, ... (vec4s
+//   in `main_vec4` when S % 4 == 0, S then counting vec4s), then a fixed tree adds the lanes.
+//   Neighbouring lanes read neighbouring values (coalesced). The launcher picks WG = 16 for small
+//   planes (7x7, 8x8) so few lanes idle, 64 otherwise. Grid: x = plane (spilling into y).
+// - `per_lane`, `per_lane_vec4` (CPU adapters, llvmpipe): one plane per lane, summed in one loop
+//   with no tree and no barriers. There lanes are SIMD lanes of one CPU thread and every load
+//   walks the lanes anyway, so coalescing buys nothing, while the tree's workgroup-memory traffic
+//   and barriers cost as much as the sum itself on small planes (18-47% of the copy ceiling
+//   before, on 32x32 and 56x56 planes). Grid: one invocation per plane, in x (spilling into y).
 // Bindings: 0 x (read), 1 y (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/pool.ts.
 
@@ -45,6 +51,26 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var acc = 0.0;
   for (var s = lid.x; s < p.S; s += WG) { acc += x[base + s]; }
   finish(lid.x, plane, acc);
+}
+
+@compute @workgroup_size(WG)
+fn per_lane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let plane = gid.x + gid.y * nwg.x * WG;
+  if (plane >= p.planes) { return; }
+  let base = plane * p.S;
+  var acc = 0.0;
+  for (var s = 0u; s < p.S; s++) { acc += x[base + s]; }
+  y[plane] = acc * p.scale;
+}
+
+@compute @workgroup_size(WG)
+fn per_lane_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let plane = gid.x + gid.y * nwg.x * WG;
+  if (plane >= p.planes) { return; }
+  let base = plane * p.S;
+  var acc = vec4<f32>(0.0);
+  for (var s = 0u; s < p.S; s++) { acc += x4[base + s]; }
+  y[plane] = ((acc.x + acc.y) + (acc.z + acc.w)) * p.scale;
 }
 
 @compute @workgroup_size(WG)

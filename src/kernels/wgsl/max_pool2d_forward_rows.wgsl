@@ -1,6 +1,6 @@
 // max_pool2d_forward_rows.wgsl — 2-D max pooling, NCHW f32, with the argmax of every window:
-// four neighbouring outputs of one row per invocation, read and written as vec4s. Same result,
-// bit for bit, as max_pool2d_forward.wgsl (its oracle and the general path).
+// four neighbouring outputs in each of ROWS output rows per invocation, read and written as
+// vec4s. Same result, bit for bit, as max_pool2d_forward.wgsl (its oracle and the general path).
 //
 // Legend: x (N, C, H, W); y and argmax (N, C, OH, OW); a "plane" is one (n, c) image.
 //   y[n, c, oh, ow] = max over kh < KH, kw < KW of x[n, c, oh*SH - PH + kh, ow*SW - PW + kw]
@@ -13,15 +13,16 @@
 // 2): NV aligned vec4s hold them all (3 for 3x3/s2/p1), where one output per invocation loads
 // KW scalars per row for each output (12). The window starts OFF columns into its first vec4;
 // OFF and every tap's place in `win` are compile-time constants, so the unrolled loops index
-// registers. y and argmax are stored as one vec4 each.
+// registers. y and argmax are stored as one vec4 each per row. With ROWS = 2 the two output rows
+// share their middle input row (5 input rows for 2 output rows of a 3x3/s2 window).
 //
 // Same rules as the general kernel: padding taps never win (loaded from a clamped address and
-// masked), a strictly larger value or a NaN replaces the best, so the first maximum in scan order
-// (kh, then kw) wins ties, as in PyTorch.
+// replaced by -inf), a strictly larger value or a NaN replaces the best, so the first maximum in
+// scan order (kh, then kw) wins ties, as in PyTorch.
 // Requires (the launcher checks): W % 4 == 0, OW % 4 == 0, dilation 1, OFF + 3*SW + KW <= 16.
-// Grid: one invocation per vec4 of outputs, planes * OH * QW of them (QW = OW / 4), in x
-// (spilling into y). Flat, not a workgroup row per plane: a 16x16 output plane has only 64 vec4s,
-// and a row of 256 lanes per plane left 3/4 of them idle.
+// Grid: one invocation per cell of ROWS x 4 outputs, planes * ceil(OH / ROWS) * QW of them
+// (QW = OW / 4), in x (spilling into y). Flat, not a workgroup row per plane: a 16x16 output
+// plane has only 32 cells, and a row of 256 lanes per plane would leave most of them idle.
 // Bindings: 0 x (read, as vec4s), 1 y (write), 2 argmax (write, i32), 3 params.
 // Reference: src/kernels/reference/pool.ts (maxPool2dRef). Launcher: src/kernels/pool.ts.
 
@@ -95,12 +96,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let row_ok = ih >= 0 && ih < i32(p.H);
     let row4 = plane4 + u32(clamp(ih, 0, i32(p.H) - 1) * W4);
     // The window row as NV vec4s; a vec4 lies wholly inside or outside the row (W % 4 == 0).
+    // Padding reads as -inf, which never replaces the best (it starts at -inf), so the taps
+    // need no mask of their own.
     var win: array<vec4<f32>, 4>;
-    var inside: array<bool, 4>;
     for (var v = 0u; v < NV; v++) {
       let cv = v0 + i32(v);
-      inside[v] = row_ok && cv >= 0 && cv < W4;
-      win[v] = x4[row4 + u32(clamp(cv, 0, W4 - 1))];
+      win[v] = select(vec4<f32>(p.neg_inf), x4[row4 + u32(clamp(cv, 0, W4 - 1))], row_ok && cv >= 0 && cv < W4);
     }
     for (var o = 0u; o < ROWS; o++) {
       if (r < o * SH || r >= o * SH + KH) { continue; }   // compile-time after unrolling
@@ -108,7 +109,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         for (var kw = 0u; kw < KW; kw++) {
           let t = OFF + k * SW + kw;              // this tap's column in the window
           let v = win[t / 4u][t % 4u];
-          let take = inside[t / 4u] && (v > best[o][k] || is_nan(v));
+          let take = v > best[o][k] || is_nan(v);
           best[o][k] = select(best[o][k], v, take);
           best_i[o][k] = select(best_i[o][k], ih * i32(p.W) + c0 + i32(k * SW + kw), take);
         }
