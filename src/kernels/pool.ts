@@ -419,8 +419,8 @@ export function globalAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): Te
   launch(u.vec4 ? globalBackwardKernels.vec4 : globalBackwardKernels.scalar, {
     buffers: [gy.buffer, dx.buffer],
     params: u.params,
-    workgroups: planeGrid(u.S / units, g.N * g.C),
-    constants: { WG, UNITS: units },
+    workgroups: grid1d(g.N * g.C * (u.S / units), WG),
+    constants: { WG, UNITS: units, PER_PLANE: u.S / units },
     label: 'adaptiveAvgPool2d global backward',
   });
   return dx;

@@ -6,8 +6,10 @@
 // Each invocation writes UNITS consecutive units of one plane (f32s, or vec4s in `main_vec4` when
 // S % 4 == 0; UNITS divides S): gy[plane] is loaded once for all of them. On llvmpipe that load
 // is a per-lane loop like any store, so with one unit per invocation it doubled the work.
-// Grid: x covers a plane's S / UNITS invocations, y (spilling into z) the planes, so the plane
-// index comes from the grid (no integer division).
+// Grid: flat, planes * PER_PLANE invocations (PER_PLANE = S / UNITS) in x, spilling into y; the
+// plane is index / PER_PLANE, a division by a constant (a multiply). A row of workgroups per
+// plane instead left most lanes idle on small planes (64 invocations of a 32x32 plane in a
+// workgroup of 256).
 // Bindings: 0 gy (read), 1 dx (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/pool.ts.
 
@@ -25,23 +27,24 @@ struct GlobalPoolParams {   // the same struct as adaptive_avg_pool2d_global_for
 
 override WG: u32 = 64u;
 override UNITS: u32 = 1u;
+override PER_PLANE: u32 = 1u;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let plane = wid.y + wid.z * nwg.y;
-  if (gid.x * UNITS >= p.S || plane >= p.planes) { return; }
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let index = gid.x + gid.y * nwg.x * WG;
+  let plane = index / PER_PLANE;
+  if (plane >= p.planes) { return; }
   let v = gy[plane] * p.scale;
-  let at = plane * p.S + gid.x * UNITS;
+  let at = index * UNITS;
   for (var u = 0u; u < UNITS; u++) { dx[at + u] = v; }
 }
 
 @compute @workgroup_size(WG)
-fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-             @builtin(num_workgroups) nwg: vec3<u32>) {
-  let plane = wid.y + wid.z * nwg.y;
-  if (gid.x * UNITS >= p.S || plane >= p.planes) { return; }
+fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let index = gid.x + gid.y * nwg.x * WG;
+  let plane = index / PER_PLANE;
+  if (plane >= p.planes) { return; }
   let v = vec4<f32>(gy[plane] * p.scale);
-  let at = plane * p.S + gid.x * UNITS;
+  let at = index * UNITS;
   for (var u = 0u; u < UNITS; u++) { dx4[at + u] = v; }
 }
