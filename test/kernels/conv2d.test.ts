@@ -120,7 +120,8 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   // The row kernels (3 taps wide, unit width stride and dilation): 32-channel blocks with a tail,
   // 16-channel blocks with a tail and groups, vertical stride and dilation, asymmetric padding
   // (the input gradient's transposed padding becomes [2, 0]), a padding too large for the
-  // transposed form (falls back), a 1x3 kernel, Q % 4 != 0 (weight gradient falls back).
+  // transposed form (falls back), a 1x3 kernel, Q % 4 != 0 (the weight gradient runs on a copy
+  // of gy padded to whole vec4 rows).
   ['rows: 32-channel block + tail, K=36, R=5, stride [2, 1], dilation [2, 1]', [2, 8, 13, 12], [36, 8, 5, 3], { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, true],
   ['rows: groups 2, K_g=20 (16 + tail), C_g=12', [2, 24, 6, 12], [40, 12, 3, 3], { groups: 2, padding: 1 }, false],
   ['rows: 16-channel block, 3 kernel rows per lane, stride [2, 1], dilation [2, 1]', [2, 8, 13, 12], [20, 8, 3, 3], { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, true],
@@ -143,6 +144,8 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['1x1 stride 2 as GEMM on the subsampled x, 17x15', [2, 32, 17, 15], [64, 32, 1, 1], { stride: 2 }, false],
   ['1x1 stride 2 as GEMM, input gradient too (K=C=48), 16x18', [2, 48, 16, 18], [48, 48, 1, 1], { stride: 2 }, false],
   ['rows: aligned vec4 rows, one quad per row (W=4)', [2, 16, 5, 4], [32, 16, 3, 3], { padding: 1 }, false],
+  ['rows: 7x7 (ResNet-18 layer4), weight gradient on gy padded to Q4=8', [2, 32, 7, 7], [32, 32, 3, 3], { padding: 1 }, false],
+  ['rows: stride 2, aligned rows, Q=6 padded to 8', [2, 16, 12, 12], [32, 16, 3, 3], { stride: 2, padding: 1 }, false],
 ];
 
 /** GPU forward, input and weight gradients (and bias gradient) against the float64 reference. */
