@@ -665,7 +665,10 @@ function perImageGemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: num
 
 // ---- channel-poor layers: im2col + GEMM ----------------------------------------------------
 
-const im2colKernel = defineKernel('im2col', im2colSource, ['read', 'read_write', 'uniform']);
+const im2colKernels = {
+  scalar: defineKernel('im2col', im2colSource, ['read', 'read_write', 'uniform'], 'main'),
+  vec4: defineKernel('im2col', im2colSource, ['read', 'read_write', 'uniform'], 'main_vec4'),
+};
 /** The cols buffer is T4/(stride_h*stride_w) times x; above this it is not worth the memory. */
 const IM2COL_MAX_BYTES = 256 * 2 ** 20;
 
@@ -685,10 +688,11 @@ function conv2dForwardIm2col(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
   const T = g.CRS_g;
   const T4 = Math.ceil(T / 4) * 4;
   const cols = emptyTensor([g.N, T4, g.PQ], 'float32', 'conv2d_im2col');
-  launch(im2colKernel, {
+  const vec4 = g.Q % 4 === 0;
+  launch(vec4 ? im2colKernels.vec4 : im2colKernels.scalar, {
     buffers: [x.buffer, cols.buffer],
     params: new Uniforms().u32(g.N).finish(),
-    workgroups: grid1d(cols.size, 256),
+    workgroups: grid1d(vec4 ? cols.size / 4 : cols.size, 256),
     constants: {
       WG: 256, C: g.C, H: g.H, W: g.W, R: g.R, S: g.S, SH: g.stride_h, SW: g.stride_w,
       PH: g.pad_h, PW: g.pad_w, DH: g.dil_h, DW: g.dil_w, P: g.P, Q: g.Q, T4,

@@ -138,6 +138,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['1x1 as GEMM, C=32 -> K=64, 8x16', [2, 32, 8, 16], [64, 32, 1, 1], {}, false],
   // Channel-poor layers without bias run as im2col + GEMM on lavapipe.
   ['im2col + GEMM: 7x7 s2 p3 stem, C=3 -> K=32, 20x20', [2, 3, 20, 20], [32, 3, 7, 7], { stride: 2, padding: 3 }, false],
+  ['im2col (4 pixels per invocation, Q % 4 == 0) + GEMM: 7x7 s2 p3 stem, 24x23', [2, 3, 24, 23], [32, 3, 7, 7], { stride: 2, padding: 3 }, false],
   ['im2col + GEMM: 5x5 p2, C=1 -> K=16, 16x16 (PQ % 4 == 0, T = 25)', [3, 1, 16, 16], [16, 1, 5, 5], { padding: 2 }, false],
   ['1x1 as GEMM, C=64 -> K=40, 16x8, one image', [1, 64, 16, 8], [40, 64, 1, 1], {}, false],
   ['1x1 as GEMM, 7x7 (PQ % 4 != 0), C=64 -> K=48', [2, 64, 7, 7], [48, 64, 1, 1], {}, false],
