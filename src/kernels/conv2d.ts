@@ -36,6 +36,7 @@ import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
 import { gemm, chooseGemmVariant, packOperand, type MatrixView } from './matmul.js';
 import im2colSource from './wgsl/im2col.wgsl';
+import col2imSource from './wgsl/col2im.wgsl';
 import { copyContiguous, copyInto } from './copy.js';
 import { fillRange } from './fill.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
@@ -707,6 +708,37 @@ function conv2dForwardIm2col(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
   return y;
 }
 
+
+const col2imKernel = defineKernel('col2im', col2imSource, ['read', 'read_write', 'uniform']);
+
+/**
+ * The stem's input gradient as a GEMM and a fold (col2im.wgsl): cols[n] (T x PQ) = w^T (T x K) @
+ * gy[n], then every input pixel sums the columns that came from it. The same layers as
+ * im2colApplies() (channel-poor, more than 3x3 taps, groups 1, no dilation), where the
+ * phase-class kernel wastes most of its 16 channel lanes on 3 channels.
+ */
+function col2imApplies(g: Conv2dGeometry): boolean {
+  return implementation === 'fast' && g.G === 1 && g.C <= 4 && g.R * g.S > 9 && g.dil_h === 1 && g.dil_w === 1 &&
+    4 * g.N * g.CRS_g * g.PQ <= IM2COL_MAX_BYTES && chooseGemmVariant(g.CRS_g, g.PQ, g.K, g.N) === 'subgroup';
+}
+
+function conv2dBackwardInputCol2im(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  const T = g.CRS_g;
+  // w^T (T x K), made contiguous once (the GEMM would otherwise pack it for every image).
+  const wt = copyContiguous(new Tensor(w.storage.retain(), [T, g.K], 'float32', { strides: [1, T] }));
+  const cols = perImageGemm(matrices(wt, 0, g.K), gy, g, T, g.K, [g.N, T, g.PQ]);
+  wt.dispose();
+  const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
+  launch(col2imKernel, {
+    buffers: [cols.buffer, dx.buffer],
+    params: new Uniforms().u32(g.N).finish(),
+    workgroups: grid1d(dx.size, 256),
+    constants: { WG: 256, C: g.C, H: g.H, W: g.W, R: g.R, S: g.S, SH: g.stride_h, SW: g.stride_w, PH: g.pad_h, PW: g.pad_w, P: g.P, Q: g.Q },
+    label: 'col2im',
+  });
+  cols.dispose();
+  return dx;
+}
 // ---- entry points used by the differentiable op --------------------------------------------
 
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
@@ -725,6 +757,7 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dG
 
 /** dx from gy (N, K, P, Q) and w. */
 export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  if (col2imApplies(g)) return conv2dBackwardInputCol2im(gy, w, g);
   if (gemmApplies(g, 'input')) {
     // w^T (C x K), made contiguous once (the GEMM would otherwise pack it for every image).
     const wt = copyContiguous(new Tensor(w.storage.retain(), [g.C, g.K], 'float32', { strides: [1, g.C] }));
