@@ -227,8 +227,9 @@ const FAST = {
   // The row kernels bind x a second time as vec4s (after the uniform) for aligned row loads.
   forwardRowsSubgroup: defineKernel('conv2d_forward_rows_subgroup', forwardRowsSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform', 'read']),
   weightRowsSubgroup: defineKernel('conv2d_backward_weight_rows_subgroup', backwardWeightRowsSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
-  // Binds gy and dx a second time as vec4s (after the uniform).
-  inputRowsS2Subgroup: defineKernel('conv2d_backward_input_rows_s2_subgroup', backwardInputRowsS2SubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
+  // Binds gy a second time as vec4s (after the uniform); `main` stores vec4s, `main_scalar` floats.
+  inputRowsS2Subgroup: defineKernel('conv2d_backward_input_rows_s2_subgroup', backwardInputRowsS2SubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read'], 'main'),
+  inputRowsS2SubgroupScalar: defineKernel('conv2d_backward_input_rows_s2_subgroup', backwardInputRowsS2SubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read'], 'main_scalar'),
 };
 const packRowsKernel = defineKernel('conv2d_pack_weights_rows', packWeightsRowsSource, ['read', 'read_write', 'uniform']);
 
@@ -386,7 +387,7 @@ function rowsApply(g: Conv2dGeometry, stride2 = false): boolean {
 function packWeightsRowsNow(w: Tensor, g: Conv2dGeometry, transposed: boolean, block = rowBlock(transposed ? g.C_g : g.K_g)): Tensor {
   const rows = transposed ? g.C_g : g.K_g;
   const cols = transposed ? g.K_g : g.C_g;
-  const count = g.G * Math.ceil(rows / block) * cols * g.R * 3 * block + 16;
+  const count = g.G * Math.ceil(rows / block) * cols * g.R * 3 * block + 32;
   const wp = emptyTensor([count], 'float32', 'conv2d_pack_weights_rows');
   launch(packRowsKernel, {
     buffers: [w.buffer, wp.buffer],
@@ -484,27 +485,34 @@ function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom
 }
 
 /**
- * Whether conv2d_backward_input_rows_s2_subgroup.wgsl computes the input gradient of g: 3-wide
- * kernels at stride 2 x 2, width padding 1, no dilation (the downsampling 3x3 layers), W % 8 == 0.
- * Against the phase-class kernel (same run, CPU time, lavapipe): 1.2x on the CIFAR ResNet s2
- * layers and ResNet-18's layer2 (W = 32, 16, 56); on W = 28 and 14 (half an octet wasted per row,
- * gy rows not vec4-aligned; padding gy did not help) 0.8-0.9x, so those keep the old kernel.
+ * Whether conv2d_backward_input_rows_s2_subgroup.wgsl computes the input gradient of g: 3x3
+ * kernels at stride 2, padding 1, no dilation (the downsampling 3x3 layers of a ResNet).
  */
 function rowsS2InputApplies(g: Conv2dGeometry): boolean {
-  return rowKernels && useSubgroups() && g.S === 3 && g.stride_h === 2 && g.stride_w === 2 && g.pad_w === 1 &&
-    g.dil_h === 1 && g.dil_w === 1 && g.W % 8 === 0 && g.C_g >= MIN_FAST_ROWS;
+  return rowKernels && useSubgroups() && g.R === 3 && g.S === 3 && g.stride_h === 2 && g.stride_w === 2 &&
+    g.pad_h === 1 && g.pad_w === 1 && g.dil_h === 1 && g.dil_w === 1 && g.C_g >= MIN_FAST_ROWS;
 }
 
-/** The stride-2 input gradient with the row kernel: 8 input columns x 16 channels per lane. */
+/**
+ * The stride-2 input gradient with the row kernel: a 2 x 8 block of dx x 8 channels per lane.
+ * gy rows must be whole vec4s: when Q % 4 != 0 (ResNet-18's 14x14 and 7x7 outputs) the kernel
+ * runs on a copy padded with zero columns (they add nothing).
+ */
 function conv2dBackwardInputRowsS2(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  if (g.Q % 4 !== 0) {
+    const { padded, gp } = padGyRows(gy, g);
+    const dx = conv2dBackwardInputRowsS2(padded, w, gp);
+    padded.dispose();
+    return dx;
+  }
   const wg = fastWorkgroupSize();
-  const z = g.G * Math.ceil(g.C_g / 16) * 2; // (group, block of 16 input channels, row parity)
+  const z = g.G * Math.ceil(g.C_g / 8); // (group, block of 8 input channels)
   checkZ(g, z);
-  const lanes = g.N * Math.ceil(g.H / 2) * (g.W / 8); // for the larger parity class
-  // The stride-1 input gradient's layout (transposed, flipped), always in 16-channel blocks.
-  const wp = packWeightsRowsNow(w, g, true, 16);
+  const lanes = g.N * Math.ceil(g.H / 2) * Math.ceil(g.W / 8);
+  // The stride-1 input gradient's layout (transposed, flipped), in 8-channel blocks.
+  const wp = packWeightsRowsNow(w, g, true, 8);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
-  launch(FAST.inputRowsS2Subgroup, {
+  launch(g.W % 4 === 0 ? FAST.inputRowsS2Subgroup : FAST.inputRowsS2SubgroupScalar, {
     buffers: [gy.buffer, wp.buffer, dx.buffer, gy.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(lanes, wg), z],

@@ -147,11 +147,14 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['rows: aligned vec4 rows, one quad per row (W=4)', [2, 16, 5, 4], [32, 16, 3, 3], { padding: 1 }, false],
   ['rows: 7x7 (ResNet-18 layer4), weight gradient on gy padded to Q4=8', [2, 32, 7, 7], [32, 32, 3, 3], { padding: 1 }, false],
   ['rows: stride 2, aligned rows, Q=6 padded to 8', [2, 16, 12, 12], [32, 16, 3, 3], { stride: 2, padding: 1 }, false],
-  // The stride-2 input-gradient row kernel (W % 8 == 0): a channel tail (C=20), groups with odd
-  // H and no row padding, a 5-row kernel.
-  ['rows s2 input gradient: C=20 (16 + tail) -> K=24, 8x8', [2, 20, 8, 8], [24, 20, 3, 3], { stride: 2, padding: 1 }, false],
-  ['rows s2 input gradient: groups 2, 9x24, padding [0, 1]', [2, 32, 9, 24], [48, 16, 3, 3], { stride: 2, padding: [0, 1], groups: 2 }, true],
-  ['rows s2 input gradient: 5x3 kernel, 11x16, padding [2, 1]', [2, 16, 11, 16], [16, 16, 5, 3], { stride: 2, padding: [2, 1] }, false],
+  // The stride-2 input-gradient row kernel (3x3, padding 1): a channel tail (C=20: 8 + 8 + 4),
+  // groups with odd H, a width that is not a multiple of 4 (scalar stores) with Q % 4 != 0
+  // (padded gy); other paddings and kernel heights take the phase-class kernel.
+  ['rows s2 input gradient: C=20 (8-channel blocks + tail) -> K=24, 8x8', [2, 20, 8, 8], [24, 20, 3, 3], { stride: 2, padding: 1 }, false],
+  ['rows s2 input gradient: groups 2, odd H, 9x24', [2, 32, 9, 24], [48, 16, 3, 3], { stride: 2, padding: 1, groups: 2 }, true],
+  ['rows s2 input gradient: W=14 (scalar stores), Q=7 (padded gy), C=12', [2, 12, 11, 14], [16, 12, 3, 3], { stride: 2, padding: 1 }, false],
+  ['stride 2, groups 2, 9x24, padding [0, 1] (phase-class kernel)', [2, 32, 9, 24], [48, 16, 3, 3], { stride: 2, padding: [0, 1], groups: 2 }, true],
+  ['stride 2, 5x3 kernel, 11x16, padding [2, 1] (phase-class kernel)', [2, 16, 11, 16], [16, 16, 5, 3], { stride: 2, padding: [2, 1] }, false],
 ];
 
 /** GPU forward, input and weight gradients (and bias gradient) against the float64 reference. */

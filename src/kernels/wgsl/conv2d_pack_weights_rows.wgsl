@@ -1,15 +1,16 @@
 // conv2d_pack_weights_rows.wgsl — lay out 3-tap-wide conv2d weights for
-// conv2d_forward_rows_subgroup.wgsl.
+// conv2d_forward_rows_subgroup.wgsl (and, with BLOCK_K = 8, TRANSPOSED, for
+// conv2d_backward_input_rows_s2_subgroup.wgsl).
 //
 // That kernel computes BLOCK_K (16 or 32) "rows" (output channels of the convolution it runs)
 // per lane and, for each reduction channel col and kernel row r, needs the BLOCK_K x 3 weights of
 // taps s = 0, 1, 2 as VECS = 3 * BLOCK_K / 4 vec4s: vec4 v = (BLOCK_K / 4) * s + jq holds rows
 // 4*jq .. 4*jq+3. This kernel writes them in that order, zero where a row block overhangs, plus
-// 4 zero vec4s at the end (with 16-row blocks lanes 4..7 read 4 vec4s past the last (col, r) and
-// discard them):
+// 8 zero vec4s at the end (the kernels read a few vec4s past the last (col, r) and discard
+// them: 4 with 16-row blocks, 6 in the stride-2 input gradient's 8-row blocks):
 //
 //   w:  (K, C_g, R, 3)                                  the user's OIHW weights
-//   wp: (G, ROW_BLOCKS, COLS, R, VECS) vec4, then 4     ROW_BLOCKS = ceil(rows / BLOCK_K)
+//   wp: (G, ROW_BLOCKS, COLS, R, VECS) vec4, then 8     ROW_BLOCKS = ceil(rows / BLOCK_K)
 //
 //   TRANSPOSED = false (forward):  rows = output channel k, cols = input channel c, taps as is.
 //   TRANSPOSED = true  (input gradient at stride 1, a convolution of gy with the transposed,
@@ -31,7 +32,7 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 
 override WG: u32 = 64;
 override TRANSPOSED: bool = false;
-override BLOCK_K: u32 = 16u;          // rows per block: 16 or 32, as the kernel's BLOCK_K
+override BLOCK_K: u32 = 16u;          // rows per block: 8, 16 or 32, as the kernel's BLOCK_K
 // The sizes this kernel divides by, as pipeline constants (set by the launcher from p): a
 // division by a runtime value is scalarised lane by lane on a CPU adapter, by a constant it is
 // a multiply and shift (measured on lavapipe: packing was ~1/3 of a ResNet-18 batch-1 forward).
@@ -45,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let vecs = 3u * BLOCK_K / 4u;         // vec4s per (col, r)
   let i = gid.x + gid.y * nwg.x * WG;   // the vec4 of wp this invocation writes
   let packed = p.G * ROW_BLOCKS * COLS * KR * vecs;
-  if (i >= packed + 4u) { return; }
+  if (i >= packed + 8u) { return; }
   var v = vec4<f32>(0.0);
   if (i < packed) {
     // Peel the indices off from the fastest-varying end: vec4 (s, jq), r, col, block, g.
