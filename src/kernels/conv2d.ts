@@ -11,9 +11,11 @@
 //   'fast'    implicit GEMMs with register blocking (conv2d_*_fast.wgsl) and, where the adapter
 //             has subgroups, the variants that share weight loads across lanes (*_subgroup.wgsl);
 //             for kernels 3 taps wide (the 3x3 layers) the row kernels
-//             (conv2d_*_rows_subgroup.wgsl), which also reuse each x load across the 3 taps;
+//             (conv2d_*_rows_subgroup.wgsl), which also reuse each x load across the 3 taps,
+//             and for the 3x3 stride-2 input gradient conv2d_backward_input_rows_s2_subgroup.wgsl;
 //             where the adapter's GEMM is the subgroup kernel, 1x1 layers as one GEMM per image
-//             and the channel-poor ImageNet stem as im2col + GEMM (see those sections below).
+//             and the channel-poor ImageNet stem as im2col + GEMM (its input gradient as GEMM +
+//             col2im; see those sections below).
 // Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
 // src/nn/functional/conv.ts for the differentiable op.
 
