@@ -36,7 +36,8 @@ import backwardInputRowsS2SubgroupSource from './wgsl/conv2d_backward_input_rows
 import { defineKernel, launch, grid1d, isRecordOnly } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
-import { gemm, chooseGemmVariant, packOperand, type MatrixView } from './matmul.js';
+import { gemm, chooseGemmVariant, packOperand, type MatrixView, type GemmEpilogue } from './matmul.js';
+import { binary, unary } from './elementwise.js';
 import im2colSource from './wgsl/im2col.wgsl';
 import col2imSource from './wgsl/col2im.wgsl';
 import { copyContiguous, copyInto } from './copy.js';
@@ -227,7 +228,7 @@ const FAST = {
   weight: defineKernel('conv2d_backward_weight_fast', backwardWeightFastSource, ['read', 'read', 'read_write', 'uniform']),
   weightSubgroup: defineKernel('conv2d_backward_weight_fast_subgroup', backwardWeightFastSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
   // The row kernels bind x a second time as vec4s (after the uniform) for aligned row loads.
-  forwardRowsSubgroup: defineKernel('conv2d_forward_rows_subgroup', forwardRowsSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform', 'read']),
+  forwardRowsSubgroup: defineKernel('conv2d_forward_rows_subgroup', forwardRowsSubgroupSource, ['read', 'read', 'read', 'read_write', 'uniform', 'read', 'read']),
   weightRowsSubgroup: defineKernel('conv2d_backward_weight_rows_subgroup', backwardWeightRowsSubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read']),
   // Binds gy a second time as vec4s (after the uniform); `main` stores vec4s, `main_scalar` floats.
   inputRowsS2Subgroup: defineKernel('conv2d_backward_input_rows_s2_subgroup', backwardInputRowsS2SubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read'], 'main'),
@@ -416,7 +417,7 @@ function alignedRows(g: Conv2dGeometry): number {
 }
 
 /** Run the row kernel for the convolution described by g, with weights already packed. */
-function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, label: string): Tensor {
+function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, label: string, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
   const wg = fastWorkgroupSize();
   const block = rowBlock(g.K_g);
   // 16-channel blocks leave room for 8 pixels per lane (fewer loads per multiply-add).
@@ -425,18 +426,21 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
   checkZ(g, z);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
   launch(FAST.forwardRowsSubgroup, {
-    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer, x.buffer],
+    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, y.buffer, x.buffer, (epilogue.residual ?? x).buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(g.N * g.P * Math.ceil(g.Q / pix), wg), z],
-    constants: { WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, PIX: pix, STRIDE_W: g.stride_w, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'forward') },
+    constants: {
+      WG: wg, HAS_BIAS: b ? 1 : 0, BLOCK_K: block, PIX: pix, STRIDE_W: g.stride_w, ALIGNED_ROWS: alignedRows(g),
+      HAS_RESIDUAL: epilogue.residual ? 1 : 0, RELU: epilogue.relu ? 1 : 0, ...specialization(g, 'forward'),
+    },
     label,
   });
   return y;
 }
 
-function conv2dForwardRows(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+function conv2dForwardRows(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
   const pw = packWeightsRows(w, g, false);
-  const y = launchRows(x, pw.wp, b, g, 'conv2d_forward');
+  const y = launchRows(x, pw.wp, b, g, 'conv2d_forward', epilogue);
   pw.release();
   return y;
 }
@@ -465,8 +469,13 @@ function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: C
   return dx;
 }
 
-function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
-  if (rowsApply(g, true)) return conv2dForwardRows(x, w, b, g);
+function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
+  if (rowsApply(g, true)) return conv2dForwardRows(x, w, b, g, epilogue);
+  return withEpilogue(conv2dForwardFastPixels(x, w, b, g), epilogue);
+}
+
+/** The 2-pixel kernels (conv2d_forward_fast*.wgsl): no epilogue of their own. */
+function conv2dForwardFastPixels(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
   const wg = fastWorkgroupSize();
   const z = g.G * Math.ceil(g.K_g / BLOCK);
   checkZ(g, z);
@@ -651,7 +660,8 @@ function padGyRows(gy: Tensor, g: Conv2dGeometry): { padded: Tensor; gp: Conv2dG
  * half its FLOPs) and needs no weight packing. x and gy are read in place when PQ % 4 == 0 (else
  * the GEMM packs them, O(C * PQ) against O(K * C * PQ)). At stride 2 (the downsampling
  * shortcuts) the one-pass subsampling kernels of the CIFAR option-A shortcut (with no channel
- * padding) gather x[:, :, ::2, ::2] first, and scatter dx back. Elsewhere the conv kernels stay.
+ * padding) gather x[:, :, ::2, ::2] first, and scatter dx back. A bias (and an inference
+ * epilogue, ConvEpilogue) is added by the GEMM before it stores. Elsewhere the conv kernels stay.
  */
 function gemmApplies(g: Conv2dGeometry, pass: 'forward' | 'input'): boolean {
   const stride = g.stride_h === g.stride_w && (g.stride_h === 1 || g.stride_h === 2);
@@ -667,8 +677,8 @@ function matrices(t: Tensor, rows: number, cols: number): MatrixView {
 }
 
 /** out[n] (rows x PQ) = w (rows x inner) @ input[n] (inner x PQ), reshaped to `shape`. */
-function perImageGemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[]): Tensor {
-  const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, 'subgroup');
+function perImageGemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[], epilogue: GemmEpilogue = {}): Tensor {
+  const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, 'subgroup', epilogue);
   const result = new Tensor(out.storage.retain(), shape, 'float32');
   out.dispose();
   return result;
@@ -686,16 +696,16 @@ const IM2COL_MAX_BYTES = 256 * 2 ** 20;
 /**
  * The ImageNet stem (3 channels, 7x7, stride 2) as im2col + GEMM (im2col.wgsl): its
  * reduction has only T = 147 elements, on which the implicit-GEMM kernels waste most lanes, while
- * the unfolded input is small. Forward only, groups 1, no bias (a BatchNorm follows), where the
- * GEMM is the subgroup kernel (lavapipe) and the row kernel does not apply.
+ * the unfolded input is small. Groups 1, where the GEMM is the subgroup kernel (lavapipe) and
+ * the row kernel does not apply; the GEMM adds the bias (and any inference epilogue).
  */
-function im2colApplies(g: Conv2dGeometry, b: Tensor | null): boolean {
+function im2colApplies(g: Conv2dGeometry): boolean {
   const T4 = Math.ceil(g.CRS_g / 4) * 4;
-  return implementation === 'fast' && !b && g.G === 1 && g.C <= 4 && g.R * g.S > 9 &&
+  return implementation === 'fast' && g.G === 1 && g.C <= 4 && g.R * g.S > 9 &&
     4 * g.N * T4 * g.PQ <= IM2COL_MAX_BYTES && chooseGemmVariant(g.K, g.PQ, T4, g.N) === 'subgroup';
 }
 
-function conv2dForwardIm2col(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+function conv2dForwardIm2col(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
   const T = g.CRS_g;
   const T4 = Math.ceil(T / 4) * 4;
   const cols = emptyTensor([g.N, T4, g.PQ], 'float32', 'conv2d_im2col');
@@ -712,7 +722,7 @@ function conv2dForwardIm2col(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
   });
   // w as a (K x T4) matrix with zero columns past T, shared by every image.
   const wPadded = packOperand({ buffer: w.buffer, offset: 0, batchStride: 0, rowStride: T, colStride: 1 }, 1, g.K, T, g.K, T4);
-  const y = perImageGemm(matrices(wPadded, 0, T4), cols, g, g.K, T4, conv2dOutputShape(g));
+  const y = perImageGemm(matrices(wPadded, 0, T4), cols, g, g.K, T4, conv2dOutputShape(g), { bias: b, ...epilogue });
   wPadded.dispose();
   cols.dispose();
   return y;
@@ -752,17 +762,39 @@ function conv2dBackwardInputCol2im(gy: Tensor, w: Tensor, g: Conv2dGeometry): Te
 // ---- entry points used by the differentiable op --------------------------------------------
 
 /** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
-export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
-  if (!b && gemmApplies(g, 'forward')) {
+/**
+ * What a forward convolution can add before it stores y, for inference (a ResNet block with its
+ * batch norms folded into the convolutions, see src/nn/fold-batch-norm.ts):
+ * y = relu?(conv(x) + b + residual), residual (N, K, P, Q) contiguous.
+ */
+export interface ConvEpilogue {
+  relu: boolean;
+  residual: Tensor | null;
+}
+const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
+
+/**
+ * The epilogue as passes of its own, for the kernels without one (the 2-pixel and direct
+ * kernels): the residual add + ReLU in one elementwise pass, or the ReLU alone. Consumes y.
+ */
+function withEpilogue(y: Tensor, epilogue: ConvEpilogue): Tensor {
+  if (!epilogue.residual && !epilogue.relu) return y;
+  const out = epilogue.residual ? binary(epilogue.relu ? 'addRelu' : 'add', y, epilogue.residual) : unary('relu', y);
+  y.dispose();
+  return out;
+}
+
+export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
+  if (gemmApplies(g, 'forward')) {
     // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
     const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
-    const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g));
+    const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), { bias: b, ...epilogue });
     if (xs !== x) xs.dispose();
     return y;
   }
-  if (im2colApplies(g, b)) return conv2dForwardIm2col(x, w, g);
-  if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g);
-  return conv2dForwardDirect(x, w, b, g);
+  if (im2colApplies(g)) return conv2dForwardIm2col(x, w, b, g, epilogue);
+  if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g, epilogue);
+  return withEpilogue(conv2dForwardDirect(x, w, b, g), epilogue);
 }
 
 /** dx from gy (N, K, P, Q) and w. */

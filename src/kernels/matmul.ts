@@ -24,7 +24,8 @@ const gemmBindings = ['read', 'read', 'read_write', 'uniform'] as const;
 const naiveKernel = defineKernel('matmul_naive', naiveSource, gemmBindings);
 const blockedKernel = defineKernel('matmul', blockedSource, gemmBindings);
 const tiledKernel = defineKernel('matmul_tiled', tiledSource, gemmBindings);
-const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, gemmBindings);
+// The subgroup kernel also binds its epilogue operands (bias, residual), see GemmEpilogue.
+const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, [...gemmBindings, 'read', 'read']);
 const packKernel = defineKernel('matmul_pack', packSource, ['read', 'read_write', 'uniform']);
 
 /** A matrix operand: buffer + element offset + strides for (batch, row, col). */
@@ -63,10 +64,21 @@ export function chooseGemmVariant(M: number, N: number, K: number, batch: number
   return 'tiled';
 }
 
-/** C (batch, M, N) = A (batch, M, K) @ B (batch, K, N). */
-export function gemm(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number, variant: GemmVariant | 'auto' = 'auto'): Tensor {
+/**
+ * What matmul_subgroup.wgsl can add before it stores C (convolutions run as GEMMs at inference):
+ * C = relu?(A @ B + bias[m] + residual), bias (M) and residual (batch, M, N) contiguous.
+ */
+export interface GemmEpilogue {
+  bias?: Tensor | null;
+  residual?: Tensor | null;
+  relu?: boolean;
+}
+
+/** C (batch, M, N) = A (batch, M, K) @ B (batch, K, N); an epilogue needs the subgroup variant. */
+export function gemm(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number, variant: GemmVariant | 'auto' = 'auto', epilogue: GemmEpilogue = {}): Tensor {
   const chosen = variant === 'auto' ? chooseGemmVariant(M, N, K, batch) : variant;
-  if (chosen === 'subgroup') return gemmSubgroup(a, b, batch, M, N, K);
+  if (chosen === 'subgroup') return gemmSubgroup(a, b, batch, M, N, K, epilogue);
+  if (epilogue.bias || epilogue.residual || epilogue.relu) throw new Error(`gemm: an epilogue needs the subgroup kernel, not '${chosen}'`);
   const out = emptyTensor(batch === 1 ? [M, N] : [batch, M, N], 'float32', 'matmul');
   const params = new Uniforms()
     .u32(M).u32(N).u32(K).u32(batch)
@@ -91,7 +103,7 @@ const isVec4Aligned = (x: number) => x % 4 === 0;
  * are not vec4-aligned (transposed, odd strides or offsets, K not a multiple of 4) is first
  * packed into a contiguous zero-padded copy: O(MK + KN) work against the O(MNK) product.
  */
-function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number): Tensor {
+function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number, epilogue: GemmEpilogue): Tensor {
   const K4 = Math.ceil(K / 4);
   const N4 = Math.ceil(N / 4);
   const batchAligned = (v: MatrixView) => batch === 1 || isVec4Aligned(v.batchStride);
@@ -109,11 +121,13 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
     .u32(B.offset / 4).u32(B.batchStride / 4).u32(B.rowStride / 4).u32(0)
     .finish();
   const SUBGROUPS = 1;
+  const { bias = null, residual = null, relu = false } = epilogue;
   launch(subgroupKernel, {
-    buffers: [A.buffer, B.buffer, out.buffer],
+    // Absent epilogue operands bind A again (read-only, never read).
+    buffers: [A.buffer, B.buffer, out.buffer, (bias ?? A).buffer, (residual ?? A).buffer],
     params,
     workgroups: [Math.ceil(M / SUBGROUP_TILE), Math.ceil(N4 / (SUBGROUP_LANES * SUBGROUPS)), batch],
-    constants: { SUBGROUPS },
+    constants: { SUBGROUPS, HAS_BIAS: bias ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, RELU: relu ? 1 : 0 },
     label: 'matmul',
   });
   packedA?.dispose();

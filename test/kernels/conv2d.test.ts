@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, type Conv2dOptions, type ConvImplementation,
+  conv2dGeometry, conv2dForward, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, type Conv2dOptions, type ConvImplementation,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -142,6 +142,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['im2col + GEMM: 5x5 p2, C=1 -> K=16, 16x16 (PQ % 4 == 0, T = 25)', [3, 1, 16, 16], [16, 1, 5, 5], { padding: 2 }, false],
   ['1x1 as GEMM, C=64 -> K=40, 16x8, one image', [1, 64, 16, 8], [40, 64, 1, 1], {}, false],
   ['1x1 as GEMM, 7x7 (PQ % 4 != 0), C=64 -> K=48', [2, 64, 7, 7], [48, 64, 1, 1], {}, false],
+  ['1x1 as GEMM with a bias (added by the GEMM), C=32 -> K=40, 6x8', [2, 32, 6, 8], [40, 32, 1, 1], {}, true],
   ['1x1 stride 2 as GEMM on the subsampled x, 17x15', [2, 32, 17, 15], [64, 32, 1, 1], { stride: 2 }, false],
   ['1x1 stride 2 as GEMM, input gradient too (K=C=48), 16x18', [2, 48, 16, 18], [48, 48, 1, 1], { stride: 2 }, false],
   ['rows: aligned vec4 rows, one quad per row (W=4)', [2, 16, 5, 4], [32, 16, 3, 3], { padding: 1 }, false],
@@ -367,4 +368,42 @@ describe('conv2d argument errors', () => {
   it('setConvImplementation rejects unknown names', () => {
     expect(() => F.setConvImplementation('winograd' as ConvImplementation)).toThrow(wg.OpArgumentError);
   });
+});
+
+// The inference epilogue (ConvEpilogue: + residual, ReLU) on every forward path: the row kernel
+// (3x3), the GEMM (1x1 at stride 1 and 2, and the stem's im2col), the 2-pixel kernel (5x5) and
+// the direct kernel, each against the reference followed by the same add and ReLU.
+describe('conv2d forward epilogue: y = relu(conv(x) + b + residual)', () => {
+  const cases: Array<[string, number[], number[], Conv2dOptions]> = [
+    ['3x3 row kernel', [2, 16, 8, 12], [32, 16, 3, 3], { padding: 1 }],
+    ['3x3 s2 row kernel', [2, 16, 9, 12], [32, 16, 3, 3], { stride: 2, padding: 1 }],
+    ['1x1 GEMM', [2, 32, 8, 8], [48, 32, 1, 1], {}],
+    ['1x1 s2 GEMM', [2, 32, 9, 8], [48, 32, 1, 1], { stride: 2 }],
+    ['7x7 s2 stem, im2col + GEMM', [2, 3, 20, 20], [32, 3, 7, 7], { stride: 2, padding: 3 }],
+    ['5x5, 2-pixel kernel', [2, 8, 9, 9], [16, 8, 5, 5], { padding: 2 }],
+  ];
+  for (const impl of ['fast', 'direct'] as const) {
+    for (const [name, xs, ws, opts] of cases) {
+      it(`${name} (${impl})`, async () => {
+        F.setConvImplementation(impl);
+        const g = conv2dGeometry(xs, ws, opts);
+        const xd = randomArray(xs.reduce((a, b) => a * b), 21);
+        const wd = randomArray(ws.reduce((a, b) => a * b), 22);
+        const bd = randomArray(g.K, 23);
+        const rd = randomArray(g.N * g.K * g.PQ, 24);
+        const [x, w, b, r] = [wg.tensor(xd, xs), wg.tensor(wd, ws), wg.tensor(bd, [g.K]), wg.tensor(rd, [g.N, g.K, g.P, g.Q])];
+        const plain = conv2dForwardRef(xd, wd, bd, g);
+        for (const [relu, residual] of [[true, null], [false, r], [true, r]] as const) {
+          const y = conv2dForward(x, w, b, g, { relu, residual });
+          const want = plain.map((v, i) => {
+            const s = v + (residual ? rd[i] : 0);
+            return relu ? Math.max(s, 0) : s;
+          });
+          expectClose(await y.data(), want, FORWARD_TOL, `${name} relu=${relu} residual=${!!residual}`);
+          y.dispose();
+        }
+        for (const t of [x, w, b, r]) t.dispose();
+      });
+    }
+  }
 });

@@ -41,6 +41,7 @@ struct Conv2dParams {                 // packed by packConv2dParams(), same fiel
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;         // (N, K, P, Q)
 @group(0) @binding(4) var<uniform>             p: Conv2dParams;
 @group(0) @binding(5) var<storage, read>       x4: array<vec4<f32>>;  // x again, as vec4s
+@group(0) @binding(6) var<storage, read>       res: array<f32>;       // (N, K, P, Q), HAS_RESIDUAL
 
 // Specialisation, as in conv2d_forward_fast_subgroup.wgsl: with SPECIALIZED the geometry (all
 // but N) comes from override constants, so loop bounds and divisors are compile-time constants.
@@ -72,6 +73,11 @@ fn geometry() -> Conv2dParams {
 
 override WG: u32 = 8;
 override HAS_BIAS: bool = true;
+// Epilogue at inference (a batch norm folded into the weights and bias, then the residual add
+// and the ReLU of a ResNet block, in the store instead of passes of their own):
+// y = relu?(conv + bias + res).
+override HAS_RESIDUAL: bool = false;
+override RELU: bool = false;
 // The launcher sets ALIGNED_ROWS when W % 4 == 0, pad_w == 1 and Q == W (3x3 "same" layers):
 // then the middle 4 window columns are always inside the image and start at a multiple of 4.
 // On llvmpipe a vec4 load walks the lanes once where 4 scalar loads walk them 4 times.
@@ -212,8 +218,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (HAS_BIAS) { bias = b[k]; }
     for (var i = 0u; i < PIX; i++) {
       // Columns 4..7 of an 8-pixel group live in acc[16 + j].
-      let v = acc[select(j, 16u + j, i >= 4u)][i % 4u] + bias;
-      if (q0 + i < q.Q) { y[y_row + k * q.PQ + i] = v; }
+      if (q0 + i >= q.Q) { continue; }
+      let at = y_row + k * q.PQ + i;
+      var v = acc[select(j, 16u + j, i >= 4u)][i % 4u] + bias;
+      if (HAS_RESIDUAL) { v += res[at]; }
+      if (RELU) { v = max(v, 0.0); }
+      y[at] = v;
     }
   }
 }

@@ -21,6 +21,10 @@
 //   B: (batch, K, N) with N contiguous, padded to a whole vec4 per row (n4 < N4)
 //                                                    B[b, k, n4] = B4[b_offset + b*b_batch + k*b_row + n4]
 //   C: (batch, M, N) contiguous, written element by element (any N).
+// Epilogue (pipeline constants, for convolutions run as GEMMs at inference, where a folded batch
+// norm, the residual add and the ReLU then cost no pass of their own):
+//   C[b, m, n] = relu?(sum_k A[b, m, k] B[b, k, n] + bias[m] + res[b, m, n])
+// HAS_BIAS adds bias (M), HAS_RESIDUAL adds res (laid out as C), RELU clamps at 0.
 // Edges: rows past M and vec4 columns past N4 are clamped on load and never stored, so any
 // M and N work; K must be a multiple of 4 (the launcher zero-pads it).
 // Grid: (ceil(M / 32), ceil(N / (32 * SUBGROUPS)), batch); workgroup = SUBGROUPS subgroups side
@@ -40,10 +44,15 @@ struct SubgroupGemmParams {      // packed by gemm() in src/kernels/matmul.ts, s
 @group(0) @binding(1) var<storage, read> B4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: SubgroupGemmParams;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;   // (M), read when HAS_BIAS
+@group(0) @binding(5) var<storage, read> res: array<f32>;    // as C, read when HAS_RESIDUAL
 
 const LANES = 8u;          // the subgroup size this kernel is written for (checked by the launcher)
 const TILE_ROWS = 32u;     // rows of C per subgroup: 4 A loads x 8 lanes
 override SUBGROUPS: u32 = 1u;
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override RELU: bool = false;
 
 // c += a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3: one row of A (4 k) times the 4 x 4 block of B.
 fn madd(a: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>, c: vec4<f32>) -> vec4<f32> {
@@ -57,7 +66,12 @@ fn store_rows(acc: array<vec4<f32>, 8>, m0: u32, n: u32, b: u32) {
     if (m >= p.M) { return; }
     let row = (b * p.M + m) * p.N;
     for (var c = 0u; c < 4u; c++) {
-      if (n + c < p.N) { C[row + n + c] = acc[i][c]; }
+      if (n + c >= p.N) { continue; }
+      var v = acc[i][c];
+      if (HAS_BIAS) { v += bias[m]; }
+      if (HAS_RESIDUAL) { v += res[row + n + c]; }
+      if (RELU) { v = max(v, 0.0); }
+      C[row + n + c] = v;
     }
   }
 }
