@@ -25,7 +25,7 @@ const naiveKernel = defineKernel('matmul_naive', naiveSource, gemmBindings);
 const blockedKernel = defineKernel('matmul', blockedSource, gemmBindings);
 const tiledKernel = defineKernel('matmul_tiled', tiledSource, gemmBindings);
 // The subgroup kernel also binds its epilogue operands (bias, residual), see GemmEpilogue.
-const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, [...gemmBindings, 'read', 'read']);
+const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, [...gemmBindings, 'read', 'read', 'read']);
 const packKernel = defineKernel('matmul_pack', packSource, ['read', 'read_write', 'uniform']);
 
 /** A matrix operand: buffer + element offset + strides for (batch, row, col). */
@@ -124,10 +124,10 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
   const { bias = null, residual = null, relu = false } = epilogue;
   launch(subgroupKernel, {
     // Absent epilogue operands bind A again (read-only, never read).
-    buffers: [A.buffer, B.buffer, out.buffer, (bias ?? A).buffer, (residual ?? A).buffer],
+    buffers: [A.buffer, B.buffer, out.buffer, (bias ?? A).buffer, (residual ?? A).buffer, (residual ?? A).buffer],
     params,
     workgroups: [Math.ceil(M / SUBGROUP_TILE), Math.ceil(N4 / (SUBGROUP_LANES * SUBGROUPS)), batch],
-    constants: { SUBGROUPS, HAS_BIAS: bias ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, RELU: relu ? 1 : 0 },
+    constants: { SUBGROUPS, HAS_BIAS: bias ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, RELU: relu ? 1 : 0, RES_VEC4: residual && N % 4 === 0 ? 1 : 0 },
     label: 'matmul',
   });
   packedA?.dispose();

@@ -14,7 +14,7 @@
 
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, ReLU, AdaptiveAvgPool2d, Linear, Sequential } from '../nn/layers/index.js';
-import { BasicBlock, conv1x1, conv3x3, initResNet, bnRelu, fusionEnabled } from './resnet.js';
+import { BasicBlock, conv1x1, conv3x3, initResNet, convBnRelu, fusionEnabled } from './resnet.js';
 import { scope } from '../tensor/scope.js';
 import { flatten, slice, cat, plain, disposeIfCopy } from '../ops/shape.js';
 import { zeros } from '../ops/creation.js';
@@ -130,7 +130,7 @@ export class CifarResNet extends Module {
   /** The pooled features that feed the classifier: (N, 64). */
   features(x: Tensor): Tensor {
     return scope(() => {
-      let y = bnRelu(this.bn1, this.relu, this.conv1.forward(x));
+      let y = convBnRelu(this.conv1, this.bn1, this.relu, x);
       y = this.layer3.forward(this.layer2.forward(this.layer1.forward(y)));
       return flatten(this.avgpool.forward(y), 1);
     });

@@ -6,9 +6,12 @@
 //
 // He et al. 2015, "Deep Residual Learning for Image Recognition"; the stride-2 convolution of a
 // Bottleneck sits in its 3x3 conv (conv2), as in torchvision ("ResNet v1.5").
-// The forward passes use two fused ops (setFusion(false) turns them off; the values are the same):
-// bn + relu as one batch-norm pass (BatchNorm2d.forwardRelu) and the residual add + relu as one
-// elementwise pass (addRelu). The `relu` modules stay registered, as in torchvision.
+// The forward passes use fused ops (setFusion(false) turns them off; the values are the same up
+// to float rounding): bn + relu as one batch-norm pass (BatchNorm2d.forwardRelu) and the residual
+// add + relu as one elementwise pass (addRelu); at inference (eval mode under wg.noGrad) every
+// conv + bn is one convolution with the batch norm folded into its weights, which also adds the
+// residual and applies the ReLU before it stores (src/nn/fold-batch-norm.ts). The `relu` modules
+// stay registered, as in torchvision.
 
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Linear, Sequential } from '../nn/layers/index.js';
@@ -18,6 +21,7 @@ import { flatten } from '../ops/shape.js';
 import { add, addRelu } from '../ops/elementwise.js';
 import { OpArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { canFoldBatchNorm, convBatchNormFolded, dropFoldedBatchNorm } from '../nn/fold-batch-norm.js';
 
 let fusion = true;
 
@@ -45,6 +49,39 @@ export function bnRelu(bn: BatchNorm2d, relu: ReLU, x: Tensor): Tensor {
 /** relu(out + identity), the end of a residual block, fused unless setFusion(false). */
 export function residualRelu(relu: ReLU, out: Tensor, identity: Tensor): Tensor {
   return fusion ? addRelu(out, identity) : relu.forward(add(out, identity));
+}
+
+/** Whether conv + bn runs as one folded convolution now (inference, see the header). */
+function folds(conv: Conv2d, bn: BatchNorm2d): boolean {
+  if (fusion && canFoldBatchNorm(conv, bn)) return true;
+  dropFoldedBatchNorm(conv); // a copy kept by an earlier inference pass: stale from now on
+  return false;
+}
+
+/** bn(conv(x)). */
+export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor): Tensor {
+  return folds(conv, bn) ? convBatchNormFolded(conv, bn, x) : bn.forward(conv.forward(x));
+}
+
+/** relu(bn(conv(x))). */
+export function convBnRelu(conv: Conv2d, bn: BatchNorm2d, relu: ReLU, x: Tensor): Tensor {
+  return folds(conv, bn) ? convBatchNormFolded(conv, bn, x, { relu: true }) : bnRelu(bn, relu, conv.forward(x));
+}
+
+/** relu(bn(conv(x)) + identity): the end of a residual block. */
+export function convBnAddRelu(conv: Conv2d, bn: BatchNorm2d, relu: ReLU, x: Tensor, identity: Tensor): Tensor {
+  if (folds(conv, bn)) return convBatchNormFolded(conv, bn, x, { relu: true, residual: identity });
+  return residualRelu(relu, bn.forward(conv.forward(x)), identity);
+}
+
+/** The shortcut of a block: x, or its downsample (torchvision's Sequential(conv1x1, BatchNorm2d)). */
+export function shortcut(downsample: Module | null, x: Tensor): Tensor {
+  if (!downsample) return x;
+  if (downsample instanceof Sequential && downsample.length === 2) {
+    const [conv, bn] = [downsample.at(0), downsample.at(1)];
+    if (conv instanceof Conv2d && bn instanceof BatchNorm2d) return convBn(conv, bn, x);
+  }
+  return downsample.forward(x);
 }
 
 /** 3x3 convolution with padding 1, no bias (a BatchNorm follows). */
@@ -98,10 +135,8 @@ export class BasicBlock extends Module {
   forward(x: Tensor): Tensor {
     // scope(): the block's intermediates are freed on return (autograd keeps what it saved).
     return scope(() => {
-      let out = bnRelu(this.bn1, this.relu, this.conv1.forward(x));
-      out = this.bn2.forward(this.conv2.forward(out));
-      const identity = this.downsample ? this.downsample.forward(x) : x;
-      return residualRelu(this.relu, out, identity);
+      const out = convBnRelu(this.conv1, this.bn1, this.relu, x);
+      return convBnAddRelu(this.conv2, this.bn2, this.relu, out, shortcut(this.downsample, x));
     });
   }
 }
@@ -140,11 +175,9 @@ export class Bottleneck extends Module {
 
   forward(x: Tensor): Tensor {
     return scope(() => {
-      let out = bnRelu(this.bn1, this.relu, this.conv1.forward(x));
-      out = bnRelu(this.bn2, this.relu, this.conv2.forward(out));
-      out = this.bn3.forward(this.conv3.forward(out));
-      const identity = this.downsample ? this.downsample.forward(x) : x;
-      return residualRelu(this.relu, out, identity);
+      let out = convBnRelu(this.conv1, this.bn1, this.relu, x);
+      out = convBnRelu(this.conv2, this.bn2, this.relu, out);
+      return convBnAddRelu(this.conv3, this.bn3, this.relu, out, shortcut(this.downsample, x));
     });
   }
 }
@@ -212,7 +245,7 @@ export class ResNet extends Module {
   /** The pooled features that feed the classifier: (N, 512 * expansion). */
   features(x: Tensor): Tensor {
     return scope(() => {
-      let y = this.maxpool.forward(bnRelu(this.bn1, this.relu, this.conv1.forward(x)));
+      let y = this.maxpool.forward(convBnRelu(this.conv1, this.bn1, this.relu, x));
       y = this.layer1.forward(y);
       y = this.layer2.forward(y);
       y = this.layer3.forward(y);

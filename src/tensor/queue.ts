@@ -34,6 +34,8 @@ class CommandQueue {
   /** Dispatches recorded since the last wait for the GPU, and the last wait's cost of each. */
   private dispatchesSinceWait = 0;
   private msPerDispatch = 0;
+  /** Whether the last wait found its work already done (see waitForGpu). */
+  private overslept = false;
   /** When the oldest batch not yet waited for was submitted (null: none pending). */
   private submittedAt: number | null = null;
   private labels: string[] = [];
@@ -148,12 +150,12 @@ class CommandQueue {
    * Wait for submitted work without keeping a core busy. While a GPU promise is pending, Dawn's
    * Node bindings poll for completion with setImmediate; on a CPU adapter (lavapipe) that spinning
    * main thread takes a core from the shader threads and slows them by up to a third on 2 cores.
-   * So sleep first through most of the expected time — predicted from the fastest recent
-   * milliseconds per dispatch, so it rarely overshoots — and only then start the promise.
+   * So sleep first through most of the expected time — predicted from the recent milliseconds
+   * per dispatch — and only then start the promise.
    * Measured on a ResNet-20 training step (batch 128, 345 dispatches, ~1.6 s): sleeping half
    * left the main thread spinning for ~0.7 s of CPU per step; 0.85 cuts that to ~0.1 s and the
    * step by ~10%. The sleep counts from the submit of the work, and a wait that finds the work
-   * already done halves the prediction, so a too-long one is corrected within a few waits.
+   * already done shortens the prediction (see below), so a too-long one is corrected quickly.
    * (bench/timing.ts measures kernels the same way.)
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
@@ -172,15 +174,25 @@ class CommandQueue {
     const result = await this.whileAlive(start());
     const done = performance.now();
     // Done the moment we looked: the work ended during the sleep, so the elapsed time measures
-    // the sleep, not the work (after switching to cheaper dispatches, e.g. from training to
-    // batch-1 inference, it would shrink the estimate by only 15% per wait). Halve instead.
-    if (slept && done - t1 < 1) this.msPerDispatch *= 0.5;
-    else if (work >= 8) {
-      // Track the fastest recent rate (drifting up slowly), so a slow first step that paid for
-      // shader compilation does not make later waits oversleep. Waits for a few dispatches do
-      // not count: one long kernel (a benchmark's) would predict hours for a training step.
-      const rate = (done - t0) / work;
-      this.msPerDispatch = this.msPerDispatch === 0 ? rate : Math.min(rate, this.msPerDispatch * 1.25);
+    // the sleep, not the work. A single miss is usually noise (a step 15% faster than the last
+    // one): shrink the estimate a little. A second miss in a row means the work changed (from
+    // training to batch-1 inference, say): halve. (Halving on every miss, as before, left the
+    // main thread spinning for several waits after each noisy fast step: the estimate then
+    // climbed back 25% per wait; measured on ResNet-18 inference, ~0.2-0.4 s of main-thread CPU
+    // per forward of ~0.9 s.)
+    if (slept && done - t1 < 1) {
+      this.msPerDispatch *= this.overslept ? 0.5 : 0.8;
+      this.overslept = true;
+    } else {
+      this.overslept = false;
+      if (work >= 8) {
+        // The last rate, but at most twice the previous estimate, so a slow first step that paid
+        // for shader compilation does not make later waits oversleep much. Waits for a few
+        // dispatches do not count: one long kernel (a benchmark's) would predict hours for a
+        // training step.
+        const rate = (done - t0) / work;
+        this.msPerDispatch = this.msPerDispatch === 0 ? rate : Math.min(rate, this.msPerDispatch * 2);
+      }
     }
     return result;
   }

@@ -24,7 +24,9 @@
 // Epilogue (pipeline constants, for convolutions run as GEMMs at inference, where a folded batch
 // norm, the residual add and the ReLU then cost no pass of their own):
 //   C[b, m, n] = relu?(sum_k A[b, m, k] B[b, k, n] + bias[m] + res[b, m, n])
-// HAS_BIAS adds bias (M), HAS_RESIDUAL adds res (laid out as C), RELU clamps at 0.
+// HAS_BIAS adds bias (M), HAS_RESIDUAL adds res (laid out as C; read as one vec4 per 4 columns
+// when N % 4 == 0, RES_VEC4: a scalar read per value made a small 1x1 layer 2x slower), RELU
+// clamps at 0.
 // Edges: rows past M and vec4 columns past N4 are clamped on load and never stored, so any
 // M and N work; K must be a multiple of 4 (the launcher zero-pads it).
 // Grid: (ceil(M / 32), ceil(N / (32 * SUBGROUPS)), batch); workgroup = SUBGROUPS subgroups side
@@ -46,6 +48,7 @@ struct SubgroupGemmParams {      // packed by gemm() in src/kernels/matmul.ts, s
 @group(0) @binding(3) var<uniform> p: SubgroupGemmParams;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;   // (M), read when HAS_BIAS
 @group(0) @binding(5) var<storage, read> res: array<f32>;    // as C, read when HAS_RESIDUAL
+@group(0) @binding(6) var<storage, read> res4: array<vec4<f32>>;   // res again, when N % 4 == 0
 
 const LANES = 8u;          // the subgroup size this kernel is written for (checked by the launcher)
 const TILE_ROWS = 32u;     // rows of C per subgroup: 4 A loads x 8 lanes
@@ -53,6 +56,7 @@ override SUBGROUPS: u32 = 1u;
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
+override RES_VEC4: bool = false;
 
 // c += a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3: one row of A (4 k) times the 4 x 4 block of B.
 fn madd(a: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>, c: vec4<f32>) -> vec4<f32> {
@@ -65,11 +69,15 @@ fn store_rows(acc: array<vec4<f32>, 8>, m0: u32, n: u32, b: u32) {
     let m = m0 + i;
     if (m >= p.M) { return; }
     let row = (b * p.M + m) * p.N;
+    var r4 = vec4<f32>(0.0);
+    if (HAS_RESIDUAL && RES_VEC4 && n < p.N) { r4 = res4[(row + n) / 4u]; }
     for (var c = 0u; c < 4u; c++) {
       if (n + c >= p.N) { continue; }
       var v = acc[i][c];
       if (HAS_BIAS) { v += bias[m]; }
-      if (HAS_RESIDUAL) { v += res[row + n + c]; }
+      if (HAS_RESIDUAL) {
+        if (RES_VEC4) { v += r4[c]; } else { v += res[row + n + c]; }
+      }
       if (RELU) { v = max(v, 0.0); }
       C[row + n + c] = v;
     }

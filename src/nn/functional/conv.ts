@@ -15,15 +15,15 @@ import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy } from '../../ops/shape.js';
 import {
   conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias,
-  type Conv2dOptions,
+  type Conv2dOptions, type Conv2dGeometry,
 } from '../../kernels/conv2d.js';
+import { isGradEnabled } from '../../autograd/grad-mode.js';
 
 export type { Conv2dOptions, Pair } from '../../kernels/conv2d.js';
 export { setConvImplementation, getConvImplementation, type ConvImplementation } from '../../kernels/conv2d.js';
 
-export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  const op = 'conv2d';
-  const bias = b ?? null;
+/** Check conv2d's operands (dtype, bias shape) and compute its geometry; `op` names errors. */
+function checkedGeometry(op: string, x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions): Conv2dGeometry {
   const inputs = bias ? [x, w, bias] : [x, w];
   assertAlive(op, ...inputs);
   for (const t of inputs) {
@@ -35,6 +35,14 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.K)) {
     throw new OpArgumentError(`${op}: expected a bias of shape [${g.K}] (one per output channel), got b ${fmtShape(bias.shape)} for x ${fmtShape(x.shape)}, w ${fmtShape(w.shape)}`);
   }
+  return g;
+}
+
+export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const bias = b ?? null;
+  const inputs = bias ? [x, w, bias] : [x, w];
+  const g = checkedGeometry(op, x, w, bias, opts);
 
   const xp = plain(x);
   const wp = plain(w);
@@ -60,4 +68,28 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   disposeIfCopy(xp, x);
   disposeIfCopy(wp, w);
   return out;
+}
+
+/**
+ * relu?(conv2d(x, w, b) + residual) in one convolution pass, for inference: the convolution adds
+ * the residual and applies the ReLU before it stores its output (src/kernels/conv2d.ts,
+ * ConvEpilogue). Records no gradient, so it runs only under wg.noGrad(); the ResNet blocks use it
+ * with a batch norm folded into w and b (src/nn/fold-batch-norm.ts).
+ */
+export function conv2dEpilogue(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions, epilogue: { relu?: boolean; residual?: Tensor | null }): Tensor {
+  const op = 'conv2dEpilogue';
+  if (isGradEnabled()) throw new OpArgumentError(`${op}: records no gradient; call it under wg.noGrad()`);
+  const g = checkedGeometry(op, x, w, b, opts);
+  const residual = epilogue.residual ?? null;
+  const yShape = [g.N, g.K, g.P, g.Q];
+  if (residual && (residual.dtype !== 'float32' || residual.shape.join() !== yShape.join())) {
+    throw new OpArgumentError(`${op}: expected a float32 residual of the output's shape ${fmtShape(yShape)}, got ${residual.describe()}`);
+  }
+  const [xp, wp, bp, rp] = [plain(x), plain(w), b ? plain(b) : null, residual ? plain(residual) : null];
+  const y = conv2dForward(xp, wp, bp, g, { relu: epilogue.relu ?? false, residual: rp });
+  disposeIfCopy(xp, x);
+  disposeIfCopy(wp, w);
+  if (bp) disposeIfCopy(bp, b!);
+  if (rp) disposeIfCopy(rp, residual!);
+  return y;
 }
