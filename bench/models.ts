@@ -44,11 +44,15 @@ function countFlops(model: Module, size: number): number {
     flops += 2 * this.inFeatures * this.outFeatures;
     return y;
   };
+  // Unfused, so that every convolution runs through Conv2d.forward (at inference the ResNet
+  // blocks otherwise run conv + batch norm as one folded convolution, not through the module).
+  const fusion = wg.models.setFusion(false);
   try {
     wg.noGrad(() => wg.scope(() => { model.forward(wg.zeros([1, 3, size, size])); }));
   } finally {
     Conv2d.prototype.forward = convForward;
     Linear.prototype.forward = linearForward;
+    wg.models.setFusion(fusion);
   }
   return flops;
 }

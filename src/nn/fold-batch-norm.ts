@@ -7,7 +7,7 @@
 //   bn(conv(x; w, b)) = conv(x; w * scale, b * scale + shift)
 // — one convolution with rescaled weights and a bias, and no batch-norm pass at all. With the
 // ResNet block's residual add and ReLU done by the convolution before it stores
-// (F.conv2dEpilogue), a block's three passes after each convolution become none.
+// (conv2dEpilogue in src/nn/functional/conv.ts), a block's three passes after each convolution become none.
 //
 // When: the batch norm is in eval mode with running statistics, and no gradient is being
 // recorded (wg.noGrad). In training, or when something needs gradients, the layers run as

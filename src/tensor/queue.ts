@@ -31,11 +31,11 @@ class CommandQueue {
   private arenaGpu: GPUBuffer | null = null;
   private arenaUsed = 0;
   private dispatches = 0;
-  /** Dispatches recorded since the last wait for the GPU, and the last wait's cost of each. */
+  /** Dispatches and workgroups recorded since the last wait for the GPU: the workload's key. */
   private dispatchesSinceWait = 0;
-  private msPerDispatch = 0;
-  /** Whether the last wait found its work already done (see waitForGpu). */
-  private overslept = false;
+  private workgroupsSinceWait = 0;
+  /** What each recent workload took (see waitForGpu), by key. */
+  private workloads = new Map<string, Workload>();
   /** When the oldest batch not yet waited for was submitted (null: none pending). */
   private submittedAt: number | null = null;
   private labels: string[] = [];
@@ -84,6 +84,7 @@ class CommandQueue {
     if (timestampWrites) this.endPass();
     this.labels.push(label);
     this.dispatchesSinceWait++;
+    this.workgroupsSinceWait += workgroups[0] * (workgroups[1] ?? 1) * (workgroups[2] ?? 1);
     if (++this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
   }
 
@@ -150,51 +151,47 @@ class CommandQueue {
    * Wait for submitted work without keeping a core busy. While a GPU promise is pending, Dawn's
    * Node bindings poll for completion with setImmediate; on a CPU adapter (lavapipe) that spinning
    * main thread takes a core from the shader threads and slows them by up to a third on 2 cores.
-   * So sleep first through most of the expected time — predicted from the recent milliseconds
-   * per dispatch — and only then start the promise.
+   * So sleep first through most of the expected time, and only then start the promise.
    * Measured on a ResNet-20 training step (batch 128, 345 dispatches, ~1.6 s): sleeping half
    * left the main thread spinning for ~0.7 s of CPU per step; 0.85 cuts that to ~0.1 s and the
-   * step by ~10%. The sleep counts from the submit of the work, and a wait that finds the work
-   * already done shortens the prediction (see below), so a too-long one is corrected quickly.
-   * (bench/timing.ts measures kernels the same way.)
+   * step by ~10%. (bench/timing.ts measures kernels the same way.)
+   *
+   * The expected time comes from the same workload seen before: a training step or an inference
+   * pass at one batch size records the same dispatches every time, so the number of dispatches and
+   * of workgroups since the last wait identify it, and its last run predicts the next (learn()).
+   * An unknown workload is not slept through at all. (A single milliseconds-per-dispatch rate, used
+   * before, overslept by seconds when the mix changed: a ResNet-50 batch-1 pass whose first step
+   * folds 53 batch norms in ~300 tiny dispatches, predicted at a ResNet-18 batch-8 rate, waited
+   * 17 s instead of 1.5 s.) The sleep counts from the submit of the work.
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
-    const work = this.dispatchesSinceWait;
+    const key = `${this.dispatchesSinceWait}:${this.workgroupsSinceWait}`;
     this.dispatchesSinceWait = 0;
+    this.workgroupsSinceWait = 0;
+    const known = this.workloads.get(key);
     // The work started when its first batch was submitted, which may be well before this wait
-    // (the caller did other things meanwhile): sleep until 0.85 of the predicted end, counted
+    // (the caller did other things meanwhile): sleep until 0.85 of the expected end, counted
     // from there.
     const t0 = this.submittedAt ?? performance.now();
     this.submittedAt = null;
-    const predicted = this.msPerDispatch * work;
-    const sleepMs = SLEEP_FRACTION * predicted - (performance.now() - t0);
-    const slept = predicted > 4 && sleepMs > 1;
-    if (slept) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    const sleepMs = known ? SLEEP_FRACTION * known.expectedMs - (performance.now() - t0) : 0;
+    if (sleepMs > 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
     const t1 = performance.now();
     const result = await this.whileAlive(start());
     const done = performance.now();
-    // Done the moment we looked: the work ended during the sleep, so the elapsed time measures
-    // the sleep, not the work. A single miss is usually noise (a step 15% faster than the last
-    // one): shrink the estimate a little. A second miss in a row means the work changed (from
-    // training to batch-1 inference, say): halve. (Halving on every miss, as before, left the
-    // main thread spinning for several waits after each noisy fast step: the estimate then
-    // climbed back 25% per wait; measured on ResNet-18 inference, ~0.2-0.4 s of main-thread CPU
-    // per forward of ~0.9 s.)
-    if (slept && done - t1 < 1) {
-      this.msPerDispatch *= this.overslept ? 0.5 : 0.8;
-      this.overslept = true;
-    } else {
-      this.overslept = false;
-      if (work >= 8) {
-        // The last rate, but at most twice the previous estimate, so a slow first step that paid
-        // for shader compilation does not make later waits oversleep much. Waits for a few
-        // dispatches do not count: one long kernel (a benchmark's) would predict hours for a
-        // training step.
-        const rate = (done - t0) / work;
-        this.msPerDispatch = this.msPerDispatch === 0 ? rate : Math.min(rate, this.msPerDispatch * 2);
-      }
-    }
+    this.learn(key, known, t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1);
     return result;
+  }
+
+  /** Remember what workload `key` is expected to take next time (see expectedFromWait). */
+  private learn(key: string, known: Workload | undefined, lookedMs: number, doneMs: number, overslept: boolean): void {
+    const expectedMs = expectedFromWait(lookedMs, doneMs, overslept);
+    if (known) {
+      known.expectedMs = expectedMs;
+      return;
+    }
+    if (this.workloads.size >= MAX_WORKLOADS) this.workloads.delete(this.workloads.keys().next().value!);
+    this.workloads.set(key, { expectedMs });
   }
 
   /**
@@ -252,6 +249,33 @@ class CommandQueue {
 
 /** Fraction of the predicted GPU time that waitForGpu sleeps before polling (see there). */
 const SLEEP_FRACTION = 0.85;
+/** Workloads remembered by waitForGpu (the oldest is forgotten first). */
+const MAX_WORKLOADS = 64;
+
+/**
+ * How much longer the GPU work takes while the main thread spins in Dawn's polling (lavapipe on 2
+ * cores: a ResNet-20 training step took 1.6 s spinning throughout against ~1.0 s slept through).
+ */
+const SPIN_SLOWDOWN = 1.5;
+
+/** What a workload's next run is expected to take, in milliseconds from its submit. */
+interface Workload {
+  expectedMs: number;
+}
+
+/**
+ * What a workload is expected to take next time, from one wait for it: the work was submitted at
+ * 0, we looked at `lookedMs` (after sleeping, or right away) and it was done at `doneMs`. Until
+ * we looked the main thread left the cores to the shader threads; after that it spun, which slows
+ * them (SPIN_SLOWDOWN), so the work alone would have taken about
+ *   lookedMs + (doneMs - lookedMs) / SPIN_SLOWDOWN.
+ * `overslept`: it was done the moment we looked, so it took less than `lookedMs`: expect 0.9 of
+ * that. (A run slower than expected is measured, one faster only bounded, so the estimate follows
+ * the work down in a few waits, e.g. after a first run that paid for shader compilation.)
+ */
+export function expectedFromWait(lookedMs: number, doneMs: number, overslept: boolean): number {
+  return overslept ? 0.9 * lookedMs : lookedMs + (doneMs - lookedMs) / SPIN_SLOWDOWN;
+}
 
 function summarizeLabels(labels: string[]): string {
   const counts = new Map<string, number>();
