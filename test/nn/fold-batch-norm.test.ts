@@ -60,6 +60,16 @@ describe('batch norm folded into the convolution at inference', () => {
     wg.emptyCache();
   });
 
+  it('grouped Bottleneck (ResNeXt-style: 4 groups of 8 channels), identity shortcut', async () => {
+    const block = new wg.models.Bottleneck(64, 16, 1, null, 4, 32);
+    randomizeBatchNorms(block);
+    const x = wg.randn([2, 64, 6, 8], { seed: 4 });
+    await foldedVsUnfused(block, x);
+    x.dispose();
+    block.dispose();
+    wg.emptyCache();
+  });
+
   it('a whole CIFAR ResNet-20 with option-B shortcuts', async () => {
     const model = wg.models.resnet20({ shortcut: 'B' });
     randomizeBatchNorms(model);
