@@ -6,16 +6,18 @@
 // and a convolution is linear in its weights, so
 //   bn(conv(x; w, b)) = conv(x; w * scale, b * scale + shift)
 // — one convolution with rescaled weights and a bias, and no batch-norm pass at all. With the
-// ResNet block's residual add and ReLU done by the convolution before it stores
-// (conv2dEpilogue in src/nn/functional/conv.ts), a block's three passes after each convolution become none.
+// ResNet block's residual add and ReLU done by the convolution before it stores (conv2dEpilogue
+// in src/nn/functional/conv.ts), the passes after each convolution of a block disappear.
 //
 // When: the batch norm is in eval mode with running statistics, and no gradient is being
 // recorded (wg.noGrad). In training, or when something needs gradients, the layers run as
 // written (the folded weights have no gradient path to w, gamma or beta).
 // The folded weights are computed once and kept with the convolution's weights (a derived value
 // of their Storage, as the packed weights of the conv kernels): dropped when the weights are
-// written or released, or by wg.emptyCache(), and recomputed when any of the batch norm's tensors
-// has been written since (its running statistics change with every training step).
+// written or released, by a pass that runs the layers unfolded (dropFoldedBatchNorm), or by
+// wg.emptyCache(), and recomputed when any of the batch norm's tensors has been written since
+// (its running statistics change with every training step). Memory: one more copy of the conv
+// weights while inference runs.
 
 import type { Tensor } from '../tensor/tensor.js';
 import { writeVersion } from '../tensor/storage.js';
