@@ -40,8 +40,8 @@ import { gemm, chooseGemmVariant, packOperand, type MatrixView, type GemmEpilogu
 import { binary, unary } from './elementwise.js';
 import im2colSource from './wgsl/im2col.wgsl';
 import col2imSource from './wgsl/col2im.wgsl';
-import { copyContiguous, copyInto } from './copy.js';
-import { fillRange } from './fill.js';
+import padRowsSource from './wgsl/pad_rows.wgsl';
+import { copyContiguous } from './copy.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu } from '../tensor/device.js';
@@ -234,6 +234,7 @@ const FAST = {
   inputRowsS2Subgroup: defineKernel('conv2d_backward_input_rows_s2_subgroup', backwardInputRowsS2SubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read'], 'main'),
   inputRowsS2SubgroupScalar: defineKernel('conv2d_backward_input_rows_s2_subgroup', backwardInputRowsS2SubgroupSource, ['read', 'read', 'read_write', 'uniform', 'read'], 'main_scalar'),
 };
+const padRowsKernel = defineKernel('pad_rows', padRowsSource, ['read', 'read_write', 'uniform']);
 const packRowsKernel = defineKernel('conv2d_pack_weights_rows', packWeightsRowsSource, ['read', 'read_write', 'uniform']);
 
 /** Channels per invocation in the fast kernels. With a single channel per group (depthwise) the
@@ -645,8 +646,15 @@ function conv2dBackwardWeightRowsPadded(gy: Tensor, x: Tensor, g: Conv2dGeometry
  */
 function padGyRows(gy: Tensor, g: Conv2dGeometry): { padded: Tensor; gp: Conv2dGeometry } {
   const Q4 = Math.ceil(g.Q / 4) * 4;
-  const padded = fillRange([g.N, g.K, g.P, Q4], 'float32', 0, 0);
-  copyInto(gy, { buffer: padded.buffer, offset: 0, strides: [g.K * g.P * Q4, g.P * Q4, Q4, 1] }, 'conv2d gy padded to whole vec4 rows');
+  const rows = g.N * g.K * g.P;
+  const padded = emptyTensor([g.N, g.K, g.P, Q4], 'float32', 'conv2d gy padded to whole vec4 rows');
+  launch(padRowsKernel, {
+    buffers: [gy.buffer, padded.buffer],
+    params: new Uniforms().u32(rows).finish(),
+    workgroups: grid1d(rows * (Q4 / 4), 256),
+    constants: { WG: 256, Q: g.Q, Q4 },
+    label: 'conv2d gy padded to whole vec4 rows',
+  });
   return { padded, gp: { ...g, Q: Q4, PQ: g.P * Q4 } };
 }
 

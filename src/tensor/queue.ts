@@ -36,6 +36,9 @@ class CommandQueue {
   private workgroupsSinceWait = 0;
   /** What each recent workload took (see waitForGpu), by key. */
   private workloads = new Map<string, Workload>();
+  /** For unknown workloads: the last time per dispatch, and the longest recent wait (decaying). */
+  private msPerDispatch = 0;
+  private longestRecentMs = 0;
   /** When the oldest batch not yet waited for was submitted (null: none pending). */
   private submittedAt: number | null = null;
   private labels: string[] = [];
@@ -156,36 +159,45 @@ class CommandQueue {
    * left the main thread spinning for ~0.7 s of CPU per step; 0.85 cuts that to ~0.1 s and the
    * step by ~10%. (bench/timing.ts measures kernels the same way.)
    *
-   * The expected time comes from the same workload seen before: a training step or an inference
-   * pass at one batch size records the same dispatches every time, so the number of dispatches and
-   * of workgroups since the last wait identify it, and its last run predicts the next (learn()).
-   * An unknown workload is not slept through at all. (A single milliseconds-per-dispatch rate, used
-   * before, overslept by seconds when the mix changed: a ResNet-50 batch-1 pass whose first step
-   * folds 53 batch norms in ~300 tiny dispatches, predicted at a ResNet-18 batch-8 rate, waited
-   * 17 s instead of 1.5 s.) The sleep counts from the submit of the work.
+   * The expected time comes from the same workload seen before, if there is one: a training step
+   * or an inference pass at one batch size records the same dispatches every time, so the number
+   * of dispatches and of workgroups since the last wait identify it, and its last run predicts the
+   * next. Otherwise (a loop that reads back every few steps, a different number of steps each
+   * time) from the recent time per dispatch, but never sleeping longer than twice the longest of
+   * the recent waits: a rate alone overslept by seconds when the dispatch mix changed (a ResNet-50
+   * batch-1 pass whose first step folds 53 batch norms in ~300 tiny dispatches, predicted at a
+   * ResNet-18 batch-8 rate, waited 17 s instead of 1.5 s). The sleep counts from the submit.
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
-    const key = `${this.dispatchesSinceWait}:${this.workgroupsSinceWait}`;
+    const work = this.dispatchesSinceWait;
+    const key = `${work}:${this.workgroupsSinceWait}`;
     this.dispatchesSinceWait = 0;
     this.workgroupsSinceWait = 0;
     const known = this.workloads.get(key);
+    const expectedMs = known ? known.expectedMs : Math.min(this.msPerDispatch * work, 2 * this.longestRecentMs);
     // The work started when its first batch was submitted, which may be well before this wait
     // (the caller did other things meanwhile): sleep until 0.85 of the expected end, counted
     // from there.
     const t0 = this.submittedAt ?? performance.now();
     this.submittedAt = null;
-    const sleepMs = known ? SLEEP_FRACTION * known.expectedMs - (performance.now() - t0) : 0;
+    const sleepMs = SLEEP_FRACTION * expectedMs - (performance.now() - t0);
     if (sleepMs > 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
     const t1 = performance.now();
     const result = await this.whileAlive(start());
     const done = performance.now();
-    this.learn(key, known, t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1);
+    this.learn(key, known, work, t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1);
     return result;
   }
 
-  /** Remember what workload `key` is expected to take next time (see expectedFromWait). */
-  private learn(key: string, known: Workload | undefined, lookedMs: number, doneMs: number, overslept: boolean): void {
+  /**
+   * Remember what this wait says (expectedFromWait): for its workload, and as a time per dispatch
+   * (waits for fewer than 8 dispatches do not count: one long kernel, a benchmark's, would predict
+   * hours for a training step).
+   */
+  private learn(key: string, known: Workload | undefined, work: number, lookedMs: number, doneMs: number, overslept: boolean): void {
     const expectedMs = expectedFromWait(lookedMs, doneMs, overslept);
+    this.longestRecentMs = Math.max(0.9 * this.longestRecentMs, expectedMs);
+    if (work >= 8) this.msPerDispatch = expectedMs / work;
     if (known) {
       known.expectedMs = expectedMs;
       return;
