@@ -141,7 +141,9 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
  */
 function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: { WG: number; V: number } } {
   if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
-  const WG = 64;
+  // Planes of fewer than 64 units (8x8 as 16 vec4s: CIFAR ResNet stage 3) get a workgroup their
+  // size, not 64 lanes with most of them idle.
+  const WG = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(g.unitsS))));
   const V = Math.max(1, Math.min(BATCH_NORM_LAUNCH.applyUnits, Math.floor(g.unitsS / WG)));
   return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, g.N], constants: { WG, V } };
 }
