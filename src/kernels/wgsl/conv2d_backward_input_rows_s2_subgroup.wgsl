@@ -27,7 +27,9 @@ enable subgroups;
 // accumulator updates. Why two rows: each accumulator is read and written once per k whatever
 // its number of taps (128 accumulator floats live partly in memory on llvmpipe), and the row
 // of gy that both dx rows read is loaded once. Measured on lavapipe against one dx row per lane
-// (16 channels, rows in parity classes: 192 multiply-adds per 32 accumulator updates): 1.2-1.45x.
+// (16 channels, rows in parity classes: 192 multiply-adds per 32 accumulator updates): 1.2-1.45x;
+// against the phase-class kernel (conv2d_backward_input_fast_subgroup.wgsl): 1.3-2x on the
+// ResNet-18 and CIFAR ResNet stride-2 layers (bench/RESULTS.md).
 // No multiply-add is spent on the zeros that a zero-inserted gy would contain.
 //
 // Results: even and odd columns interleave back into vec4s of dx (`main`, W % 4 == 0), or are
