@@ -41,7 +41,7 @@ import { binary, unary } from './elementwise.js';
 import im2colSource from './wgsl/im2col.wgsl';
 import col2imSource from './wgsl/col2im.wgsl';
 import padRowsSource from './wgsl/pad_rows.wgsl';
-import { copyContiguous } from './copy.js';
+import { copyView } from './copy.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu } from '../tensor/device.js';
@@ -369,7 +369,7 @@ function checkZ(g: Conv2dGeometry, z: number): void {
  * The row kernels serve 3-wide kernels at unit width dilation: conv2d_forward_rows_subgroup.wgsl
  * the forward pass at width stride 1 or 2 and, run on gy with the flipped, transposed kernel, the
  * input gradient at stride 1; conv2d_backward_weight_rows_subgroup.wgsl the weight gradient at
- * width stride 1 or 2 (Q % 4 == 0). `setConvRowKernels(false)` keeps the 2-pixel kernels
+ * width stride 1 or 2 (on gy padded to whole vec4 rows when Q % 4 != 0). `setConvRowKernels(false)` keeps the 2-pixel kernels
  * everywhere (for A/B measurements and tests of both paths).
  */
 let rowKernels = true;
@@ -684,6 +684,14 @@ function matrices(t: Tensor, rows: number, cols: number): MatrixView {
   return { buffer: t.buffer, offset: 0, batchStride: rows * cols, rowStride: cols, colStride: 1 };
 }
 
+/**
+ * w (K, C_g * R * S) transposed to a contiguous (C_g * R * S, K) matrix, the A operand of the
+ * input gradient as a GEMM: copied once, where the per-image GEMM would pack it for every image.
+ */
+function transposedWeights(w: Tensor, g: Conv2dGeometry): Tensor {
+  return copyView(w, [g.CRS_g, g.K], [1, g.CRS_g], 0);
+}
+
 /** out[n] (rows x PQ) = w (rows x inner) @ input[n] (inner x PQ), reshaped to `shape`. */
 function perImageGemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[], epilogue: GemmEpilogue = {}): Tensor {
   const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, 'subgroup', epilogue);
@@ -736,7 +744,6 @@ function conv2dForwardIm2col(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGe
   return y;
 }
 
-
 const col2imKernel = defineKernel('col2im', col2imSource, ['read', 'read_write', 'uniform']);
 
 /**
@@ -752,8 +759,7 @@ function col2imApplies(g: Conv2dGeometry): boolean {
 
 function conv2dBackwardInputCol2im(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
   const T = g.CRS_g;
-  // w^T (T x K), made contiguous once (the GEMM would otherwise pack it for every image).
-  const wt = copyContiguous(new Tensor(w.storage.retain(), [T, g.K], 'float32', { strides: [1, T] }));
+  const wt = transposedWeights(w, g);
   const cols = perImageGemm(matrices(wt, 0, g.K), gy, g, T, g.K, [g.N, T, g.PQ]);
   wt.dispose();
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'conv2d_backward_input');
@@ -767,9 +773,9 @@ function conv2dBackwardInputCol2im(gy: Tensor, w: Tensor, g: Conv2dGeometry): Te
   cols.dispose();
   return dx;
 }
+
 // ---- entry points used by the differentiable op --------------------------------------------
 
-/** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0); no autograd. */
 /**
  * What a forward convolution can add before it stores y, for inference (a ResNet block with its
  * batch norms folded into the convolutions, see src/nn/fold-batch-norm.ts):
@@ -792,6 +798,7 @@ function withEpilogue(y: Tensor, epilogue: ConvEpilogue): Tensor {
   return out;
 }
 
+/** y = conv2d(x, w) + b (then the epilogue). x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
   if (gemmApplies(g, 'forward')) {
     // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
@@ -809,8 +816,7 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dG
 export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
   if (col2imApplies(g)) return conv2dBackwardInputCol2im(gy, w, g);
   if (gemmApplies(g, 'input')) {
-    // w^T (C x K), made contiguous once (the GEMM would otherwise pack it for every image).
-    const wt = copyContiguous(new Tensor(w.storage.retain(), [g.C, g.K], 'float32', { strides: [1, g.C] }));
+    const wt = transposedWeights(w, g);
     const dxs = perImageGemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
     wt.dispose();
     if (g.stride_h === 1) return dxs;

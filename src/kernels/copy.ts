@@ -47,10 +47,15 @@ export function copyContiguous(src: Tensor): Tensor {
   return out;
 }
 
-/** A contiguous copy of `src` broadcast to `shape` (NumPy rules: size-1 dimensions repeat). */
-export function copyBroadcast(src: Tensor, shape: readonly number[]): Tensor {
-  const view = new Tensor(src.storage.retain(), shape, src.dtype, { strides: broadcastStrides(src.shape, src.strides, shape), offset: src.offset });
+/** A contiguous copy of the view (shape, strides, offset) of `src`'s storage. */
+export function copyView(src: Tensor, shape: readonly number[], strides: readonly number[], offset = src.offset): Tensor {
+  const view = new Tensor(src.storage.retain(), shape, src.dtype, { strides, offset });
   const out = copyContiguous(view);
   view.dispose();
   return out;
+}
+
+/** A contiguous copy of `src` broadcast to `shape` (NumPy rules: size-1 dimensions repeat). */
+export function copyBroadcast(src: Tensor, shape: readonly number[]): Tensor {
+  return copyView(src, shape, broadcastStrides(src.shape, src.strides, shape));
 }

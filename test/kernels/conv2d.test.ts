@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, conv2dForward, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, type Conv2dOptions, type ConvImplementation,
+  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, type Conv2dOptions, type ConvImplementation,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -405,5 +405,28 @@ describe('conv2d forward epilogue: y = relu(conv(x) + b + residual)', () => {
         for (const t of [x, w, b, r]) t.dispose();
       });
     }
+  }
+});
+
+// The GEMM paths of the input gradient copy w^T once (1x1 layers, and the stem's GEMM + col2im):
+// nothing of that copy may outlive the call.
+describe('conv2d input gradient as a GEMM leaves no tensors behind', () => {
+  const cases: Array<[string, number[], number[], Conv2dOptions]> = [
+    ['1x1 GEMM', [2, 32, 8, 8], [64, 32, 1, 1], {}],
+    ['1x1 s2 GEMM + scatter', [2, 32, 8, 8], [64, 32, 1, 1], { stride: 2 }],
+    ['stem GEMM + col2im', [2, 3, 20, 20], [16, 3, 7, 7], { stride: 2, padding: 3 }],
+  ];
+  for (const [name, xs, ws, opts] of cases) {
+    it(name, async () => {
+      F.setConvImplementation('fast');
+      const g = conv2dGeometry(xs, ws, opts);
+      const w = wg.randn(ws, { seed: 31 });
+      const gy = wg.randn([g.N, g.K, g.P, g.Q], { seed: 32 });
+      const before = wg.memory().liveTensors;
+      const dx = conv2dBackwardInput(gy, w, g);
+      expect(wg.memory().liveTensors).toBe(before + 1);
+      expectClose(await dx.data(), conv2dBackwardInputRef(await gy.data(), await w.data(), g), GRAD_TOL, name);
+      for (const t of [dx, w, gy]) t.dispose();
+    });
   }
 });
