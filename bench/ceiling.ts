@@ -18,8 +18,7 @@ import copySource from './wgsl/copy_bandwidth.wgsl';
 import { defineKernel, launch, grid1d } from '../src/kernels/launch.js';
 import { Uniforms } from '../src/kernels/uniforms.js';
 import { emptyTensor } from '../src/tensor/tensor.js';
-import { init, close, isInitialized, gpu } from '../src/tensor/device.js';
-import { isCpuAdapter } from '../src/kernels/matmul.js';
+import { init, close, isInitialized, gpu, isCpuAdapter } from '../src/tensor/device.js';
 import { timeIt, fmt, type Timing } from './timing.js';
 
 const peakKernel = defineKernel('fma_peak', peakSource, ['read_write', 'uniform']);

@@ -22,7 +22,7 @@ import {
   type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';
 import { fmaRates } from './ceiling.js';
-import { timeIt, repeatsFor, fmt } from './timing.js';
+import { timePerCall, fmt } from './timing.js';
 
 interface Layer {
   net: 'resnet18' | 'cifar';
@@ -150,12 +150,9 @@ async function main(): Promise<void> {
     const o = operands(l, batches[l.net], 1);
     const flops = 2 * o.g.N * o.g.K * o.g.PQ * o.g.CRS_g;
     for (const pass of PASSES) {
-      const once = await timeIt(() => run(pass, o).dispose(), { warmup: 1, reps: 1 });
-      const reps = repeatsFor(once.ms, 300);
-      const t = await timeIt(() => { for (let i = 0; i < reps; i++) run(pass, o).dispose(); }, { warmup: 0, reps: 3 });
-      const ms = t.ms / reps;
+      const { ms, cpuMs } = await timePerCall(() => run(pass, o).dispose(), 300);
       const gflops = flops / (ms * 1e6);
-      const perCpu = flops / ((t.cpuMs / reps) * 1e6);
+      const perCpu = flops / (cpuMs * 1e6);
       rows.push({ l, pass, ms, gflops });
       console.log(`${l.name.padEnd(34)} ${pass.padEnd(12)} ${fmt(ms, 2).padStart(9)} ${fmt(gflops).padStart(8)} ${pct(gflops / ceilingBefore.wall).padStart(7)} ${pct(perCpu / ceilingBefore.perCpuSecond).padStart(6)}`);
     }

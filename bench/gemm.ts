@@ -12,8 +12,8 @@
 //     --all    time every variant at every size (default: the chosen one, plus the generic
 //              'blocked' kernel up to 1024 for comparison)
 
-import { init, close, gpu, isInitialized } from '../src/tensor/device.js';
-import { gemm, chooseGemmVariant, isCpuAdapter, type GemmVariant, type MatrixView } from '../src/kernels/matmul.js';
+import { init, close, gpu, isInitialized, isCpuAdapter } from '../src/tensor/device.js';
+import { gemm, chooseGemmVariant, type GemmVariant, type MatrixView } from '../src/kernels/matmul.js';
 import { matmulRef } from '../src/kernels/reference/matmul.js';
 import { tensor } from '../src/ops/creation.js';
 import type { Tensor } from '../src/tensor/tensor.js';

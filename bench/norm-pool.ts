@@ -24,7 +24,7 @@
 
 import * as wg from '../src/index.js';
 import { bandwidthRates, type Rate } from './ceiling.js';
-import { timeIt, repeatsFor } from './timing.js';
+import { timePerCall, type Timing } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
@@ -49,17 +49,6 @@ function expectMatch(what: string, got: ArrayLike<number>, want: ArrayLike<numbe
   const err = maxRelError(got, want);
   if (!(err <= tol)) throw new Error(`${what}: GPU result differs from the float64 reference (max relative error ${err.toExponential(2)} > ${tol})`);
   return err;
-}
-
-/**
- * Wall seconds and worker-CPU seconds per call (bench/timing.ts: medians of runs of enough calls
- * to fill ~200 ms). The CPU-time figure is the one to compare on a machine whose speed drifts.
- */
-async function timeCall(fn: () => void): Promise<{ sec: number; cpuSec: number }> {
-  const once = await timeIt(fn, { warmup: 1, reps: 1 });
-  const reps = repeatsFor(once.ms, 200);
-  const t = await timeIt(() => { for (let i = 0; i < reps; i++) fn(); }, { warmup: 0, reps: 3 });
-  return { sec: t.ms / reps / 1e3, cpuSec: t.cpuMs / reps / 1e3 };
 }
 
 interface Row {
@@ -194,12 +183,12 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   ];
   for (const row of rows) {
     if (only && !row.name.includes(only)) continue;
-    const { sec, cpuSec } = await timeCall(row.run);
-    const gbps = row.bytes / sec / 1e9;
+    const { ms, cpuMs } = await timePerCall(row.run);
+    const gbps = row.bytes / ms / 1e6;
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
     console.log(
-      `  ${row.name.padEnd(34)} ${(sec * 1e3).toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s  ` +
-        `${pct(gbps / ceiling.wall).padStart(4)} of copy ceiling (wall), ${pct(row.bytes / cpuSec / 1e9 / ceiling.perCpuSecond).padStart(4)} (CPU time)`,
+      `  ${row.name.padEnd(34)} ${ms.toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s  ` +
+        `${pct(gbps / ceiling.wall).padStart(4)} of copy ceiling (wall), ${pct(row.bytes / cpuMs / 1e6 / ceiling.perCpuSecond).padStart(4)} (CPU time)`,
     );
   }
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
@@ -209,14 +198,14 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
     Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
-    const fwd = await timeCall(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());
-    const bwd = await timeCall(() => {
+    const fwd = await timePerCall(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());
+    const bwd = await timePerCall(() => {
       const r = batchNormBackward(gy, x, st, gs, { training: true, weight, needInput: true, needWeight: true, needBias: true });
       for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
     });
     st.dispose();
     const mark = reduceWG === defaults.reduceWG ? '  (default)' : '';
-    const rates = (bytes: number, t: { sec: number; cpuSec: number }) => `${(bytes / t.sec / 1e9).toFixed(2)} GB/s (${(bytes / t.cpuSec / 1e9).toFixed(2)} per CPU-s)`;
+    const rates = (bytes: number, t: Timing) => `${(bytes / t.ms / 1e6).toFixed(2)} GB/s (${(bytes / t.cpuMs / 1e6).toFixed(2)} per CPU-s)`;
     console.log(`  batch-norm reductions WG=${String(reduceWG).padStart(3)} (${gs.P} chunk(s)/channel): forward ${rates(12 * n, fwd)}, backward ${rates(20 * n, bwd)}${mark}`);
   }
   Object.assign(BATCH_NORM_LAUNCH, defaults);

@@ -91,3 +91,14 @@ export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.to
 export function repeatsFor(ms: number, targetMs = 200): number {
   return Math.max(1, Math.min(1000, Math.round(targetMs / Math.max(ms, 1e-3))));
 }
+
+/**
+ * Wall and worker-CPU milliseconds per call of a short piece of work: timeIt over runs of enough
+ * calls to fill about `targetMs` (one call alone would be mostly submit and wait).
+ */
+export async function timePerCall(fn: () => void, targetMs = 200): Promise<Timing> {
+  const once = await timeIt(fn, { warmup: 1, reps: 1 });
+  const reps = repeatsFor(once.ms, targetMs);
+  const t = await timeIt(() => { for (let i = 0; i < reps; i++) fn(); }, { warmup: 0, reps: 3 });
+  return { ms: t.ms / reps, cpuMs: t.cpuMs / reps };
+}

@@ -51,8 +51,6 @@ const SUBGROUP_LANES = 8;
 /** Below this many multiply-adds the simple kernel wins (no packing, one small dispatch). */
 const FAST_GEMM_MIN_WORK = 64 * 64 * 64;
 
-export { isCpuAdapter };
-
 /** The one place that picks a GEMM kernel: by adapter, then by problem size. */
 export function chooseGemmVariant(M: number, N: number, K: number, batch: number): GemmVariant {
   const ctx = gpu();

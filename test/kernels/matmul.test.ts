@@ -5,9 +5,9 @@
 // Tolerance: FORWARD_TOL (1e-4) relative to the largest expected magnitude.
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
-import { gemm, chooseGemmVariant, isCpuAdapter, type GemmVariant, type MatrixView } from '../../src/kernels/matmul.js';
+import { gemm, chooseGemmVariant, type GemmVariant, type MatrixView } from '../../src/kernels/matmul.js';
 import { matmulRef } from '../../src/kernels/reference/matmul.js';
-import { gpu } from '../../src/tensor/device.js';
+import { gpu, isCpuAdapter } from '../../src/tensor/device.js';
 import { useDevice, expectClose, FORWARD_TOL } from '../helpers.js';
 import { randomArray } from '../random-data.js';
 
