@@ -1,7 +1,8 @@
 // The queue's wait prediction (src/tensor/queue.ts, expectedFromWait): what a repeated workload
-// is expected to take next time, from one wait. Pure arithmetic: no device needed.
-import { describe, it, expect } from 'vitest';
-import { expectedFromWait } from '../../src/tensor/queue.js';
+// is expected to take next time, from one wait, and the napping wait (napWhilePending). No device
+// needed.
+import { describe, it, expect, vi } from 'vitest';
+import { expectedFromWait, napWhilePending } from '../../src/tensor/queue.js';
 
 describe('expectedFromWait', () => {
   it('counts the time after we looked (spinning) as slowed down by the spin', () => {
@@ -9,6 +10,10 @@ describe('expectedFromWait', () => {
     expect(expectedFromWait(0, 1500, false)).toBeCloseTo(1000, 6);
     // Slept 850 ms, then spun 225 ms: 850 + 150.
     expect(expectedFromWait(850, 1075, false)).toBeCloseTo(1000, 6);
+  });
+
+  it('counts polled time at full speed where the main thread napped between polls', () => {
+    expect(expectedFromWait(850, 1000, false, 1)).toBeCloseTo(1000, 6);
   });
 
   it('after an oversleep expects a little less than the sleep (the work took less)', () => {
@@ -25,5 +30,39 @@ describe('expectedFromWait', () => {
       expected = looked >= trueMs ? expectedFromWait(looked, looked + 0.5, true) : expectedFromWait(looked, looked + (trueMs - looked) * 1.5, false);
     }
     expect(expected).toBeCloseTo(trueMs, 6);
+  });
+});
+
+describe('napWhilePending', () => {
+  it('passes the value or the error through, and stops napping once settled', async () => {
+    const later = <T>(ms: number, f: () => T) => new Promise<T>((resolve, reject) => setTimeout(() => { try { resolve(f()); } catch (e) { reject(e); } }, ms));
+    const t0 = performance.now();
+    await expect(napWhilePending(later(20, () => 42))).resolves.toBe(42);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(19);
+    await expect(napWhilePending(later(5, () => { throw new Error('device lost'); }))).rejects.toThrow('device lost');
+    // Settled: no nap is queued any more (counted on Atomics.wait, which a nap calls).
+    const naps = vi.spyOn(Atomics, 'wait');
+    try {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(naps).toHaveBeenCalledTimes(0);
+      const pending = napWhilePending(later(10, () => 1));
+      await pending;
+      expect(naps.mock.calls.length).toBeGreaterThan(0);
+      const after = naps.mock.calls.length;
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(naps.mock.calls.length).toBeLessThanOrEqual(after + 1);
+    } finally {
+      naps.mockRestore();
+    }
+  });
+
+  it('lets the event loop turn while it waits (timers and immediates still run)', async () => {
+    let turns = 0;
+    const count = () => { turns++; };
+    const waited = napWhilePending(new Promise<void>((r) => setTimeout(r, 30)));
+    const ticker = setInterval(count, 1);
+    await waited;
+    clearInterval(ticker);
+    expect(turns).toBeGreaterThan(3);
   });
 });
