@@ -13,7 +13,8 @@
 // before it awaits the queue: Dawn's Node bindings poll for completion with setImmediate, which
 // keeps one of the two cores busy and slows the shader threads by up to a third. (sync() sleeps
 // too, through most of the time it predicts from earlier waits; it counts from the submit, so
-// the two sleeps do not add up.)
+// the two sleeps do not add up; and it then naps between Dawn's polls on CPU adapters, see
+// napWhilePending in src/tensor/queue.ts.)
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { sync, flush } from '../src/tensor/queue.js';
