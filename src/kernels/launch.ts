@@ -110,6 +110,7 @@ function pipelineFor(kernel: Kernel, constants?: Constants): { pipeline: GPUComp
       compute: { module: entry.module, entryPoint: kernel.entryPoint, constants },
     });
     pipelinesCreated++;
+    commands().notePipelineBuilt();
     const scope = device.popErrorScope();
     commands().addCheck(
       scope.then(async (err) => {
@@ -140,6 +141,7 @@ export async function precompile(kernel: Kernel, constants?: Constants): Promise
       compute: { module: entry.module, entryPoint: kernel.entryPoint, constants },
     });
     pipelinesCreated++;
+    commands().notePipelineBuilt();
     entry.pipelines.set(key, pipeline);
   } catch (err) {
     const diag = await describeCompilation(kernel, entry.module);

@@ -47,11 +47,23 @@ class CommandQueue {
   timer: DispatchTimer | null = null;
   submits = 0;
 
-  /** Whether waits nap between Dawn's polls (see napWhilePending). */
-  private readonly napping: boolean;
+  /**
+   * Whether waits spare the CPU's cores (sleep, then nap between polls: see waitForGpu): on a CPU
+   * adapter under Node, where the polling main thread would take a core from the shader threads.
+   * Elsewhere a wait simply awaits the GPU (a browser does not spin the page's thread; on a real
+   * GPU a spinning core costs the GPU nothing, and a sleep could only make the wait later).
+   */
+  private readonly sparesCores: boolean;
+  /** Whether a pipeline was built since the last wait (see notePipelineBuilt). */
+  private compiledSinceWait = false;
 
   constructor(private ctx: GpuContext) {
-    this.napping = isCpuAdapter(ctx.info) && canNap();
+    this.sparesCores = isCpuAdapter(ctx.info) && canNap();
+  }
+
+  /** Called by launch() when it builds a pipeline: this workload's time will not be typical. */
+  notePipelineBuilt(): void {
+    this.compiledSinceWait = true;
   }
 
   private ensureEncoder(): GPUCommandEncoder {
@@ -159,10 +171,11 @@ class CommandQueue {
    * Wait for submitted work without keeping a core busy. While a GPU promise is pending, Dawn's
    * Node bindings poll for completion with setImmediate; on a CPU adapter (lavapipe) that spinning
    * main thread takes a core from the shader threads and slows them by up to a third on 2 cores.
-   * So sleep first through most of the expected time, and only then start the promise.
-   * Measured on a ResNet-20 training step (batch 128, 345 dispatches, ~1.6 s): sleeping half
-   * left the main thread spinning for ~0.7 s of CPU per step; 0.85 cuts that to ~0.1 s and the
-   * step by ~10%. (bench/timing.ts measures kernels the same way.)
+   * So (CPU adapters under Node only, see sparesCores) sleep first through most of the expected
+   * time, then start the promise and nap between Dawn's polls (napWhilePending).
+   * Measured on a ResNet-20 training step (batch 128, 345 dispatches, ~1.6 s, before the naps):
+   * sleeping half left the main thread spinning for ~0.7 s of CPU per step; 0.85 cut that to
+   * ~0.1 s and the step by ~10%. (bench/timing.ts measures kernels the same way.)
    *
    * The expected time comes from the same workload seen before, if there is one: a training step
    * or an inference pass at one batch size records the same dispatches every time, so the number
@@ -178,21 +191,27 @@ class CommandQueue {
     const key = `${work}:${this.workgroupsSinceWait}`;
     this.dispatchesSinceWait = 0;
     this.workgroupsSinceWait = 0;
-    const known = this.workloads.get(key);
-    const expectedMs = known ? known.expectedMs : Math.min(this.msPerDispatch * work, 2 * this.longestRecentMs);
+    const compiled = this.compiledSinceWait;
+    this.compiledSinceWait = false;
     // The work started when its first batch was submitted, which may be well before this wait
     // (the caller did other things meanwhile): sleep until 0.85 of the expected end, counted
     // from there.
     const t0 = this.submittedAt ?? performance.now();
     this.submittedAt = null;
+    if (!this.sparesCores) return this.whileAlive(start());
+    const known = this.workloads.get(key);
+    const expectedMs = known ? known.expectedMs : Math.min(this.msPerDispatch * work, 2 * this.longestRecentMs);
     const sleepMs = SLEEP_FRACTION * expectedMs - (performance.now() - t0);
     if (sleepMs > 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
     const t1 = performance.now();
     // Short waits (a readback of a small op) poll flat out: a nap could only make them later.
-    const nap = this.napping && expectedMs >= 4 * NAP_MS;
+    const nap = expectedMs >= 4 * NAP_MS;
     const result = await this.whileAlive(nap ? napWhilePending(start()) : start());
     const done = performance.now();
-    this.learn(key, known, work, t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1, nap ? 1 : SPIN_SLOWDOWN);
+    // Work that built pipelines says nothing about the next run: lavapipe finishes compiling
+    // them on its own threads after the submit (a 6 ms conv pass took 67 ms the first time, and
+    // the next three waits overslept when it was learned).
+    if (!compiled) this.learn(key, known, work, t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1, nap ? 1 : SPIN_SLOWDOWN);
     return result;
   }
 
@@ -289,12 +308,12 @@ interface Workload {
  * them by `slowdown` (SPIN_SLOWDOWN; 1 where it napped, see napWhilePending), so the work alone
  * would have taken about
  *   lookedMs + (doneMs - lookedMs) / slowdown.
- * `overslept`: it was done the moment we looked, so it took less than `lookedMs`: expect 0.9 of
+ * `overslept`: it was done the moment we looked, so it took less than `lookedMs`: expect half of
  * that. (A run slower than expected is measured, one faster only bounded, so the estimate follows
- * the work down in a few waits, e.g. after a first run that paid for shader compilation.)
+ * the work down quickly; polling early costs little since the waits nap.)
  */
 export function expectedFromWait(lookedMs: number, doneMs: number, overslept: boolean, slowdown = SPIN_SLOWDOWN): number {
-  return overslept ? 0.9 * lookedMs : lookedMs + (doneMs - lookedMs) / slowdown;
+  return overslept ? 0.5 * lookedMs : lookedMs + (doneMs - lookedMs) / slowdown;
 }
 
 function summarizeLabels(labels: string[]): string {

@@ -16,8 +16,8 @@ describe('expectedFromWait', () => {
     expect(expectedFromWait(850, 1000, false, 1)).toBeCloseTo(1000, 6);
   });
 
-  it('after an oversleep expects a little less than the sleep (the work took less)', () => {
-    expect(expectedFromWait(1000, 1000.5, true)).toBeCloseTo(900, 6);
+  it('after an oversleep expects half the sleep (the work took less; looking early costs little)', () => {
+    expect(expectedFromWait(1000, 1000.5, true)).toBeCloseTo(500, 6);
   });
 
   it('converges from a first run that paid for compilation: each oversleep shrinks the estimate', () => {
