@@ -36,9 +36,6 @@ class CommandQueue {
   private workgroupsSinceWait = 0;
   /** What each recent workload took (see waitForGpu), by key. */
   private workloads = new Map<string, Workload>();
-  /** For unknown workloads: the last time per dispatch, and the longest recent wait (decaying). */
-  private msPerDispatch = 0;
-  private longestRecentMs = 0;
   /** When the oldest batch not yet waited for was submitted (null: none pending). */
   private submittedAt: number | null = null;
   private labels: string[] = [];
@@ -177,18 +174,15 @@ class CommandQueue {
    * sleeping half left the main thread spinning for ~0.7 s of CPU per step; 0.85 cut that to
    * ~0.1 s and the step by ~10%. (bench/timing.ts measures kernels the same way.)
    *
-   * The expected time comes from the same workload seen before, if there is one: a training step
-   * or an inference pass at one batch size records the same dispatches every time, so the number
-   * of dispatches and of workgroups since the last wait identify it, and its last run predicts the
-   * next. Otherwise (a loop that reads back every few steps, a different number of steps each
-   * time) from the recent time per dispatch, but never sleeping longer than twice the longest of
-   * the recent waits: a rate alone overslept by seconds when the dispatch mix changed (a ResNet-50
-   * batch-1 pass whose first step folds 53 batch norms in ~300 tiny dispatches, predicted at a
-   * ResNet-18 batch-8 rate, waited 17 s instead of 1.5 s). The sleep counts from the submit.
+   * The expected time comes from the same workload seen before: a training step or an inference
+   * pass at one batch size records the same dispatches every time, so the number of dispatches
+   * and of workgroups since the last wait identify it, and its last run predicts the next. A
+   * workload not seen before is not guessed at (a rate per dispatch overslept by seconds where the
+   * dispatch mix changed, and by 20x on benchmark rows after one of heavier kernels): it naps
+   * from the start. The sleep counts from the submit.
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
-    const work = this.dispatchesSinceWait;
-    const key = `${work}:${this.workgroupsSinceWait}`;
+    const key = `${this.dispatchesSinceWait}:${this.workgroupsSinceWait}`;
     this.dispatchesSinceWait = 0;
     this.workgroupsSinceWait = 0;
     const compiled = this.compiledSinceWait;
@@ -200,36 +194,27 @@ class CommandQueue {
     this.submittedAt = null;
     if (!this.sparesCores) return this.whileAlive(start());
     const known = this.workloads.get(key);
-    const expectedMs = known ? known.expectedMs : Math.min(this.msPerDispatch * work, 2 * this.longestRecentMs);
-    const sleepMs = SLEEP_FRACTION * expectedMs - (performance.now() - t0);
+    const sleepMs = known ? SLEEP_FRACTION * known.expectedMs - (performance.now() - t0) : 0;
     if (sleepMs > 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
     const t1 = performance.now();
-    // Short waits (a readback of a small op) poll flat out: a nap could only make them later.
-    const nap = expectedMs >= 4 * NAP_MS;
-    const result = await this.whileAlive(nap ? napWhilePending(start()) : start());
+    // Waits known to be short (a readback of a small op) poll flat out: a nap could only make
+    // them later.
+    // Unknown ones poll flat out for their first 2 ms (most readbacks in a test or a notebook
+    // are done by then), then nap.
+    const nap = !known || known.expectedMs >= 4 * NAP_MS;
+    const result = await this.whileAlive(nap ? napWhilePending(start(), known ? 0 : 4 * NAP_MS) : start());
     const done = performance.now();
     // Work that built pipelines says nothing about the next run: lavapipe finishes compiling
-    // them on its own threads after the submit (a 6 ms conv pass took 67 ms the first time, and
-    // the next three waits overslept when it was learned).
-    if (!compiled) this.learn(key, known, work, t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1, nap ? 1 : SPIN_SLOWDOWN);
-    return result;
-  }
-
-  /**
-   * Remember what this wait says (expectedFromWait): for its workload, and as a time per dispatch
-   * (waits for fewer than 8 dispatches do not count: one long kernel, a benchmark's, would predict
-   * hours for a training step).
-   */
-  private learn(key: string, known: Workload | undefined, work: number, lookedMs: number, doneMs: number, overslept: boolean, slowdown: number): void {
-    const expectedMs = expectedFromWait(lookedMs, doneMs, overslept, slowdown);
-    this.longestRecentMs = Math.max(0.9 * this.longestRecentMs, expectedMs);
-    if (work >= 8) this.msPerDispatch = expectedMs / work;
+    // them on its own threads after the submit (a 6 ms conv pass took 67 ms the first time).
+    if (compiled) return result;
+    const expectedMs = expectedFromWait(t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1, nap ? 1 : SPIN_SLOWDOWN);
     if (known) {
       known.expectedMs = expectedMs;
-      return;
+    } else {
+      if (this.workloads.size >= MAX_WORKLOADS) this.workloads.delete(this.workloads.keys().next().value!);
+      this.workloads.set(key, { expectedMs });
     }
-    if (this.workloads.size >= MAX_WORKLOADS) this.workloads.delete(this.workloads.keys().next().value!);
-    this.workloads.set(key, { expectedMs });
+    return result;
   }
 
   /**
@@ -358,7 +343,8 @@ export async function sync(): Promise<void> {
  * loop turns as fast as it can and the main thread burns a core. On a CPU adapter that core is
  * one the shader threads needed. So, beside Dawn's callback, queue one that blocks the thread
  * for NAP_MS (Atomics.wait: a futex sleep, no CPU) and queues itself again: every turn of the
- * loop now polls once and sleeps once. Completion is seen at most NAP_MS late.
+ * loop now polls once and sleeps once (after the first `napFromMs`). Completion is seen at most
+ * NAP_MS late.
  * Measured on ResNet-50 inference at batch 1 (~220 ms of shader work, 2 cores; the sleep of
  * waitForGpu before it): the main thread spun 20-140 ms of CPU per pass without naps and 1-10 ms
  * with them; wall time 220-354 ms -> 206-250 ms (naps of 0.1 and 0.2 ms: in between).
@@ -372,13 +358,14 @@ function canNap(): boolean {
   return typeof setImmediate === 'function' && typeof SharedArrayBuffer === 'function' && typeof Atomics?.wait === 'function';
 }
 
-export function napWhilePending<T>(promise: Promise<T>): Promise<T> {
+export function napWhilePending<T>(promise: Promise<T>, napFromMs = 0): Promise<T> {
   napCell ??= new Int32Array(new SharedArrayBuffer(4));
   const cell = napCell;
+  const napFrom = performance.now() + napFromMs;
   let pending = true;
   const nap = () => {
     if (!pending) return;
-    Atomics.wait(cell, 0, 0, NAP_MS);
+    if (performance.now() >= napFrom) Atomics.wait(cell, 0, 0, NAP_MS);
     setImmediate(nap);
   };
   setImmediate(nap);

@@ -49,6 +49,9 @@ describe('napWhilePending', () => {
       await pending;
       expect(naps.mock.calls.length).toBeGreaterThan(0);
       const after = naps.mock.calls.length;
+      // With napFromMs, work done within that time is polled for without a single nap.
+      await napWhilePending(later(1, () => 2), 1000);
+      expect(naps.mock.calls.length).toBe(after);
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
       expect(naps.mock.calls.length).toBeLessThanOrEqual(after + 1);
     } finally {
