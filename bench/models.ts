@@ -10,7 +10,8 @@
 // step's pipelines in parallel first and "first" is warmup + first step; --no-warmup leaves
 // them to be built one by one as the first step reaches them. --only r20|r50 runs one row
 // (ResNet-20 train / ResNet-50 batch-1 inference) so each first step starts from a cold cache.
-//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--only r20|r50] [--json out.json]
+// --autotune runs wg.autotune() on each workload first and lists the kernel choices it changed.
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--only r20|r50] [--json out.json]
 
 import * as wg from '../src/index.js';
 import { Conv2d } from '../src/nn/layers/conv.js';
@@ -26,6 +27,8 @@ const option = (name: string, fallback: number) => {
 };
 const quick = flag('quick');
 const useWarmup = !flag('no-warmup');
+/** Run wg.autotune() on each workload before timing it (the tuning time is not counted). */
+const useAutotune = flag('autotune');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 
 /** Forward FLOPs per image (2 x multiply-adds of every conv and linear layer). */
@@ -62,6 +65,14 @@ async function timeSteps(step: () => void, warm: () => void, reps: number): Prom
   let t0 = performance.now();
   const built = useWarmup ? await wg.warmup(warm) : 0;
   const warmupMs = performance.now() - t0;
+  if (useAutotune) {
+    const t1 = performance.now();
+    const tuned = await wg.autotune(warm);
+    const changed = tuned.filter((r) => r.chosen !== r.rule);
+    console.log(`  autotune: ${tuned.length} problem(s) timed in ${((performance.now() - t1) / 1000).toFixed(1)} s; ${changed.length} differ from the rules:`);
+    for (const r of changed) console.log(`    ${r.describe}: ${r.chosen} ${r.ms[r.chosen].toFixed(2)} ms (rule: ${r.rule} ${r.ms[r.rule].toFixed(2)} ms)`);
+    t0 = performance.now();
+  }
   step();
   await wg.sync();
   const firstMs = performance.now() - t0;

@@ -19,6 +19,7 @@ export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
 export { detectAnomaly } from './autograd/detect-anomaly.js';
 export { precompile, pipelineStats } from './kernels/launch.js';
 export { warmup } from './kernels/warmup.js';
+export { autotune, autotuneCache, setAutotuneCache, type AutotuneResult, type AutotuneCache } from './kernels/autotune.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional/index.js';
 export * as optim from './nn/optim/index.js';

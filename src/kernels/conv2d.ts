@@ -34,6 +34,7 @@ import packWeightsRowsSource from './wgsl/conv2d_pack_weights_rows.wgsl';
 import backwardWeightRowsSubgroupSource from './wgsl/conv2d_backward_weight_rows_subgroup.wgsl';
 import backwardInputRowsS2SubgroupSource from './wgsl/conv2d_backward_input_rows_s2_subgroup.wgsl';
 import { defineKernel, launch, grid1d, isRecordOnly } from './launch.js';
+import { offerTunable, tunedChoice, isCollectingTunables } from './autotune.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
 import { gemm, chooseGemmVariant, packOperand, type MatrixView, type GemmEpilogue } from './matmul.js';
@@ -45,6 +46,7 @@ import { copyView } from './copy.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu } from '../tensor/device.js';
+import { randn } from '../ops/creation.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
 
@@ -470,11 +472,6 @@ function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: C
   return dx;
 }
 
-function conv2dForwardFast(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
-  if (rowsApply(g, true)) return conv2dForwardRows(x, w, b, g, epilogue);
-  return withEpilogue(conv2dForwardFastPixels(x, w, b, g), epilogue);
-}
-
 /** The 2-pixel kernels (conv2d_forward_fast*.wgsl): no epilogue of their own. */
 function conv2dForwardFastPixels(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
   const wg = fastWorkgroupSize();
@@ -535,10 +532,8 @@ function conv2dBackwardInputRowsS2(gy: Tensor, w: Tensor, g: Conv2dGeometry): Te
   return dx;
 }
 
+/** The input gradient by phase classes of the stride pattern (conv2d_backward_input_fast*.wgsl). */
 function conv2dBackwardInputFast(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
-  const gt = inputGradAsConv(g);
-  if (gt && rowsApply(gt)) return conv2dBackwardInputRows(gy, w, g, gt);
-  if (rowsS2InputApplies(g)) return conv2dBackwardInputRowsS2(gy, w, g);
   const wg = fastWorkgroupSize();
   const phases = g.stride_h * g.stride_w;
   const z = g.G * Math.ceil(g.C_g / BLOCK) * phases;
@@ -584,8 +579,8 @@ function sumSplits(out: Tensor, splits: number, shape: number[]): Tensor {
   return dw;
 }
 
+/** The weight gradient with the 2-pixel kernels (conv2d_backward_weight_fast*.wgsl). */
 function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
-  if (rowsApply(g, true)) return g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g);
   const wg = fastWorkgroupSize();
   const tiles = grid1d(g.CRS_g, wg * 2);
   const blocks = g.G * Math.ceil(g.K_g / BLOCK);
@@ -677,6 +672,24 @@ function gemmApplies(g: Conv2dGeometry, pass: 'forward' | 'input'): boolean {
   return implementation === 'fast' && g.R === 1 && g.S === 1 && stride &&
     g.pad_h === 0 && g.pad_w === 0 && g.G === 1 &&
     chooseGemmVariant(rows, g.PQ, inner, g.N) === 'subgroup';
+}
+
+function conv2dForwardGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
+  // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
+  const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
+  const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), { bias: b, ...epilogue });
+  if (xs !== x) xs.dispose();
+  return y;
+}
+
+function conv2dBackwardInputGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  const wt = transposedWeights(w, g);
+  const dxs = perImageGemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
+  wt.dispose();
+  if (g.stride_h === 1) return dxs;
+  const dx = shortcutABackward(dxs, [g.N, g.C, g.H, g.W], 0); // scatter to [::2, ::2], zeros elsewhere
+  dxs.dispose();
+  return dx;
 }
 
 /** A contiguous (batch, rows, cols) tensor as GEMM operands; rows = 0: one matrix for all. */
@@ -798,40 +811,116 @@ function withEpilogue(y: Tensor, epilogue: ConvEpilogue): Tensor {
   return out;
 }
 
+// ---- choosing the kernel of each pass: the rules, or the autotuner's measurements ----------
+
+/**
+ * One way to compute a pass, and when it can. Each pass lists its kernels in the order the rules
+ * prefer them (measured on lavapipe): the first that applies runs, unless wg.autotune() measured
+ * this problem on this device (src/kernels/autotune.ts) and found another faster.
+ */
+interface ConvKernel<A extends unknown[]> {
+  name: string;
+  applies: (g: Conv2dGeometry) => boolean;
+  run: (...args: A) => Tensor;
+}
+type ForwardArgs = [x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue];
+type BackwardArgs = [gy: Tensor, other: Tensor, g: Conv2dGeometry];
+export type ConvPass = 'forward' | 'input' | 'weight';
+
+/** The implicit-GEMM kernels need 2+ rows (output or input channels per group). */
+const fastApplies = (rows: number) => implementation !== 'direct' && rows >= MIN_FAST_ROWS;
+
+const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
+  { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: conv2dForwardGemm },
+  { name: 'im2col', applies: im2colApplies, run: conv2dForwardIm2col },
+  { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: conv2dForwardRows },
+  { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
+  { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
+];
+
+const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
+  { name: 'col2im', applies: col2imApplies, run: conv2dBackwardInputCol2im },
+  { name: 'gemm', applies: (g) => gemmApplies(g, 'input'), run: conv2dBackwardInputGemm },
+  { name: 'rows', applies: (g) => fastApplies(g.C_g) && inputRowsApply(g), run: (gy, w, g) => conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!) },
+  { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), run: conv2dBackwardInputRowsS2 },
+  { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
+  { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
+];
+
+const WEIGHT_KERNELS: ConvKernel<BackwardArgs>[] = [
+  { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g)) },
+  { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
+  { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
+];
+
+/** The stride-1 input gradient as a convolution of gy, with the row kernel. */
+function inputRowsApply(g: Conv2dGeometry): boolean {
+  const gt = inputGradAsConv(g);
+  return gt !== null && rowsApply(gt);
+}
+
+/** What the autotuner keeps a choice under: the pass and every size and option of the layer. */
+function problemKey(pass: ConvPass, g: Conv2dGeometry, extra = ''): string {
+  return `conv2d ${pass} x ${g.N},${g.C},${g.H},${g.W} w ${g.K},${g.C_g},${g.R},${g.S} s ${g.stride_h},${g.stride_w} ` +
+    `p ${g.pad_h},${g.pad_w} d ${g.dil_h},${g.dil_w} g ${g.G}${extra}`;
+}
+
+/** The kernel that runs: the tuned one if measured (and still applicable), else the rules' first. */
+function chooseKernel<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry, key: string): ConvKernel<A> {
+  const usable = kernels.filter((k) => k.applies(g));
+  const tuned = tunedChoice(key);
+  return usable.find((k) => k.name === tuned) ?? usable[0];
+}
+
+/**
+ * During wg.autotune()'s record pass: describe this problem so that its kernels can be timed
+ * (all that apply, but the direct kernels, the slow oracle, unless nothing else does).
+ */
+function offerProblem<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry, key: string, makeInputs: () => Tensor[], args: (inputs: Tensor[]) => A): void {
+  if (!isCollectingTunables()) return;
+  const fast = kernels.filter((k) => k.applies(g) && k.name !== 'direct').map((k) => k.name);
+  offerTunable({
+    key,
+    describe: key,
+    candidates: fast,
+    makeInputs,
+    run: (name, inputs) => kernels.find((k) => k.name === name)!.run(...args(inputs)),
+  });
+}
+
+/** Which kernel computes this pass of g now (for the curious, and for tests). */
+export function convKernelFor(pass: ConvPass, g: Conv2dGeometry, epilogue: ConvEpilogue = NO_EPILOGUE, bias = false): string {
+  if (pass === 'forward') return chooseKernel(FORWARD_KERNELS, g, forwardKey(g, bias, epilogue)).name;
+  return chooseKernel(pass === 'input' ? INPUT_KERNELS : WEIGHT_KERNELS, g, problemKey(pass, g)).name;
+}
+
+function forwardKey(g: Conv2dGeometry, bias: boolean, epilogue: ConvEpilogue): string {
+  return problemKey('forward', g, `${bias ? ' bias' : ''}${epilogue.residual ? ' +residual' : ''}${epilogue.relu ? ' relu' : ''}`);
+}
+
+const random = (shape: number[], seed: number) => randn(shape, { seed });
+
 /** y = conv2d(x, w) + b (then the epilogue). x, w, b plain (contiguous, offset 0); no autograd. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
-  if (gemmApplies(g, 'forward')) {
-    // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
-    const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
-    const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), { bias: b, ...epilogue });
-    if (xs !== x) xs.dispose();
-    return y;
-  }
-  if (im2colApplies(g)) return conv2dForwardIm2col(x, w, b, g, epilogue);
-  if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dForwardFast(x, w, b, g, epilogue);
-  return withEpilogue(conv2dForwardDirect(x, w, b, g), epilogue);
+  const key = forwardKey(g, b !== null, epilogue);
+  offerProblem(FORWARD_KERNELS, g, key,
+    () => [random([...x.shape], 1), random([...w.shape], 2), ...(b ? [random([g.K], 3)] : []), ...(epilogue.residual ? [random(conv2dOutputShape(g), 4)] : [])],
+    ([xi, wi, ...rest]): ForwardArgs => [xi, wi, b ? rest[0] : null, g, { relu: epilogue.relu, residual: epilogue.residual ? rest[rest.length - 1] : null }]);
+  return chooseKernel(FORWARD_KERNELS, g, key).run(x, w, b, g, epilogue);
 }
 
 /** dx from gy (N, K, P, Q) and w. */
 export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
-  if (col2imApplies(g)) return conv2dBackwardInputCol2im(gy, w, g);
-  if (gemmApplies(g, 'input')) {
-    const wt = transposedWeights(w, g);
-    const dxs = perImageGemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
-    wt.dispose();
-    if (g.stride_h === 1) return dxs;
-    const dx = shortcutABackward(dxs, [g.N, g.C, g.H, g.W], 0);   // scatter to [::2, ::2], zeros elsewhere
-    dxs.dispose();
-    return dx;
-  }
-  if (implementation !== 'direct' && g.C_g >= MIN_FAST_ROWS) return conv2dBackwardInputFast(gy, w, g);
-  return conv2dBackwardInputDirect(gy, w, g);
+  const key = problemKey('input', g);
+  offerProblem(INPUT_KERNELS, g, key, () => [random([...gy.shape], 1), random([...w.shape], 2)], ([gyi, wi]): BackwardArgs => [gyi, wi, g]);
+  return chooseKernel(INPUT_KERNELS, g, key).run(gy, w, g);
 }
 
 /** dw from gy (N, K, P, Q) and x. */
 export function conv2dBackwardWeight(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
-  if (implementation !== 'direct' && g.K_g >= MIN_FAST_ROWS) return conv2dBackwardWeightFast(gy, x, g);
-  return conv2dBackwardWeightDirect(gy, x, g);
+  const key = problemKey('weight', g);
+  offerProblem(WEIGHT_KERNELS, g, key, () => [random([...gy.shape], 1), random([...x.shape], 2)], ([gyi, xi]): BackwardArgs => [gyi, xi, g]);
+  return chooseKernel(WEIGHT_KERNELS, g, key).run(gy, x, g);
 }
 
 /** db[k] = sum over n, p, q of gy[n, k, p, q]: the sum reduction, no kernel of its own. */
