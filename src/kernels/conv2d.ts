@@ -37,7 +37,7 @@ import { defineKernel, launch, grid1d, isRecordOnly } from './launch.js';
 import { offerTunable, tunedChoice, isCollectingTunables } from './autotune.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
-import { gemm, chooseGemmVariant, packOperand, type MatrixView, type GemmEpilogue } from './matmul.js';
+import { gemm, chooseGemmVariant, packOperand, type MatrixView, type GemmEpilogue, type GemmVariant } from './matmul.js';
 import { binary, unary } from './elementwise.js';
 import im2colSource from './wgsl/im2col.wgsl';
 import col2imSource from './wgsl/col2im.wgsl';
@@ -667,11 +667,42 @@ function padGyRows(gy: Tensor, g: Conv2dGeometry): { padded: Tensor; gp: Conv2dG
  * epilogue, ConvEpilogue) is added by the GEMM before it stores. Elsewhere the conv kernels stay.
  */
 function gemmApplies(g: Conv2dGeometry, pass: 'forward' | 'input'): boolean {
-  const stride = g.stride_h === g.stride_w && (g.stride_h === 1 || g.stride_h === 2);
   const [rows, inner] = pass === 'forward' ? [g.K, g.C] : [g.C, g.K];
-  return implementation === 'fast' && g.R === 1 && g.S === 1 && stride &&
-    g.pad_h === 0 && g.pad_w === 0 && g.G === 1 &&
-    chooseGemmVariant(rows, g.PQ, inner, g.N) === 'subgroup';
+  return isGemmShaped(g) && chooseGemmVariant(rows, g.PQ, inner, g.N) === 'subgroup';
+}
+
+/** 1x1, stride 1 or 2 in both directions, no padding, no groups: a GEMM per image. */
+function isGemmShaped(g: Conv2dGeometry): boolean {
+  const stride = g.stride_h === g.stride_w && (g.stride_h === 1 || g.stride_h === 2);
+  return implementation === 'fast' && g.R === 1 && g.S === 1 && stride && g.pad_h === 0 && g.pad_w === 0 && g.G === 1;
+}
+
+/**
+ * The same GEMMs with the workgroup-tiled kernel (matmul_tiled.wgsl, the GPU-shaped one), bias
+ * and epilogue as passes of their own. Never the rules' choice (unmeasured on a GPU, slower on
+ * lavapipe): there for wg.autotune() to try, also where the subgroup GEMM cannot run (subgroups
+ * of other than 8 lanes, i.e. most GPUs).
+ */
+function gemmTiledApplies(g: Conv2dGeometry): boolean {
+  return isGemmShaped(g) && Math.min(g.K, g.C, g.PQ) >= 8;
+}
+
+function conv2dForwardGemmTiled(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
+  const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
+  let y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), {}, 'tiled');
+  if (xs !== x) xs.dispose();
+  if (b) {
+    const bias = new Tensor(b.storage.retain(), [g.K, 1, 1], 'float32');
+    const biased = binary('add', y, bias);
+    bias.dispose();
+    y.dispose();
+    y = biased;
+  }
+  return withEpilogue(y, epilogue);
+}
+
+function conv2dBackwardInputGemmTiled(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  return conv2dBackwardInputGemm(gy, w, g, 'tiled');
 }
 
 function conv2dForwardGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
@@ -682,9 +713,9 @@ function conv2dForwardGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom
   return y;
 }
 
-function conv2dBackwardInputGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+function conv2dBackwardInputGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, variant: GemmVariant = 'subgroup'): Tensor {
   const wt = transposedWeights(w, g);
-  const dxs = perImageGemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q]);
+  const dxs = perImageGemm(matrices(wt, 0, g.K), gy, g, g.C, g.K, [g.N, g.C, g.P, g.Q], {}, variant);
   wt.dispose();
   if (g.stride_h === 1) return dxs;
   const dx = shortcutABackward(dxs, [g.N, g.C, g.H, g.W], 0); // scatter to [::2, ::2], zeros elsewhere
@@ -706,8 +737,10 @@ function transposedWeights(w: Tensor, g: Conv2dGeometry): Tensor {
 }
 
 /** out[n] (rows x PQ) = w (rows x inner) @ input[n] (inner x PQ), reshaped to `shape`. */
-function perImageGemm(w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[], epilogue: GemmEpilogue = {}): Tensor {
-  const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, 'subgroup', epilogue);
+function perImageGemm(
+  w: MatrixView, input: Tensor, g: Conv2dGeometry, rows: number, inner: number, shape: number[], epilogue: GemmEpilogue = {}, variant: GemmVariant = 'subgroup',
+): Tensor {
+  const out = gemm(w, matrices(input, inner, g.PQ), g.N, rows, g.PQ, inner, variant, epilogue);
   const result = new Tensor(out.storage.retain(), shape, 'float32');
   out.dispose();
   return result;
@@ -835,15 +868,17 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'im2col', applies: im2colApplies, run: conv2dForwardIm2col },
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: conv2dForwardRows },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
+  { name: 'gemm-tiled', applies: gemmTiledApplies, run: conv2dForwardGemmTiled },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
 const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'col2im', applies: col2imApplies, run: conv2dBackwardInputCol2im },
-  { name: 'gemm', applies: (g) => gemmApplies(g, 'input'), run: conv2dBackwardInputGemm },
+  { name: 'gemm', applies: (g) => gemmApplies(g, 'input'), run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g) },
   { name: 'rows', applies: (g) => fastApplies(g.C_g) && inputRowsApply(g), run: (gy, w, g) => conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!) },
   { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), run: conv2dBackwardInputRowsS2 },
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
+  { name: 'gemm-tiled', applies: gemmTiledApplies, run: conv2dBackwardInputGemmTiled },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 

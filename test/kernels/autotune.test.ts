@@ -3,7 +3,7 @@
 // later calls run that kernel, with the same results; its cache is checked when loaded.
 import { describe, it, expect, afterEach } from 'vitest';
 import * as wg from '../../src/index.js';
-import { conv2dGeometry, conv2dForward, convKernelFor } from '../../src/kernels/conv2d.js';
+import { conv2dGeometry, conv2dForward, conv2dBackwardInput, convKernelFor } from '../../src/kernels/conv2d.js';
 import { useDevice, expectClose } from '../helpers.js';
 
 useDevice();
@@ -82,6 +82,30 @@ describe('autotune', () => {
     expect(convKernelFor('forward', g)).toBe(rule);
     x.dispose();
     w.dispose();
+  });
+
+  it('computes 1x1 layers with the tiled GEMM (the GPU-shaped kernel it may pick) as the rules do, bias and epilogue included', async () => {
+    for (const stride of [1, 2]) {
+      const g = conv2dGeometry([2, 16, 12, 12], [24, 16, 1, 1], { stride });
+      const x = wg.randn([2, 16, 12, 12], { seed: 6 });
+      const w = wg.randn([24, 16, 1, 1], { seed: 7 });
+      const b = wg.randn([24], { seed: 8 });
+      const residual = wg.randn([2, 24, g.P, g.Q], { seed: 9 });
+      const gy = wg.randn([2, 24, g.P, g.Q], { seed: 10 });
+      const epilogue = { relu: true, residual };
+      const want = await conv2dForward(x, w, b, g, epilogue).data();
+      const wantDx = await conv2dBackwardInput(gy, w, g).data();
+      const rules = [convKernelFor('forward', g, epilogue, true), convKernelFor('input', g)];
+      const tuned = await wg.autotune(() => { conv2dForward(x, w, b, g, epilogue); conv2dBackwardInput(gy, w, g); });
+      expect(tuned.every((r) => 'gemm-tiled' in r.ms)).toBe(true);
+      wg.setAutotuneCache({ adapter: wg.autotuneCache().adapter, choices: Object.fromEntries(tuned.map((r) => [r.key, 'gemm-tiled'])) });
+      expect([convKernelFor('forward', g, epilogue, true), convKernelFor('input', g)]).toEqual(['gemm-tiled', 'gemm-tiled']);
+      expect(rules).not.toContain('gemm-tiled');
+      expectClose(await conv2dForward(x, w, b, g, epilogue).data(), want, 1e-4);
+      expectClose(await conv2dBackwardInput(gy, w, g).data(), wantDx, 1e-4);
+      wg.setAutotuneCache(null);
+      for (const t of [x, w, b, residual, gy]) t.dispose();
+    }
   });
 
   it('rejects a cache made on another adapter, or not made by autotuneCache()', () => {
