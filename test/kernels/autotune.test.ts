@@ -25,8 +25,11 @@ describe('autotune', () => {
     const w1 = wg.randn([32, 16, 1, 1], { seed: 3, std: 0.2 });
     for (const t of [x, w3, w1]) t.requiresGrad = true;
     const run = async () => {
-      const loss = step(x, w3, w1);
-      loss.backward();
+      const loss = wg.scope(() => {
+        const l = step(x, w3, w1);
+        l.backward();
+        return l;
+      });
       const out = { loss: await loss.data(), gx: await x.grad!.data(), g3: await w3.grad!.data(), g1: await w1.grad!.data() };
       loss.dispose();
       for (const t of [x, w3, w1]) { t.grad!.dispose(); t.grad = null; }
