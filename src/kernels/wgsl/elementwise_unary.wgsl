@@ -2,8 +2,8 @@
 //
 // alpha and beta make scalar ops free: x * 3 is IDENTITY with alpha = 3, x + 1 has beta = 1,
 // x ** 2.5 is POW_SCALAR with exponent in `scalar`. Strided reads make a non-contiguous x work
-// without a copy. One invocation per output element; `main_vec4` moves 4 contiguous elements
-// per invocation with no index arithmetic (see elementwise_binary.wgsl).
+// without a copy. One invocation per output element; `main_vec4` moves V vec4s of contiguous
+// elements per invocation with no index arithmetic (see elementwise_binary.wgsl).
 // Bindings: 0 x (read), 1 out (write), 2 params.
 // Reference: src/kernels/reference/elementwise.ts. Launcher: src/kernels/elementwise.ts.
 
@@ -73,10 +73,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
 
+override V: u32 = 1u;   // vec4s per invocation in main_vec4: WG apart, so neighbouring lanes
+                        // touch neighbouring memory (the launcher sets it)
+
 @compute @workgroup_size(WG)
-fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i * 4u >= p.numel) { return; }
-  let v = p.alpha * x4[p.x_offset / 4u + i] + p.beta;
-  out4[i] = vec4<f32>(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
+fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tile = (wid.x + wid.y * nwg.x) * WG * V;
+  for (var k = 0u; k < V; k++) {
+    let i = tile + k * WG + lid.x;
+    if (i * 4u < p.numel) {
+      let v = p.alpha * x4[p.x_offset / 4u + i] + p.beta;
+      out4[i] = vec4<f32>(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
+    }
+  }
 }
