@@ -36,6 +36,7 @@ const forwardKernels = {
   scalar: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main'),
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
   flat: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_flat'),
+  splitVec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_split_vec4'),
 };
 const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
 const backwardReduceKernels = {
@@ -48,6 +49,7 @@ const backwardInputKernels = {
   scalar: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
   flat: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_flat'),
+  splitVec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_split_vec4'),
 };
 
 const FINALIZE_WG = 64;
@@ -78,6 +80,8 @@ export const BATCH_NORM_LAUNCH = {
    * shapes, 3 interleaved rounds; 8 was no better.
    */
   applyUnits: 4,
+  /** Planes not a multiple of 4 (7x7) as straddling vec4s (see BatchNormGeometry.splitVec4); false: scalar units. */
+  splitVec4: true,
 };
 
 /**
@@ -103,6 +107,11 @@ export interface BatchNormGeometry {
   reduceWG: number;
   /** Elementwise passes over a flat 1-D grid (tiny planes or a huge batch), not per plane. */
   flat: boolean;
+  /**
+   * Elementwise passes over the flat tensor as vec4s that may straddle two planes: planes not a
+   * multiple of 4 (7x7), at least 4 floats, N * C * S a multiple of 4 (the *_split_vec4 entry points).
+   */
+  splitVec4: boolean;
 }
 
 export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
@@ -118,7 +127,8 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
   const chunk = Math.ceil(total / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
-  return { N, C, S, M: N * S, vec4, unitsS, P, chunk, reduceWG, flat };
+  const splitVec4 = BATCH_NORM_LAUNCH.splitVec4 && !vec4 && S >= 4 && (N * C * S) % 4 === 0;
+  return { N, C, S, M: N * S, vec4, unitsS, P, chunk, reduceWG, flat, splitVec4 };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -139,7 +149,8 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
  * Launch shape of the elementwise passes: workgroups (planeBlocks, C, N), each covering V * WG
  * units of one plane. Small planes (7x7 = 49 floats) get small workgroups so few lanes idle.
  */
-function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: { WG: number; V: number } } {
+function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: Record<string, number> } {
+  if (g.splitVec4) return { workgroups: grid1d((g.N * g.C * g.S) / 4, 64), constants: { WG: 64, V: 1, PLANE: g.S, CHANNELS: g.C } };
   if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
   // Planes of fewer than 64 units (8x8 as 16 vec4s: CIFAR ResNet stage 3) get a workgroup their
   // size, not 64 lanes with most of them idle.
@@ -152,7 +163,8 @@ function pick<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T }): T {
   return g.vec4 ? kernels.vec4 : kernels.scalar;
 }
 
-function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T }): T {
+function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T; splitVec4: T }): T {
+  if (g.splitVec4) return kernels.splitVec4;
   return g.flat ? kernels.flat : pick(g, kernels);
 }
 

@@ -86,6 +86,9 @@ describe('batchNorm vs the float64 reference', () => {
   const cases: RefCase[] = [
     { shape: [2, 2, 128, 128], training: true, affine: true, running: true },     // vec4, several chunks per channel
     { shape: [3, 5, 7, 7], training: true, affine: true, running: true },       // scalar planes (49)
+    { shape: [4, 6, 7, 7], training: true, affine: true, running: true },       // 7x7 planes as straddling vec4s
+    { shape: [4, 6, 7, 7], training: false, affine: true, running: true },
+    { shape: [2, 2, 3, 3], training: true, affine: true, running: true },       // straddling vec4s, 9-float planes
     { shape: [16, 6], training: true, affine: true, running: true },            // (N, C)
     { shape: [4, 3, 10], training: true, affine: false, running: false },       // (N, C, L), no affine, no running
     { shape: [2, 3, 2, 2, 2], training: true, affine: true, running: true },    // 3-D spatial
@@ -105,6 +108,42 @@ describe('batchNorm vs the float64 reference', () => {
       await checkAgainstReference({ shape: [8, 3, 5, 5], training: true, affine: true, running: true });
     } finally {
       Object.assign(BATCH_NORM_LAUNCH, saved);
+    }
+  });
+
+  it('computes planes that are not whole vec4s the same, bit for bit, as straddling vec4s or as scalars', async () => {
+    const shape = [4, 6, 7, 7];
+    expect(batchNormGeometry(shape).splitVec4).toBe(true);
+    const run = async (relu: boolean) => {
+      const x = wg.randn(shape, { seed: 21 });
+      x.requiresGrad = true;
+      const rm = wg.zeros([6]);
+      const rv = wg.ones([6]);
+      const w = wg.rand([6], { seed: 22, low: 0.5, high: 1.5 });
+      const b = wg.randn([6], { seed: 23 });
+      const out: Float32Array[] = [];
+      for (const training of [true, false]) {
+        const y = F.batchNorm(x, rm, rv, w, b, { training, relu });
+        y.backward(wg.randn(shape, { seed: 24 }));
+        out.push((await y.data()) as Float32Array, (await x.grad!.data()) as Float32Array);
+        y.dispose();
+        x.grad!.dispose();
+        x.grad = null;
+      }
+      for (const t of [x, rm, rv, w, b]) t.dispose();
+      return out;
+    };
+    for (const relu of [false, true]) {
+      const split = await run(relu);
+      const saved = BATCH_NORM_LAUNCH.splitVec4;
+      BATCH_NORM_LAUNCH.splitVec4 = false;
+      try {
+        expect(batchNormGeometry(shape).splitVec4).toBe(false);
+        const scalar = await run(relu);
+        split.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(scalar[i])));
+      } finally {
+        BATCH_NORM_LAUNCH.splitVec4 = saved;
+      }
     }
   });
 

@@ -8,6 +8,10 @@
 // A unit is an f32 (`main`) or, when S % 4 == 0, a vec4 (`main_vec4`; S then counts vec4s).
 // Tiny planes (S < 16, e.g. (N, C) inputs where S = 1) would leave most lanes idle in that
 // grid: `main_flat` runs one invocation per f32 over a 1-D grid, channel = (i / S) % C.
+// Planes whose size is not a multiple of 4 (7x7 = 49 floats: the last stage of an ImageNet
+// ResNet) would get scalar loads and a 64-lane workgroup for 49 units: `main_split_vec4` reads
+// the whole tensor as vec4s instead (N * C * S % 4 == 0, S >= 4). A vec4 then holds elements of
+// at most two planes; each lane fetches both planes' statistics and picks per element.
 // FUSE_RELU (F.batchNorm's `relu` option): y = max(x * scale + shift, 0) in the same pass, so a
 // BatchNorm + ReLU pair costs one read and one write of the tensor instead of two each.
 // Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params.
@@ -30,6 +34,8 @@ struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-no
 override WG: u32 = 256u;
 override V: u32 = 1u;     // units per invocation
 override FUSE_RELU: bool = false;
+override PLANE: u32 = 1u;     // main_split_vec4: floats per plane (S) and channels (C), as
+override CHANNELS: u32 = 1u;  // constants so that dividing by them compiles to multiplies
 
 fn act(v: f32) -> f32 { return select(v, max(v, 0.0), FUSE_RELU); }
 fn act4(v: vec4<f32>) -> vec4<f32> { return select(v, max(v, vec4<f32>(0.0)), FUSE_RELU); }
@@ -60,4 +66,22 @@ fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   if (i >= p.total) { return; }
   let st = stats[(i / p.S) % p.C];
   y[i] = act(x[i] * st.z + st.w);
+}
+
+// Which elements of the vec4 starting at `first` lie in the plane after the one `first` is in.
+fn in_next_plane(first: u32, plane: u32) -> vec4<bool> {
+  return vec4<u32>(first, first + 1u, first + 2u, first + 3u) >= vec4<u32>((plane + 1u) * PLANE);
+}
+
+@compute @workgroup_size(WG)
+fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i * 4u >= p.total) { return; }
+  let plane = (i * 4u) / PLANE;
+  let next = in_next_plane(i * 4u, plane);
+  let st0 = stats[plane % CHANNELS];
+  let st1 = stats[(plane + 1u) % CHANNELS];   // unused when the vec4 is in one plane
+  let scale = select(vec4<f32>(st0.z), vec4<f32>(st1.z), next);
+  let shift = select(vec4<f32>(st0.w), vec4<f32>(st1.w), next);
+  y4[i] = act4(x4[i] * scale + shift);
 }
