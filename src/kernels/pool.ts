@@ -46,6 +46,7 @@ const globalForwardKernels = {
 const globalBackwardKernels = {
   scalar: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main'),
   vec4: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main_vec4'),
+  splitVec4: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main_split_vec4'),
 };
 
 const WG = 256;
@@ -53,12 +54,16 @@ const WG = 256;
 const MAX_PLANE_INDEX = 2 ** 23;
 
 /**
- * Workgroups for `perPlane` invocations in each of `planes` planes: x covers the plane, y the
- * planes, spilling into z past the 65535-workgroup limit (kernels: plane = wid.y + wid.z * nwg.y).
+ * The launch of a plane-grid kernel, `perPlane` invocations in each of `planes` planes: x covers
+ * the plane, y the planes, spilling into z past the 65535-workgroup limit (kernels: plane =
+ * wid.y + wid.z * nwg.y). Workgroups fit the plane (a power of 2, 8 to 256 lanes): a 4x4 output
+ * plane in 256-lane workgroups left 240 lanes of each idle (max pooling on [32, 512, 7, 7]: 8% of
+ * the copy ceiling). `constants` get that size as WG.
  */
-function planeGrid(perPlane: number, planes: number): [number, number, number] {
+function planeLaunch(perPlane: number, planes: number, constants: Record<string, number> = {}): { workgroups: number[]; constants: Record<string, number> } {
+  const wg = Math.min(WG, Math.max(8, 2 ** Math.ceil(Math.log2(Math.max(perPlane, 1)))));
   const z = Math.ceil(planes / 65535);
-  return [Math.ceil(perPlane / WG), Math.ceil(planes / z), z];
+  return { workgroups: [Math.ceil(perPlane / wg), Math.ceil(planes / z), z], constants: { ...constants, WG: wg } };
 }
 
 /** x: (N, C, H, W) pooled with a (kH, kW) window to (N, C, OH, OW). */
@@ -174,6 +179,12 @@ export function poolRowsApply(g: Pool2dGeometry, pass: 'forward' | 'backward'): 
   return rows <= 4 && vec4s <= 3 && rows * vec4s <= 12;
 }
 
+/** A row kernel forced by a test or benchmark (`method` 'rows') must apply: they assume its layout. */
+function checkRows(g: Pool2dGeometry, pass: 'forward' | 'backward'): true {
+  if (!poolRowsApply(g, pass)) throw new Error(`wgslgrad internal: the pooling row kernels do not take this ${pass} geometry (${JSON.stringify(g)})`);
+  return true;
+}
+
 /**
  * Output rows per invocation of the forward row kernels: 2 shares the middle input row of a
  * 3x3/s2 window between them (5 input rows for 2 output rows); 5-8% less CPU time than 1.
@@ -206,7 +217,7 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
   const shape = [g.N, g.C, g.OH, g.OW];
   const y = emptyTensor(shape, 'float32', 'maxPool2d');
   const argmax = emptyTensor(shape, 'int32', 'maxPool2d argmax');
-  if (method ? method === 'rows' : poolRowsApply(g, 'forward')) {
+  if (method ? method === 'rows' && checkRows(g, 'forward') : poolRowsApply(g, 'forward')) {
     launch(maxForwardRowsKernel, {
       buffers: [x.buffer, y.buffer, argmax.buffer],
       params: packPool2dParams(g),
@@ -218,8 +229,7 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
   launch(maxForwardKernel, {
     buffers: [x.buffer, y.buffer, argmax.buffer],
     params: packPool2dParams(g),
-    workgroups: planeGrid(g.OH * g.OW, g.N * g.C),
-    constants: maxConstants(g),
+    ...planeLaunch(g.OH * g.OW, g.N * g.C, maxConstants(g)),
     label: 'maxPool2d forward',
   });
   return { y, argmax };
@@ -232,7 +242,7 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
  * (max_pool2d_backward.wgsl). `method` forces one (tests, benchmarks).
  */
 export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'rows' | 'scatter' | 'gather'): Tensor {
-  if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {
+  if (method ? method === 'rows' && checkRows(g, 'backward') : poolRowsApply(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
     launch(maxBackwardRowsKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
@@ -250,8 +260,7 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
     launch(maxBackwardKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
       params: packPool2dParams(g),
-      workgroups: planeGrid(g.H * g.W, g.N * g.C),
-      constants: maxConstants(g, true),
+      ...planeLaunch(g.H * g.W, g.N * g.C, maxConstants(g, true)),
       label: 'maxPool2d backward',
     });
     return dx;
@@ -285,8 +294,7 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
       launch(maxScatterKernel, {
         buffers,
         params: pack(ph, pw, rows, cols),
-        workgroups: planeGrid(rows * cols, planes),
-        constants: { WG },
+        ...planeLaunch(rows * cols, planes),
         label: 'maxPool2d backward scatter',
       });
     }
@@ -297,15 +305,14 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
 /** Average pooling of a plain x: the vec4 row kernel where it applies; `method` forces one. */
 export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): Tensor {
   const y = emptyTensor([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
-  if (method ? method === 'rows' : poolRowsApply(g, 'forward')) {
+  if (method ? method === 'rows' && checkRows(g, 'forward') : poolRowsApply(g, 'forward')) {
     launch(avgForwardRowsKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...forwardRowsLaunch(g), label: 'avgPool2d forward' });
     return y;
   }
   launch(avgForwardKernel, {
     buffers: [x.buffer, y.buffer],
     params: packPool2dParams(g),
-    workgroups: planeGrid(g.OH * g.OW, g.N * g.C),
-    constants: windowConstants(g),
+    ...planeLaunch(g.OH * g.OW, g.N * g.C, windowConstants(g)),
     label: 'avgPool2d forward',
   });
   return y;
@@ -314,15 +321,14 @@ export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
 /** dx of average pooling from a plain gy: the vec4 block gather where it applies; `method` forces one. */
 export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): Tensor {
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'avgPool2d dx');
-  if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {
+  if (method ? method === 'rows' && checkRows(g, 'backward') : poolRowsApply(g, 'backward')) {
     launch(avgBackwardRowsKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...backwardRowsLaunch(g), label: 'avgPool2d backward' });
     return dx;
   }
   launch(avgBackwardKernel, {
     buffers: [gy.buffer, dx.buffer],
     params: packPool2dParams(g),
-    workgroups: planeGrid(g.H * g.W, g.N * g.C),
-    constants: { ...windowConstants(g), CH: Math.ceil(g.kH / g.sH), CW: Math.ceil(g.kW / g.sW) },
+    ...planeLaunch(g.H * g.W, g.N * g.C, { ...windowConstants(g), CH: Math.ceil(g.kH / g.sH), CW: Math.ceil(g.kW / g.sW) }),
     label: 'avgPool2d backward',
   });
   return dx;
@@ -357,8 +363,7 @@ export function adaptiveAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry): Te
   launch(adaptiveForwardKernel, {
     buffers: [x.buffer, y.buffer],
     params: packAdaptiveParams(g),
-    workgroups: planeGrid(g.OH * g.OW, g.N * g.C),
-    constants: { WG },
+    ...planeLaunch(g.OH * g.OW, g.N * g.C),
     label: 'adaptiveAvgPool2d forward',
   });
   return y;
@@ -369,8 +374,7 @@ export function adaptiveAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): 
   launch(adaptiveBackwardKernel, {
     buffers: [gy.buffer, dx.buffer],
     params: packAdaptiveParams(g),
-    workgroups: planeGrid(g.H * g.W, g.N * g.C),
-    constants: { WG },
+    ...planeLaunch(g.H * g.W, g.N * g.C),
     label: 'adaptiveAvgPool2d backward',
   });
   return dx;
@@ -418,6 +422,18 @@ export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry, layou
 export function globalAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): Tensor {
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'adaptiveAvgPool2d dx');
   const u = globalUnits(g);
+  const area = g.H * g.W;
+  if (!u.vec4 && area >= 4 && (g.N * g.C * area) % 4 === 0) {
+    // Planes that are not whole vec4s (7x7), written as vec4s that may straddle two planes.
+    launch(globalBackwardKernels.splitVec4, {
+      buffers: [gy.buffer, dx.buffer],
+      params: u.params,
+      workgroups: grid1d((g.N * g.C * area) / 4, WG),
+      constants: { WG, PLANE: area },
+      label: 'adaptiveAvgPool2d global backward',
+    });
+    return dx;
+  }
   const units = u.S % 4 === 0 ? 4 : 1;   // units written per invocation (it loads gy once)
   launch(u.vec4 ? globalBackwardKernels.vec4 : globalBackwardKernels.scalar, {
     buffers: [gy.buffer, dx.buffer],

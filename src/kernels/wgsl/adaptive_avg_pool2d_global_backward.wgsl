@@ -10,6 +10,7 @@
 // plane is index / PER_PLANE, a division by a constant (a multiply). A row of workgroups per
 // plane instead left most lanes idle on small planes (64 invocations of a 32x32 plane in a
 // workgroup of 256).
+// `main_split_vec4`: planes that are not whole vec4s (7x7), see there.
 // Bindings: 0 gy (read), 1 dx (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/pool.ts.
 
@@ -28,6 +29,7 @@ struct GlobalPoolParams {   // the same struct as adaptive_avg_pool2d_global_for
 override WG: u32 = 64u;
 override UNITS: u32 = 1u;
 override PER_PLANE: u32 = 1u;
+override PLANE: u32 = 1u;   // main_split_vec4: floats per plane (H * W), a constant divisor
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -47,4 +49,20 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let v = vec4<f32>(gy[plane] * p.scale);
   let at = index * UNITS;
   for (var u = 0u; u < UNITS; u++) { dx4[at + u] = v; }
+}
+
+// Planes that are not whole vec4s (7x7 = 49, the last stage of an ImageNet ResNet): dx as one
+// run of vec4s, each holding elements of at most two planes (H * W >= 4), so one store of 4
+// floats costs two loads of gy instead of four loads and four stores. The total is a multiple
+// of 4 (the launcher checks).
+@compute @workgroup_size(WG)
+fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let first = i * 4u;
+  if (first >= p.planes * PLANE) { return; }
+  let plane = first / PLANE;
+  let next = vec4<u32>(first, first + 1u, first + 2u, first + 3u) >= vec4<u32>((plane + 1u) * PLANE);
+  let a = gy[plane] * p.scale;
+  let b = gy[min(plane + 1u, p.planes - 1u)] * p.scale;   // unused when the vec4 is in one plane
+  dx4[i] = select(vec4<f32>(a), vec4<f32>(b), next);
 }
