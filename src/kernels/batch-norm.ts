@@ -29,6 +29,7 @@ const chunkBindings = ['read', 'read_write', 'uniform'] as const;
 const statsKernels = {
   scalar: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main'),
   vec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_vec4'),
+  splitVec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_split_vec4'),
 };
 const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 const applyBindings = ['read', 'read', 'read_write', 'uniform'] as const;
@@ -42,6 +43,7 @@ const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as cons
 const backwardReduceKernels = {
   scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
+  splitVec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_split_vec4'),
 };
 const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
@@ -99,6 +101,8 @@ export interface BatchNormGeometry {
   vec4: boolean;
   /** Units per plane: S / 4 with vec4, else S. */
   unitsS: number;
+  /** Units per plane in the reductions: unitsS, or with splitVec4 the vec4s that touch a plane. */
+  reduceUnitsS: number;
   /** Chunks (workgroups) per channel in the reductions. */
   P: number;
   /** Units per chunk. */
@@ -120,23 +124,25 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const S = numel(shape.slice(2));
   const vec4 = S % 4 === 0;
   const unitsS = vec4 ? S / 4 : S;
-  const total = N * unitsS;
+  const splitVec4 = BATCH_NORM_LAUNCH.splitVec4 && !vec4 && S >= 4 && (N * C * S) % 4 === 0;
+  // With straddling vec4s a reduction visits every vec4 that touches a plane: at most this many.
+  const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
+  const total = N * reduceUnitsS;
   const { reduceWG, targetGroups, minUnitsPerLane } = BATCH_NORM_LAUNCH;
   const wanted = Math.ceil(targetGroups / C);
   const affordable = Math.max(1, Math.floor(total / (reduceWG * minUnitsPerLane)));
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
   const chunk = Math.ceil(total / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
-  const splitVec4 = BATCH_NORM_LAUNCH.splitVec4 && !vec4 && S >= 4 && (N * C * S) % 4 === 0;
-  return { N, C, S, M: N * S, vec4, unitsS, P, chunk, reduceWG, flat, splitVec4 };
+  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4 };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
 function packChunkParams(g: BatchNormGeometry): Uint8Array {
   return new Uniforms()
-    .u32(g.N).u32(g.C).u32(g.unitsS).u32(g.P)
-    .u32(g.chunk).u32(g.N * g.unitsS)
-    .u32(Math.floor(g.reduceWG / g.unitsS)).u32(g.reduceWG % g.unitsS)
+    .u32(g.N).u32(g.C).u32(g.reduceUnitsS).u32(g.P)
+    .u32(g.chunk).u32(g.N * g.reduceUnitsS)
+    .u32(Math.floor(g.reduceWG / g.reduceUnitsS)).u32(g.reduceWG % g.reduceUnitsS)
     .finish();
 }
 
@@ -159,7 +165,8 @@ function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: R
   return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, g.N], constants: { WG, V } };
 }
 
-function pick<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T }): T {
+function pick<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; splitVec4?: T }): T {
+  if (g.splitVec4 && kernels.splitVec4) return kernels.splitVec4;
   return g.vec4 ? kernels.vec4 : kernels.scalar;
 }
 
@@ -200,7 +207,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
       buffers: [x.buffer, part.buffer],
       params: packChunkParams(g),
       workgroups: [g.P, g.C],
-      constants: { WG: g.reduceWG },
+      constants: { WG: g.reduceWG, PLANE: g.S },
       label: 'batchNorm stats',
     });
     partial = part.buffer;
@@ -288,7 +295,7 @@ export function batchNormBackward(
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
       params: packChunkParams(g),
       workgroups: [g.P, g.C],
-      constants: { WG: g.reduceWG, FUSE_RELU: fuse ? 1 : 0 },
+      constants: { WG: g.reduceWG, FUSE_RELU: fuse ? 1 : 0, PLANE: g.S },
       label: 'batchNorm backward reduce',
     });
     partial = part.buffer;

@@ -9,7 +9,8 @@
 //   dbeta = sum gy,  dgamma = invstd * sum gy * (x - mean),  and the dx coefficients.
 // Centring x on the mean before multiplying keeps the sum accurate when |mean| >> std.
 // Entry points: `main` (one f32 per step) and `main_vec4` (S % 4 == 0: one vec4 per step,
-// S counted in vec4s). Lanes walk (n, s) incrementally, as in batch_norm_stats.wgsl.
+// S counted in vec4s), and `main_split_vec4` for planes not a multiple of 4 (see there). Lanes
+// walk (n, s) incrementally, as in batch_norm_stats.wgsl.
 // FUSE_RELU (batch norm fused with a ReLU): gy is the gradient of relu(bn(x)). Each gy is masked
 // to select(0, gy, y > 0) as it is loaded, y = x * scale + shift recomputed from the x this pass
 // reads anyway and stats[c] = (mean, invstd, scale, shift) -- the same expression, and so the
@@ -40,6 +41,7 @@ struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunk
 
 override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
 override FUSE_RELU: bool = false;
+override PLANE: u32 = 1u;  // main_split_vec4: floats per plane (S)
 
 // gy masked by the fused ReLU: y = x * scale + shift > 0, as batch_norm_forward.wgsl computes y.
 fn masked_gy(g: f32, xv: f32, st: vec4<f32>) -> f32 {
@@ -110,6 +112,39 @@ fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_i
     let g = masked_gy4(gy4[i], xv, st);
     sum_g += g;
     sum_gx += g * (xv - mean);
+    u += WG;
+    s += p.step_s;
+    n += p.step_n;
+    if (s >= p.S) { s -= p.S; n += 1u; }
+  }
+  let one = vec4<f32>(1.0);
+  reduce_and_store(lid, vec2<f32>(dot(sum_g, one), dot(sum_gx, one)), c, part);
+}
+
+// Planes that are not whole vec4s (7x7): every vec4 that touches plane (n, c), read whole, its
+// floats of neighbouring planes masked out (as main_split_vec4 in batch_norm_stats.wgsl).
+@compute @workgroup_size(WG)
+fn main_split_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lid3.x;
+  let part = wid.x;
+  let c = wid.y;
+  let st = stats[c];
+  let mean = vec4<f32>(st.x);
+  let end = min((part + 1u) * p.chunk, p.total);
+  var sum_g = vec4<f32>(0.0);
+  var sum_gx = vec4<f32>(0.0);
+  var u = part * p.chunk + lid;
+  var n = u / p.S;
+  var s = u % p.S;
+  while (u < end) {
+    let first = (n * p.C + c) * PLANE;
+    let q = first / 4u + s;
+    let at = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let inside = (at >= vec4<u32>(first)) & (at < vec4<u32>(first + PLANE));
+    let xv = x4[q];
+    let g = masked_gy4(gy4[q], xv, st);
+    sum_g += select(vec4<f32>(0.0), g, inside);
+    sum_gx += select(vec4<f32>(0.0), g * (xv - mean), inside);
     u += WG;
     s += p.step_s;
     n += p.step_n;

@@ -15,6 +15,8 @@
 // Entry points (the launcher picks one): `main` reads one f32 per step; `main_vec4` (S % 4 == 0)
 // reads one vec4 of a plane per step and keeps four Welford states per lane (they always see the
 // same count). In main_vec4 every "unit" below is a vec4 and S is counted in vec4s.
+// `main_split_vec4` (planes not a multiple of 4, 7x7) reads whole vec4s too, masking the floats
+// of neighbouring planes; there S counts the vec4s that touch a plane.
 // Lanes walk their (n, s) position incrementally (s += WG % S, n += WG / S, carry), so the loop
 // has no integer division.
 // Bindings: 0 x (read), 1 partial (write), 2 params.
@@ -37,6 +39,7 @@ struct StatsParams {      // packed by packChunkParams() in src/kernels/batch-no
 @group(0) @binding(2) var<uniform> p: StatsParams;
 
 override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
+override PLANE: u32 = 1u;  // main_split_vec4: floats per plane (S)
 
 var<workgroup> tree: array<vec4<f32>, WG>;   // (count, mean, m2, unused) per lane
 
@@ -116,4 +119,41 @@ fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_i
   let dm = mean - vec4<f32>(m);
   let q = m2.x + m2.y + m2.z + m2.w + count * dot(dm, dm);
   reduce_and_store(lid, vec4<f32>(4.0 * count, m, q, 0.0), c, part);
+}
+
+// Planes that are not whole vec4s (7x7 = 49 floats): the s-th unit of plane (n, c) is the s-th
+// vec4 that touches it (p.S of them at most), read whole; its elements outside the plane belong
+// to the neighbouring planes and are masked out. The four Welford states then see different
+// counts, so they are merged with merge() rather than as equals.
+@compute @workgroup_size(WG)
+fn main_split_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lid3.x;
+  let part = wid.x;
+  let c = wid.y;
+  let begin = part * p.chunk;
+  let end = min(begin + p.chunk, p.total);
+  var count = vec4<f32>(0.0);
+  var mean = vec4<f32>(0.0);
+  var m2 = vec4<f32>(0.0);
+  var u = begin + lid;
+  var n = u / p.S;
+  var s = u % p.S;
+  while (u < end) {
+    let first = (n * p.C + c) * PLANE;          // the plane's first float
+    let q = first / 4u + s;
+    let at = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let inside = (at >= vec4<u32>(first)) & (at < vec4<u32>(first + PLANE));
+    let v = x4[q];
+    count += select(vec4<f32>(0.0), vec4<f32>(1.0), inside);
+    let d = v - mean;
+    mean = select(mean, mean + d / max(count, vec4<f32>(1.0)), inside);
+    m2 = select(m2, m2 + d * (v - mean), inside);
+    u += WG;
+    s += p.step_s;
+    n += p.step_n;
+    if (s >= p.S) { s -= p.S; n += 1u; }
+  }
+  let state = merge(merge(vec4<f32>(count.x, mean.x, m2.x, 0.0), vec4<f32>(count.y, mean.y, m2.y, 0.0)),
+                    merge(vec4<f32>(count.z, mean.z, m2.z, 0.0), vec4<f32>(count.w, mean.w, m2.w, 0.0)));
+  reduce_and_store(lid, state, c, part);
 }
