@@ -47,7 +47,7 @@ import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu } from '../tensor/device.js';
 import { randn } from '../ops/creation.js';
-import { isGradEnabled } from '../autograd/grad-mode.js';
+import { isGradEnabled, setGradEnabled } from '../autograd/grad-mode.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
 
 // ---- geometry ------------------------------------------------------------------------------
@@ -914,12 +914,21 @@ function chooseKernel<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGe
 function offerProblem<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry, key: string, makeInputs: () => Tensor[], args: (inputs: Tensor[]) => A): void {
   if (!isCollectingTunables()) return;
   const fast = kernels.filter((k) => k.applies(g) && k.name !== 'direct').map((k) => k.name);
+  // Timed in the grad mode it was met in: under noGrad the packed weights are kept between calls.
+  const grad = isGradEnabled();
   offerTunable({
     key,
     describe: key,
     candidates: fast,
     makeInputs,
-    run: (name, inputs) => kernels.find((k) => k.name === name)!.run(...args(inputs)),
+    run: (name, inputs) => {
+      const previous = setGradEnabled(grad);
+      try {
+        return kernels.find((k) => k.name === name)!.run(...args(inputs));
+      } finally {
+        setGradEnabled(previous);
+      }
+    },
   });
 }
 
