@@ -687,10 +687,17 @@ function gemmTiledApplies(g: Conv2dGeometry): boolean {
   return isGemmShaped(g) && Math.min(g.K, g.C, g.PQ) >= 8;
 }
 
-function conv2dForwardGemmTiled(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
+/**
+ * A 1x1 layer's forward as a GEMM per image. The subgroup GEMM adds the bias and the epilogue as
+ * it stores; after the tiled one they are passes of their own.
+ */
+function conv2dForwardGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue, variant: GemmVariant = 'subgroup'): Tensor {
+  // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
   const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
-  let y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), {}, 'tiled');
+  const fused = variant === 'subgroup';
+  let y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), fused ? { bias: b, ...epilogue } : {}, variant);
   if (xs !== x) xs.dispose();
+  if (fused) return y;
   if (b) {
     const bias = new Tensor(b.storage.retain(), [g.K, 1, 1], 'float32');
     const biased = binary('add', y, bias);
@@ -699,18 +706,6 @@ function conv2dForwardGemmTiled(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2
     y = biased;
   }
   return withEpilogue(y, epilogue);
-}
-
-function conv2dBackwardInputGemmTiled(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
-  return conv2dBackwardInputGemm(gy, w, g, 'tiled');
-}
-
-function conv2dForwardGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
-  // At stride 2, x[:, :, ::2, ::2]: the pixels a 1x1 kernel reads.
-  const xs = g.stride_h === 1 ? x : shortcutAForward(x, 0);
-  const y = perImageGemm(matrices(w, 0, g.C), xs, g, g.K, g.C, conv2dOutputShape(g), { bias: b, ...epilogue });
-  if (xs !== x) xs.dispose();
-  return y;
 }
 
 function conv2dBackwardInputGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, variant: GemmVariant = 'subgroup'): Tensor {
@@ -864,11 +859,11 @@ export type ConvPass = 'forward' | 'input' | 'weight';
 const fastApplies = (rows: number) => implementation !== 'direct' && rows >= MIN_FAST_ROWS;
 
 const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
-  { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: conv2dForwardGemm },
+  { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e) },
   { name: 'im2col', applies: im2colApplies, run: conv2dForwardIm2col },
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: conv2dForwardRows },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
-  { name: 'gemm-tiled', applies: gemmTiledApplies, run: conv2dForwardGemmTiled },
+  { name: 'gemm-tiled', applies: gemmTiledApplies, run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e, 'tiled') },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -878,7 +873,7 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.C_g) && inputRowsApply(g), run: (gy, w, g) => conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!) },
   { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), run: conv2dBackwardInputRowsS2 },
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
-  { name: 'gemm-tiled', applies: gemmTiledApplies, run: conv2dBackwardInputGemmTiled },
+  { name: 'gemm-tiled', applies: gemmTiledApplies, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 

@@ -178,8 +178,10 @@ class CommandQueue {
    * pass at one batch size records the same dispatches every time, so the number of dispatches
    * and of workgroups since the last wait identify it, and its last run predicts the next. A
    * workload not seen before is not guessed at (a rate per dispatch overslept by seconds where the
-   * dispatch mix changed, and by 20x on benchmark rows after one of heavier kernels): it naps
-   * from the start. The sleep counts from the submit.
+   * dispatch mix changed, and by 20x on benchmark rows after one of heavier kernels): it polls
+   * flat out for 2 ms (most readbacks in a test or a notebook are done by then), then naps. A
+   * workload known to be shorter than 4 naps polls flat out: a nap could only make it later. The
+   * sleep counts from the submit.
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
     const key = `${this.dispatchesSinceWait}:${this.workgroupsSinceWait}`;
@@ -197,26 +199,23 @@ class CommandQueue {
     const sleepMs = known ? SLEEP_FRACTION * known.expectedMs - (performance.now() - t0) : 0;
     if (sleepMs > 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
     const t1 = performance.now();
-    // Waits known to be short (a readback of a small op) poll flat out: a nap could only make
-    // them later.
-    // Unknown ones poll flat out for their first 2 ms (most readbacks in a test or a notebook
-    // are done by then), then nap.
-    const nap = !known || known.expectedMs >= 4 * NAP_MS;
-    // A nap is at most 2% of the expected time: completion is seen that much late at worst.
-    const napMs = known ? Math.min(NAP_MS, Math.max(0.05, 0.02 * known.expectedMs)) : NAP_MS;
-    const result = await this.whileAlive(nap ? napWhilePending(start(), known ? 0 : 4 * NAP_MS, napMs) : start());
+    const napped = known === undefined || known.expectedMs >= 4 * NAP_MS;
+    const result = await this.whileAlive(napped ? napWhilePending(start(), known ? 0 : 4 * NAP_MS, napLength(known)) : start());
     const done = performance.now();
     // Work that built pipelines says nothing about the next run: lavapipe finishes compiling
     // them on its own threads after the submit (a 6 ms conv pass took 67 ms the first time).
-    if (compiled) return result;
-    const expectedMs = expectedFromWait(t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1, nap ? 1 : SPIN_SLOWDOWN);
+    if (!compiled) this.remember(key, known, expectedFromWait(t1 - t0, done - t0, sleepMs > 1 && done - t1 < 1, napped ? 1 : SPIN_SLOWDOWN));
+    return result;
+  }
+
+  /** Keep what a workload is expected to take next time (the oldest of MAX_WORKLOADS is forgotten). */
+  private remember(key: string, known: Workload | undefined, expectedMs: number): void {
     if (known) {
       known.expectedMs = expectedMs;
-    } else {
-      if (this.workloads.size >= MAX_WORKLOADS) this.workloads.delete(this.workloads.keys().next().value!);
-      this.workloads.set(key, { expectedMs });
+      return;
     }
-    return result;
+    if (this.workloads.size >= MAX_WORKLOADS) this.workloads.delete(this.workloads.keys().next().value!);
+    this.workloads.set(key, { expectedMs });
   }
 
   /**
@@ -338,7 +337,6 @@ export async function sync(): Promise<void> {
   await commands().sync();
 }
 
-
 /**
  * Let Dawn poll for `promise` without spinning a core. While a GPU promise is pending, Dawn's
  * Node bindings call into Dawn from a setImmediate callback that queues itself again: the event
@@ -350,10 +348,15 @@ export async function sync(): Promise<void> {
  * Measured on ResNet-50 inference at batch 1 (~220 ms of shader work, 2 cores; the sleep of
  * waitForGpu before it): the main thread spun 20-140 ms of CPU per pass without naps and 1-10 ms
  * with them; wall time 220-354 ms -> 206-250 ms (naps of 0.1 and 0.2 ms: in between).
- * Waits expected to be short (under 4 naps) do not nap. Node only: a browser's main thread may
- * not block, and does not spin here anyway.
+ * Node only: a browser's main thread may not block, and does not spin here anyway.
  */
 const NAP_MS = 0.5;
+
+/** A nap is at most 2% of a known workload's expected time: its end is seen that much late at worst. */
+function napLength(known: Workload | undefined): number {
+  return known ? Math.min(NAP_MS, Math.max(0.05, 0.02 * known.expectedMs)) : NAP_MS;
+}
+
 let napCell: Int32Array | null = null;
 
 function canNap(): boolean {
