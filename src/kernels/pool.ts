@@ -180,9 +180,8 @@ export function poolRowsApply(g: Pool2dGeometry, pass: 'forward' | 'backward'): 
 }
 
 /** A row kernel forced by a test or benchmark (`method` 'rows') must apply: they assume its layout. */
-function checkRows(g: Pool2dGeometry, pass: 'forward' | 'backward'): true {
+function checkRows(g: Pool2dGeometry, pass: 'forward' | 'backward'): void {
   if (!poolRowsApply(g, pass)) throw new Error(`wgslgrad internal: the pooling row kernels do not take this ${pass} geometry (${JSON.stringify(g)})`);
-  return true;
 }
 
 /**
@@ -214,10 +213,11 @@ function rowsConstants(g: Pool2dGeometry): Record<string, number> {
 
 /** Max pooling of a plain x: returns y and the int32 argmax (ih * W + iw) of each window. */
 export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): { y: Tensor; argmax: Tensor } {
+  if (method === 'rows') checkRows(g, 'forward');
   const shape = [g.N, g.C, g.OH, g.OW];
   const y = emptyTensor(shape, 'float32', 'maxPool2d');
   const argmax = emptyTensor(shape, 'int32', 'maxPool2d argmax');
-  if (method ? method === 'rows' && checkRows(g, 'forward') : poolRowsApply(g, 'forward')) {
+  if (method ? method === 'rows' : poolRowsApply(g, 'forward')) {
     launch(maxForwardRowsKernel, {
       buffers: [x.buffer, y.buffer, argmax.buffer],
       params: packPool2dParams(g),
@@ -242,7 +242,8 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
  * (max_pool2d_backward.wgsl). `method` forces one (tests, benchmarks).
  */
 export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'rows' | 'scatter' | 'gather'): Tensor {
-  if (method ? method === 'rows' && checkRows(g, 'backward') : poolRowsApply(g, 'backward')) {
+  if (method === 'rows') checkRows(g, 'backward');
+  if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
     launch(maxBackwardRowsKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
@@ -304,8 +305,9 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
 
 /** Average pooling of a plain x: the vec4 row kernel where it applies; `method` forces one. */
 export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): Tensor {
+  if (method === 'rows') checkRows(g, 'forward');
   const y = emptyTensor([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
-  if (method ? method === 'rows' && checkRows(g, 'forward') : poolRowsApply(g, 'forward')) {
+  if (method ? method === 'rows' : poolRowsApply(g, 'forward')) {
     launch(avgForwardRowsKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...forwardRowsLaunch(g), label: 'avgPool2d forward' });
     return y;
   }
@@ -320,8 +322,9 @@ export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
 
 /** dx of average pooling from a plain gy: the vec4 block gather where it applies; `method` forces one. */
 export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): Tensor {
+  if (method === 'rows') checkRows(g, 'backward');
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'avgPool2d dx');
-  if (method ? method === 'rows' && checkRows(g, 'backward') : poolRowsApply(g, 'backward')) {
+  if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {
     launch(avgBackwardRowsKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...backwardRowsLaunch(g), label: 'avgPool2d backward' });
     return dx;
   }

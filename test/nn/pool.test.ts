@@ -139,6 +139,17 @@ describe('pooling vs the float64 references', () => {
     }
   });
 
+  it('refuses to force a row kernel onto a geometry it does not take (W % 4 != 0)', () => {
+    const g = pool2dGeometry('maxPool2d', [1, 2, 7, 7], spec([3, 3], [2, 2], [1, 1]));
+    const x = wg.zeros([1, 2, 7, 7]);
+    const live = wg.memory().liveTensors;
+    expect(poolRowsApply(g, 'forward')).toBe(false);
+    expect(() => maxPool2dForward(x, g, 'rows')).toThrow(/row kernels do not take this forward geometry/);
+    expect(() => avgPool2dBackward(x, g, 'rows')).toThrow(/row kernels do not take this backward geometry/);
+    expect(wg.memory().liveTensors).toBe(live);
+    x.dispose();
+  });
+
   it('maxPool2d kernels: NaN propagates and -inf windows keep their first tap', async () => {
     const N = NaN;
     const I = -Infinity;
