@@ -16,6 +16,9 @@
 //             where the adapter's GEMM is the subgroup kernel, 1x1 layers as one GEMM per image
 //             and the channel-poor ImageNet stem as im2col + GEMM (its input gradient as GEMM +
 //             col2im; see those sections below).
+// Within 'fast', each pass lists its kernels in the order the rules prefer them (FORWARD_KERNELS,
+// INPUT_KERNELS, WEIGHT_KERNELS at the end of this file): the first that applies runs, unless
+// wg.autotune() timed them on this device (src/kernels/autotune.ts).
 // Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
 // src/nn/functional/conv.ts for the differentiable op.
 
