@@ -359,8 +359,15 @@ function napLength(known: Workload | undefined): number {
 
 let napCell: Int32Array | null = null;
 
+/** Whether this thread may block in Atomics.wait (Node's main thread may; a browser's, or Electron's renderer's, may not). */
 function canNap(): boolean {
-  return typeof setImmediate === 'function' && typeof SharedArrayBuffer === 'function' && typeof Atomics?.wait === 'function';
+  if (typeof setImmediate !== 'function' || typeof SharedArrayBuffer !== 'function' || typeof Atomics?.wait !== 'function') return false;
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // returns 'not-equal' at once where allowed
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function napWhilePending<T>(promise: Promise<T>, napFromMs = 0, napMs = NAP_MS): Promise<T> {
