@@ -114,6 +114,7 @@ function trainOptions(cmd: Command): Command {
     .option('-o, --out <dir>', 'run directory (default runs/<model>-<dataset>-<time>)')
     .option('--resume', 'continue the run in --out from its checkpoint', false)
     .option('--no-progress', 'no live progress bar')
+    .option('--autotune', 'before the first step, time the kernels of a training step on this device and use the fastest', false)
     .option('--no-subgroups', 'do not use subgroup kernels even if the adapter has them');
 }
 
@@ -132,7 +133,8 @@ function toRunConfig(o: TrainFlags, name?: string): RunConfig {
     model: o.model, dataset: o.dataset, dataDir: o.dataDir, epochs: o.epochs, batchSize: o.batchSize, evalBatchSize: o.evalBatchSize,
     optimizer: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov, schedule: o.schedule,
     labelSmoothing: o.labelSmoothing, seed: o.seed, shortcut: o.shortcut, augment: o.augment, imageSize: o.imageSize,
-    trainLimit: o.trainLimit, testLimit: o.testLimit, evalEvery: o.evalEvery, syncEvery: o.syncEvery, pretrained: o.pretrained, out,
+    trainLimit: o.trainLimit, testLimit: o.testLimit, evalEvery: o.evalEvery, syncEvery: o.syncEvery, pretrained: o.pretrained,
+    autotune: o.autotune, out,
   };
 }
 

@@ -38,6 +38,8 @@ export interface RunConfig {
   evalEvery: number;
   syncEvery: number;
   pretrained?: string;
+  /** wg.autotune the training step's kernels before the first step. */
+  autotune?: boolean;
   out: string;
 }
 
@@ -117,7 +119,7 @@ export async function runTraining(cfg: RunConfig, opts: { resume: boolean; progr
   const trainer = new Trainer({
     model, optimizer, scheduler, trainLoader, testLoader,
     epochs: cfg.epochs, labelSmoothing: cfg.labelSmoothing, syncEvery: cfg.syncEvery, evalEvery: cfg.evalEvery,
-    outDir, config: { ...cfg }, progress,
+    outDir, config: { ...cfg }, progress, autotune: cfg.autotune,
   });
   if (opts.resume) {
     const meta = await trainer.resume(checkpointPath);

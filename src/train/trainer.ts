@@ -20,6 +20,7 @@ import { JsonlLog, readLog, currentHistory, type EpochRecord } from './log.js';
 import { renderCurvesSvg } from './plot.js';
 import { silentProgress, type ProgressReporter } from './progress.js';
 import { crossEntropy } from './loss.js';
+import { autotune } from '../kernels/autotune.js';
 
 /** What the trainer needs from a model (wg.nn.Module provides all of it). */
 export interface TrainableModel {
@@ -54,6 +55,11 @@ export interface TrainerOptions {
   /** Saved into checkpoints and the log's start record. */
   config?: Record<string, unknown>;
   progress?: ProgressReporter;
+  /**
+   * Before the first step, time every kernel that can compute each convolution of a training step
+   * on this device and use the fastest (wg.autotune; seconds, once per batch shape and device).
+   */
+  autotune?: boolean;
   /** Called after every step, synchronously, once the step's batch is freed (tests check memory here). */
   onStep?: (step: number) => void;
   /** Called with every metrics window as it lands (tests read per-step losses here). */
@@ -78,6 +84,8 @@ const MAX_IN_FLIGHT = 2;
 
 export class Trainer {
   readonly opts: TrainerOptions;
+  /** Whether opts.autotune has run. */
+  private tuned = false;
   /** Optimizer steps taken. */
   step = 0;
   private stopRequested = false;
@@ -198,6 +206,11 @@ export class Trainer {
 
         this.epochStartStep = this.step;
         for (let b = loader.nextBatch(); b; b = loader.nextBatch()) {
+          if (this.opts.autotune && !this.tuned) {
+            const { x, y } = b;
+            await autotune(() => this.lossFn(this.opts.model.forward(x), y).backward());
+            this.tuned = true;
+          }
           this.trainStep(b.x, b.y, metrics);
           b.dispose();
           this.opts.onStep?.(this.step);

@@ -87,6 +87,28 @@ describe('Trainer', () => {
     expect(readFileSync(join(dir, 'curves.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<path d="M/);
   });
 
+  it('with autotune, times the convolutions of a training step before the first one, then trains', async () => {
+    wg.setAutotuneCache(null);
+    const nn = wg.nn;
+    const model = new nn.Sequential(new nn.Conv2d(3, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(16, 16, 3, { padding: 1, stride: 2 }), new nn.Flatten(), new nn.Linear(16 * 4 * 4, 4));
+    const optimizer = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const trainLoader = new DataLoader(toyData(16), { batchSize: 8, seed: 5, mean: [0.5], std: [0.25] });
+    const losses: number[] = [];
+    const trainer = new Trainer({ model, optimizer, trainLoader, epochs: 1, syncEvery: 1, autotune: true, onWindow: (w) => losses.push(w.lossSum) });
+    const result = await trainer.fit();
+    expect(result.reason).toBe('done');
+    expect(losses).toHaveLength(2);
+    for (const l of losses) expect(Number.isFinite(l)).toBe(true);
+    const keys = Object.keys(wg.autotuneCache().choices);
+    // The second conv's forward and its two gradients, the first conv's forward and weight
+    // gradient (its input needs none): those with more than one kernel were timed.
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => k.startsWith('conv2d ') && k.includes(' x 8,'))).toBe(true);
+    wg.setAutotuneCache(null);
+    model.dispose();
+    optimizer.dispose();
+  });
+
   it('stops with a clear error when the loss becomes NaN or infinite', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wg-nan-'));
     const run = setup({ lr: 1e6, epochs: 30, outDir: dir });
