@@ -208,7 +208,10 @@ export class Trainer {
         for (let b = loader.nextBatch(); b; b = loader.nextBatch()) {
           if (this.opts.autotune && !this.tuned) {
             const { x, y } = b;
-            await autotune(() => this.lossFn(this.opts.model.forward(x), y).backward());
+            const t0 = performance.now();
+            const timed = await autotune(() => this.lossFn(this.opts.model.forward(x), y).backward());
+            const changed = timed.filter((r) => r.chosen !== r.rule).length;
+            progress.message(`autotune: ${timed.length} convolution pass(es) timed in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${changed} use another kernel than the default`);
             this.tuned = true;
           }
           this.trainStep(b.x, b.y, metrics);
