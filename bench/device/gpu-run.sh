@@ -14,4 +14,6 @@ mkdir -p "$OUT"
 run() { local t=$1; shift; echo "+ $*"; timeout "$t" "$@"; }
 run 45 node dist/bench/gemm.js --sizes 1024,2048,4096 2>&1 | tee "$OUT/gemm.txt"
 run 90 node dist/bench/models.js --train50 --json "$OUT/models.json" 2>&1 | tee "$OUT/models.txt"
+# The same with wg.autotune first: which kernels the GPU prefers, and what they gain there.
+run 150 node dist/bench/models.js --train50 --autotune --json "$OUT/models-tuned.json" 2>&1 | tee "$OUT/models-tuned.txt"
 run 75 python3 bench/peers/torch_cuda.py --quick --json "$OUT/torch.json" 2>&1 | tee "$OUT/torch.txt"
