@@ -288,12 +288,13 @@ program
   .option('--image-size <n>', 'input size (default 32 for CIFAR models, 224 otherwise)', int('--image-size', 1))
   .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
   .option('--json', 'print JSON')
+  .option('--autotune', 'time the kernels of the step on this device first and use the fastest (wg.autotune)', false)
   .option('--no-subgroups', 'do not request subgroups')
-  .action((o: { model: string; batchSize: number; imageSize?: number; classes: number; json?: boolean; subgroups: boolean }) =>
+  .action((o: { model: string; batchSize: number; imageSize?: number; classes: number; json?: boolean; autotune: boolean; subgroups: boolean }) =>
     guarded(async () => {
       await initDevice(o);
       const imageSize = o.imageSize ?? (/^resnet(20|32|44|56|110)$/.test(o.model) ? 32 : 224);
-      const p = await profileTrainingStep({ model: o.model, batch: o.batchSize, imageSize, numClasses: o.classes });
+      const p = await profileTrainingStep({ model: o.model, batch: o.batchSize, imageSize, numClasses: o.classes, autotune: o.autotune });
       console.log(o.json ? JSON.stringify(p, null, 2) : formatStepProfile(p));
     }),
   );
