@@ -51,7 +51,7 @@ describe('autotune', () => {
       expect(names).not.toContain('direct');
       for (const ms of Object.values(r.ms)) expect(ms).toBeGreaterThan(0);
       const fastest = Math.min(...Object.values(r.ms));
-      if (r.chosen === r.rule) expect(fastest).toBeGreaterThanOrEqual(0.95 * r.ms[r.rule]);
+      if (r.chosen === r.rule) expect(fastest).toBeGreaterThanOrEqual(0.9 * r.ms[r.rule]);
       else expect(r.ms[r.chosen]).toBe(fastest);
     }
     expect(Object.keys(wg.autotuneCache().choices).sort()).toEqual(results.map((r) => r.key).sort());
