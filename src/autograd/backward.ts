@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The backward pass, shaped like micrograd's: order the graph topologically, walk it in
 // reverse, call each node's backward, and *accumulate* (+=) the gradients it returns into the
-// nodes upstream — a tensor used twice (the residual shortcut!) gets the sum of both paths.
+// nodes upstream — a tensor used twice (the residual shortcut!) gets the sum of both paths. A
+// node recorded with `foldsPending` (a convolution) is handed the sum so far for its input 0 and
+// adds it itself, as it stores its own gradient: one pass over dx fewer per residual block.
 
 import { AccumulateGrad, Node } from './node.js';
 import { setGradEnabled } from './grad-mode.js';
@@ -80,7 +82,11 @@ export function backward(root: Tensor, gradOutput: Tensor | undefined, retainGra
       const gy = grads.get(node);
       grads.delete(node);
       if (!gy) continue; // no gradient reached this node
-      const inputGrads = node.backwardFn(gy, node.saved);
+      // A node that folds (a convolution) gets its input's pending gradient, when that input
+      // comes from another node and is not also one of its other inputs.
+      const first = node.next[0];
+      const pending0 = node.foldsPending && first instanceof Node && node.next.indexOf(first, 1) < 0 ? grads.get(first) ?? null : null;
+      const inputGrads = node.backwardFn(gy, node.saved, pending0);
       gy.dispose();
       checkAnomalies(node.name, inputGrads, 'backward');
       node.next.forEach((next, i) => {
@@ -93,7 +99,10 @@ export function backward(root: Tensor, gradOutput: Tensor | undefined, retainGra
         else if (next instanceof AccumulateGrad) accumulateLeaf(next, g);
         else {
           const prev = grads.get(next);
-          if (prev) {
+          if (prev && i === 0 && prev === pending0) {
+            grads.set(next, g); // g includes prev
+            prev.dispose();
+          } else if (prev) {
             grads.set(next, add(prev, g));
             prev.dispose();
             g.dispose();

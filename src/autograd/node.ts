@@ -13,8 +13,13 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Shape } from '../tensor/shape.js';
 
-/** Computes the gradients of an op's inputs from the gradient of its output. */
-export type BackwardFn = (gradOutput: Tensor, saved: readonly Tensor[]) => (Tensor | null)[];
+/**
+ * Computes the gradients of an op's inputs from the gradient of its output. `pending0` (only for
+ * nodes recorded with `foldsPending`): the gradient already gathered for input 0 from its other
+ * consumers, or null; a backward that gets one returns input 0's gradient *with it added* (a
+ * convolution adds it as it stores dx, saving the engine's separate add pass).
+ */
+export type BackwardFn = (gradOutput: Tensor, saved: readonly Tensor[], pending0?: Tensor | null) => (Tensor | null)[];
 
 /** The sink for a leaf tensor's gradient: `leaf.grad += g`. */
 export class AccumulateGrad {
@@ -35,6 +40,8 @@ export class Node {
     readonly inputShapes: readonly Shape[],
     private savedTensors: Tensor[],
     readonly backwardFn: BackwardFn,
+    /** The backward folds input 0's pending gradient into the one it returns (see BackwardFn). */
+    readonly foldsPending = false,
   ) {
     for (const e of next) if (e instanceof Node) e.refs++;
   }

@@ -468,9 +468,9 @@ function inputGradAsConv(g: Conv2dGeometry): Conv2dGeometry | null {
   };
 }
 
-function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: Conv2dGeometry): Tensor {
+function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: Conv2dGeometry, plus: Tensor | null = null): Tensor {
   const pw = packWeightsRows(w, g, true);
-  const dx = launchRows(gy, pw.wp, null, gt, 'conv2d_backward_input');
+  const dx = launchRows(gy, pw.wp, null, gt, 'conv2d_backward_input', { relu: false, residual: plus });
   pw.release();
   return dx;
 }
@@ -951,11 +951,23 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dG
   return chooseKernel(FORWARD_KERNELS, g, key).run(x, w, b, g, epilogue);
 }
 
-/** dx from gy (N, K, P, Q) and w. */
-export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+/**
+ * dx from gy (N, K, P, Q) and w; with `plus` (N, C, H, W), dx + plus (the gradient x already has
+ * from elsewhere, see BackwardFn in src/autograd/node.ts). The row kernel adds it as it stores dx
+ * (its epilogue); the others in a pass of their own, as the autograd engine would have.
+ */
+export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry, plus: Tensor | null = null): Tensor {
   const key = problemKey('input', g);
   offerProblem(INPUT_KERNELS, g, key, () => [random([...gy.shape], 1), random([...w.shape], 2)], ([gyi, wi]): BackwardArgs => [gyi, wi, g]);
-  return chooseKernel(INPUT_KERNELS, g, key).run(gy, w, g);
+  const kernel = chooseKernel(INPUT_KERNELS, g, key);
+  if (plus && kernel.name === 'rows' && plus.isContiguous && plus.offset === 0) {
+    return conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!, plus);
+  }
+  const dx = kernel.run(gy, w, g);
+  if (!plus) return dx;
+  const sum = binary('add', dx, plus);
+  dx.dispose();
+  return sum;
 }
 
 /** dw from gy (N, K, P, Q) and x. */
