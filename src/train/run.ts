@@ -3,8 +3,8 @@
 // directory (config.json, log.jsonl, checkpoint.safetensors, curves.svg, final.safetensors),
 // resume, Ctrl-C handling, final weights. bin/wgslgrad.ts only parses arguments into RunConfig.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import * as wg from '../index.js';
 import type { Module } from '../nn/module.js';
 import { parseSafetensorsHeader } from '../io/safetensors.js';
@@ -13,6 +13,7 @@ import { Trainer, TrainingDivergedError, type FitResult } from './trainer.js';
 import { TerminalProgress, silentProgress, formatDuration, type ProgressReporter } from './progress.js';
 import { buildModel, buildOptimizer, buildScheduler, loadData, type DataSpec } from './setup.js';
 import { CHECKPOINT_FORMAT } from './checkpoint.js';
+import { defaultCacheDir } from '../data/download.js';
 
 export interface RunConfig {
   name: string;
@@ -148,6 +149,7 @@ export async function runTraining(cfg: RunConfig, opts: { resume: boolean; progr
     }
   };
   process.on('SIGINT', onSigint);
+  const tuneFile = cfg.autotune ? await loadAutotuneChoices(say) : null;
   const started = performance.now();
   let result: FitResult;
   try {
@@ -159,6 +161,7 @@ export async function runTraining(cfg: RunConfig, opts: { resume: boolean; progr
     process.off('SIGINT', onSigint);
     model.dispose();
     optimizer.dispose();
+    if (tuneFile) saveAutotuneChoices(tuneFile);
   }
   const seconds = (performance.now() - started) / 1000;
   const last = result.epochs[result.epochs.length - 1];
@@ -214,4 +217,30 @@ export async function runEval(cfg: EvalConfig, say: (s: string) => void = consol
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * --autotune keeps its choices between runs: in the download cache directory, one file per
+ * adapter (autotune-<adapter>.json), so a second run with the same shapes times nothing.
+ */
+async function loadAutotuneChoices(say: (s: string) => void): Promise<string> {
+  const adapter = wg.autotuneCache().adapter;
+  const file = join(await defaultCacheDir(), `autotune-${adapter.replace(/[^A-Za-z0-9.-]+/g, '_').slice(0, 120)}.json`);
+  if (existsSync(file)) {
+    try {
+      wg.setAutotuneCache(JSON.parse(readFileSync(file, 'utf8')) as wg.AutotuneCache);
+      say(`autotune: ${Object.keys(wg.autotuneCache().choices).length} choice(s) from ${file}`);
+    } catch (err) {
+      say(`autotune: ignoring ${file} (${(err as Error).message})`);
+    }
+  }
+  return file;
+}
+
+/** Written atomically (a temporary file, then a rename), like every file a run writes. */
+function saveAutotuneChoices(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(wg.autotuneCache(), null, 1)}\n`);
+  renameSync(tmp, file);
 }

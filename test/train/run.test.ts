@@ -1,7 +1,7 @@
 // End to end with the real pieces: CIFAR ResNet (depth 8) + F.crossEntropy + SGD + one-cycle,
 // on tiny 8x8 inputs so each step takes milliseconds on a software adapter.
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -107,6 +107,33 @@ describe.skipIf(!HAVE_CIFAR10)('runTraining / runEval on the CIFAR-10 dev subset
     expect(ev.count).toBe(32);
     expect(ev.acc).toBeCloseTo(r.finalTestAcc!, 6);
     await expect(runTraining(cfg, { resume: false, progress: false, say: () => undefined })).rejects.toThrow(/already holds a run; pass --resume/);
+  });
+
+  it('with autotune, keeps the choices in the cache directory and reuses them on the next run', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'wg-tune-'));
+    const saved = process.env.WGSLGRAD_CACHE;
+    process.env.WGSLGRAD_CACHE = join(root, 'cache');
+    wg.setAutotuneCache(null);
+    try {
+      const cfg = (out: string): RunConfig => ({
+        name: 't', model: 'resnet20', dataset: 'cifar10', dataDir: CIFAR10_DIR, epochs: 1, batchSize: 16, evalBatchSize: 32,
+        optimizer: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: false, schedule: 'cosine', labelSmoothing: 0,
+        seed: 1, shortcut: 'A', augment: false, imageSize: 8, trainLimit: 32, testLimit: 16, evalEvery: 1, syncEvery: 2, autotune: true, out,
+      });
+      await runTraining(cfg(join(root, 'a')), { resume: false, progress: false, say: () => undefined });
+      const files = readdirSync(join(root, 'cache')).filter((f) => f.startsWith('autotune-') && f.endsWith('.json'));
+      expect(files).toHaveLength(1);
+      const kept = JSON.parse(readFileSync(join(root, 'cache', files[0]), 'utf8')) as wg.AutotuneCache;
+      expect(Object.keys(kept.choices).length).toBeGreaterThan(0);
+      wg.setAutotuneCache(null); // as a new process would start
+      const said: string[] = [];
+      await runTraining(cfg(join(root, 'b')), { resume: false, progress: false, say: (s) => said.push(s) });
+      expect(said.join('\n')).toMatch(new RegExp(`autotune: ${Object.keys(kept.choices).length} choice\\(s\\) from`));
+    } finally {
+      if (saved === undefined) delete process.env.WGSLGRAD_CACHE;
+      else process.env.WGSLGRAD_CACHE = saved;
+      wg.setAutotuneCache(null);
+    }
   });
 });
 
