@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // wg.autotune(fn): for every problem `fn` poses that more than one kernel can solve (each
-// convolution pass of each layer shape), time the kernels on this device and remember the
-// fastest; later calls of the same problem run it.
+// convolution pass of each layer shape, each matrix product of a shape and operand layout), time
+// the kernels on this device and remember the fastest; later calls of the same problem run it.
 //
 // Why. The launchers pick kernels by rules (src/kernels/conv2d.ts: the row kernels for 3x3
 // layers, GEMMs for 1x1 layers, ...) measured on lavapipe, the CPU adapter this project is

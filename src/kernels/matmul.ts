@@ -19,6 +19,8 @@ import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu, isCpuAdapter } from '../tensor/device.js';
+import { randn } from '../ops/creation.js';
+import { offerTunable, tunedChoice, isCollectingTunables } from './autotune.js';
 
 const gemmBindings = ['read', 'read', 'read_write', 'uniform'] as const;
 const naiveKernel = defineKernel('matmul_naive', naiveSource, gemmBindings);
@@ -62,6 +64,40 @@ export function chooseGemmVariant(M: number, N: number, K: number, batch: number
   return 'tiled';
 }
 
+/** The variants wg.autotune() may time for a problem: the tiled kernels that run on this adapter. */
+function tunableVariants(): GemmVariant[] {
+  const ctx = gpu();
+  const subgroup = ctx.hasSubgroups && ctx.info.subgroupSize === SUBGROUP_LANES;
+  return subgroup ? ['subgroup', 'tiled', 'blocked'] : ['tiled', 'blocked'];
+}
+
+/**
+ * The variant for 'auto': the rules' (chooseGemmVariant), unless wg.autotune() timed this problem
+ * (its sizes and both operands' layouts) on this adapter. Problems too small for the fast kernels
+ * are not tuned.
+ */
+function autoVariant(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number): GemmVariant {
+  const rule = chooseGemmVariant(M, N, K, batch);
+  if (M * N * K * batch < FAST_GEMM_MIN_WORK || Math.min(M, N, K) < 8) return rule;
+  const layout = (v: MatrixView) => `${v.offset},${v.batchStride},${v.rowStride},${v.colStride}`;
+  const key = `gemm ${batch}x${M}x${N}x${K} a ${layout(a)} b ${layout(b)}`;
+  if (isCollectingTunables()) {
+    const variants = tunableVariants();
+    const candidates = [rule, ...variants.filter((v) => v !== rule)];
+    // Operands of the same layouts: buffers large enough for the furthest element each view reads.
+    const extent = (v: MatrixView, rows: number, cols: number) => v.offset + (batch - 1) * v.batchStride + (rows - 1) * v.rowStride + (cols - 1) * v.colStride + 1;
+    offerTunable({
+      key,
+      describe: key,
+      candidates,
+      makeInputs: () => [randn([extent(a, M, K)], { seed: 1 }), randn([extent(b, K, N)], { seed: 2 })],
+      run: (name, [ta, tb]) => gemm({ ...a, buffer: ta.buffer }, { ...b, buffer: tb.buffer }, batch, M, N, K, name as GemmVariant),
+    });
+  }
+  const tuned = tunedChoice(key) as GemmVariant | undefined;
+  return tuned && tunableVariants().includes(tuned) ? tuned : rule;
+}
+
 /**
  * What matmul_subgroup.wgsl can add before it stores C (convolutions run as GEMMs at inference):
  * C = relu?(A @ B + bias[m] + residual), bias (M) and residual (batch, M, N) contiguous.
@@ -72,9 +108,12 @@ export interface GemmEpilogue {
   relu?: boolean;
 }
 
-/** C (batch, M, N) = A (batch, M, K) @ B (batch, K, N); an epilogue needs the subgroup variant. */
+/**
+ * C (batch, M, N) = A (batch, M, K) @ B (batch, K, N); an epilogue needs the subgroup variant.
+ * 'auto': chooseGemmVariant()'s pick, or the one wg.autotune() measured fastest for this problem.
+ */
 export function gemm(a: MatrixView, b: MatrixView, batch: number, M: number, N: number, K: number, variant: GemmVariant | 'auto' = 'auto', epilogue: GemmEpilogue = {}): Tensor {
-  const chosen = variant === 'auto' ? chooseGemmVariant(M, N, K, batch) : variant;
+  const chosen = variant === 'auto' ? autoVariant(a, b, batch, M, N, K) : variant;
   if (chosen === 'subgroup') return gemmSubgroup(a, b, batch, M, N, K, epilogue);
   if (epilogue.bias || epilogue.residual || epilogue.relu) throw new Error(`gemm: an epilogue needs the subgroup kernel, not '${chosen}'`);
   const out = emptyTensor(batch === 1 ? [M, N] : [batch, M, N], 'float32', 'matmul');

@@ -211,7 +211,7 @@ export class Trainer {
             const t0 = performance.now();
             const timed = await autotune(() => this.lossFn(this.opts.model.forward(x), y).backward());
             const changed = timed.filter((r) => r.chosen !== r.rule).length;
-            progress.message(`autotune: ${timed.length} convolution pass(es) timed in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${changed} use another kernel than the default`);
+            progress.message(`autotune: ${timed.length} kernel choice(s) timed in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${changed} use another kernel than the default`);
             this.tuned = true;
           }
           this.trainStep(b.x, b.y, metrics);

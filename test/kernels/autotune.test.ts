@@ -111,6 +111,24 @@ describe('autotune', () => {
     }
   });
 
+  it('tunes wg.matmul among the GEMM kernels that run here, and the tuned one computes the same', async () => {
+    const a = wg.randn([96, 256], { seed: 11 });
+    const b = wg.randn([192, 256], { seed: 12 }); // used transposed: its layout is part of the problem
+    const want = await wg.matmul(a, wg.transpose(b, 0, 1)).data();
+    const tuned = await wg.autotune(() => wg.matmul(a, wg.transpose(b, 0, 1)));
+    expect(tuned).toHaveLength(1);
+    expect(tuned[0].key).toMatch(/^gemm 1x96x192x256 /);
+    expect(Object.keys(tuned[0].ms)).toContain('tiled');
+    expect(Object.keys(tuned[0].ms).length).toBeGreaterThan(1);
+    const adapter = wg.autotuneCache().adapter;
+    for (const variant of Object.keys(tuned[0].ms)) {
+      wg.setAutotuneCache({ adapter, choices: { [tuned[0].key]: variant } });
+      expectClose(await wg.matmul(a, wg.transpose(b, 0, 1)).data(), want, 1e-4);
+    }
+    a.dispose();
+    b.dispose();
+  });
+
   it('rejects a cache made on another adapter, or not made by autotuneCache()', () => {
     expect(() => wg.setAutotuneCache({ adapter: 'some other GPU', choices: {} })).toThrow(/measured on 'some other GPU', this device is/);
     expect(() => wg.setAutotuneCache({ adapter: wg.autotuneCache().adapter, choices: { a: 3 } } as never)).toThrow(/setAutotuneCache: expected/);
