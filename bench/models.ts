@@ -70,7 +70,7 @@ async function timeSteps(step: () => void, warm: () => void, reps: number): Prom
     const tuned = await wg.autotune(warm);
     const changed = tuned.filter((r) => r.chosen !== r.rule);
     console.log(`  autotune: ${tuned.length} problem(s) timed in ${((performance.now() - t1) / 1000).toFixed(1)} s; ${changed.length} differ from the rules:`);
-    for (const r of changed) console.log(`    ${r.describe}: ${r.chosen} ${r.ms[r.chosen].toFixed(2)} ms (rule: ${r.rule} ${r.ms[r.rule].toFixed(2)} ms)`);
+    for (const r of changed) console.log(`    ${r.key}: ${r.chosen} ${r.ms[r.chosen].toFixed(2)} ms (rule: ${r.rule} ${r.ms[r.rule].toFixed(2)} ms)`);
     t0 = performance.now();
   }
   step();

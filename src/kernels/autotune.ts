@@ -29,10 +29,8 @@ import { OpArgumentError } from '../tensor/errors.js';
 
 /** A problem more than one kernel can solve, as a launcher describes it. */
 export interface TunableProblem {
-  /** What the choice is kept under: the pass and every shape and option that matters. */
+  /** What the choice is kept under, readable: e.g. "conv2d forward x 8,64,56,56 w 64,64,3,3 s 1,1 ...". */
   key: string;
-  /** For people: e.g. "conv2d forward x [8,64,56,56] w [64,64,3,3] stride 1 pad 1". */
-  describe: string;
   /** The kernels that apply, in the order the rules prefer them (the first is the default). */
   candidates: string[];
   /** Inputs of the problem's shapes, random values. */
@@ -44,7 +42,6 @@ export interface TunableProblem {
 /** What autotune() measured for one problem. */
 export interface AutotuneResult {
   key: string;
-  describe: string;
   /** Milliseconds per call of each kernel timed (wall time, the fastest of five runs). */
   ms: Record<string, number>;
   /** What later calls run: the fastest, unless within 10% of the rules' choice (then that). */
@@ -125,7 +122,7 @@ export async function autotune(fn: () => unknown): Promise<AutotuneResult[]> {
       const fastest = problem.candidates.reduce((best, name) => (ms[name] < ms[best] ? name : best));
       const chosen = ms[fastest] < (1 - MARGIN) * ms[rule] ? fastest : rule;
       choices.set(problem.key, chosen);
-      results.push({ key: problem.key, describe: problem.describe, ms, chosen, rule });
+      results.push({ key: problem.key, ms, chosen, rule });
     } finally {
       for (const t of inputs) t.dispose();
     }

@@ -853,6 +853,8 @@ interface ConvKernel<A extends unknown[]> {
   name: string;
   applies: (g: Conv2dGeometry) => boolean;
   run: (...args: A) => Tensor;
+  /** An input-gradient kernel that adds `plus` to dx as it stores it (see conv2dBackwardInput). */
+  runPlus?: (gy: Tensor, w: Tensor, g: Conv2dGeometry, plus: Tensor) => Tensor;
 }
 type ForwardArgs = [x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue];
 type BackwardArgs = [gy: Tensor, other: Tensor, g: Conv2dGeometry];
@@ -873,7 +875,11 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
 const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'col2im', applies: col2imApplies, run: conv2dBackwardInputCol2im },
   { name: 'gemm', applies: (g) => gemmApplies(g, 'input'), run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g) },
-  { name: 'rows', applies: (g) => fastApplies(g.C_g) && inputRowsApply(g), run: (gy, w, g) => conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!) },
+  {
+    name: 'rows', applies: (g) => fastApplies(g.C_g) && inputRowsApply(g),
+    run: (gy, w, g) => conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!),
+    runPlus: (gy, w, g, plus) => conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!, plus),
+  },
   { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), run: conv2dBackwardInputRowsS2 },
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
@@ -916,7 +922,6 @@ function offerProblem<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGe
   const grad = isGradEnabled();
   offerTunable({
     key,
-    describe: key,
     candidates: fast,
     makeInputs,
     run: (name, inputs) => {
@@ -953,16 +958,15 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dG
 
 /**
  * dx from gy (N, K, P, Q) and w; with `plus` (N, C, H, W), dx + plus (the gradient x already has
- * from elsewhere, see BackwardFn in src/autograd/node.ts). The row kernel adds it as it stores dx
- * (its epilogue); the others in a pass of their own, as the autograd engine would have.
+ * from elsewhere, see BackwardFn in src/autograd/node.ts). A kernel with `runPlus` (the row
+ * kernel, in its epilogue) adds it as it stores dx; the others in a pass of their own, as the
+ * autograd engine would have.
  */
 export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry, plus: Tensor | null = null): Tensor {
   const key = problemKey('input', g);
   offerProblem(INPUT_KERNELS, g, key, () => [random([...gy.shape], 1), random([...w.shape], 2)], ([gyi, wi]): BackwardArgs => [gyi, wi, g]);
   const kernel = chooseKernel(INPUT_KERNELS, g, key);
-  if (plus && kernel.name === 'rows' && plus.isContiguous && plus.offset === 0) {
-    return conv2dBackwardInputRows(gy, w, g, inputGradAsConv(g)!, plus);
-  }
+  if (plus && kernel.runPlus && plus.isContiguous && plus.offset === 0) return kernel.runPlus(gy, w, g, plus);
   const dx = kernel.run(gy, w, g);
   if (!plus) return dx;
   const sum = binary('add', dx, plus);

@@ -88,7 +88,6 @@ function autoVariant(a: MatrixView, b: MatrixView, batch: number, M: number, N: 
     const extent = (v: MatrixView, rows: number, cols: number) => v.offset + (batch - 1) * v.batchStride + (rows - 1) * v.rowStride + (cols - 1) * v.colStride + 1;
     offerTunable({
       key,
-      describe: key,
       candidates,
       makeInputs: () => [randn([extent(a, M, K)], { seed: 1 }), randn([extent(b, K, N)], { seed: 2 })],
       run: (name, [ta, tb]) => gemm({ ...a, buffer: ta.buffer }, { ...b, buffer: tb.buffer }, batch, M, N, K, name as GemmVariant),

@@ -58,7 +58,11 @@ class CommandQueue {
     this.sparesCores = isCpuAdapter(ctx.info) && canNap();
   }
 
-  /** Called by launch() when it builds a pipeline: this workload's time will not be typical. */
+  /**
+   * Called whenever a pipeline is built (by launch(), or ahead of time by precompile() for
+   * wg.warmup): the next wait's time is not typical, since lavapipe finishes the work of a new
+   * pipeline on its first use.
+   */
   notePipelineBuilt(): void {
     this.compiledSinceWait = true;
   }
