@@ -282,19 +282,21 @@ program
 
 program
   .command('profile')
-  .description('time one training step per kernel from GPU timestamps (random data)')
+  .description('time one training step (or inference pass) per kernel from GPU timestamps (random data)')
   .addOption(new Option('-m, --model <name>', 'network').choices(MODELS).default('resnet20'))
   .option('-b, --batch-size <n>', 'batch size', int('--batch-size', 1), 64)
   .option('--image-size <n>', 'input size (default 32 for CIFAR models, 224 otherwise)', int('--image-size', 1))
   .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
   .option('--json', 'print JSON')
   .option('--autotune', 'time the kernels of the step on this device first and use the fastest (wg.autotune)', false)
+  .option('--by-kernel', 'one row per kernel and entry point that ran, not per op', false)
+  .option('--inference', 'profile a forward pass in eval mode without gradients instead', false)
   .option('--no-subgroups', 'do not request subgroups')
-  .action((o: { model: string; batchSize: number; imageSize?: number; classes: number; json?: boolean; autotune: boolean; subgroups: boolean }) =>
+  .action((o: { model: string; batchSize: number; imageSize?: number; classes: number; json?: boolean; autotune: boolean; byKernel: boolean; inference: boolean; subgroups: boolean }) =>
     guarded(async () => {
       await initDevice(o);
       const imageSize = o.imageSize ?? (/^resnet(20|32|44|56|110)$/.test(o.model) ? 32 : 224);
-      const p = await profileTrainingStep({ model: o.model, batch: o.batchSize, imageSize, numClasses: o.classes, autotune: o.autotune });
+      const p = await profileTrainingStep({ model: o.model, batch: o.batchSize, imageSize, numClasses: o.classes, autotune: o.autotune, byKernel: o.byKernel, inference: o.inference });
       console.log(o.json ? JSON.stringify(p, null, 2) : formatStepProfile(p));
     }),
   );

@@ -4,7 +4,7 @@
 
 export { init, close, type InitOptions, type AdapterSummary } from './tensor/device.js';
 export { flush, sync } from './tensor/queue.js';
-export { profile, type ProfileEntry } from './tensor/profiler.js';
+export { profile, type ProfileEntry, type ProfileOptions } from './tensor/profiler.js';
 export { memory, emptyCache, resetPeakMemory, type Memory } from './tensor/storage.js';
 export { scope, keep } from './tensor/scope.js';
 export { Tensor, type DType } from './tensor/tensor.js';

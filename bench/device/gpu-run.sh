@@ -1,19 +1,35 @@
 #!/bin/bash
-# The one prepared run on a lent GPU machine (no network, maybe no Node): see bench/RESULTS.md.
-# Prepare here:
-#   npm run build && ../shared/tools/device-pack.sh
+# The prepared runs on a lent GPU machine (no network, maybe no Node); results: bench/RESULTS.md.
+# Prepare here, from the project root:
+#   npm run build && ../shared/tools/device-pack.sh && bench/device/pack.sh [baseline/dist]
 #   (cd .devpack && apt-get download libglvnd0 libgl1 libglx0 libegl1 libopengl0 libgles2)
 #     ^ NVIDIA's Vulkan ICD is loaded through libGLX_nvidia, which needs glvnd; libvulkan1 alone fails
-# Carry: .devpack dist node_modules/webgpu/{index.js,package.json,dist/linux-x64}. Logs go to $OUT.
+# Carry [".devpack", ".devdist"]; run `bash bench/device/gpu-run.sh probe|full`. Logs go to $OUT.
+#   probe: where a step's time goes on this GPU (per-kernel GPU timestamps, before and after
+#          wg.autotune), and the GEMM against the device's FMA ceiling.
+#   full:  the whole-model bench of this build (and of the baseline build, when packed), with and
+#          without autotuning, and PyTorch CUDA on the same workloads.
+phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
 . .devpack/unpack.sh
 export XDG_RUNTIME_DIR=/tmp
 OUT=${OUT:-/tmp/gpu-run}
 mkdir -p "$OUT"
-run() { local t=$1; shift; echo "+ $*"; timeout "$t" "$@"; }
-run 45 node dist/bench/gemm.js --sizes 1024,2048,4096 2>&1 | tee "$OUT/gemm.txt"
-run 90 node dist/bench/models.js --train50 --json "$OUT/models.json" 2>&1 | tee "$OUT/models.txt"
-# The same with wg.autotune first: which kernels the GPU prefers, and what they gain there.
-run 150 node dist/bench/models.js --train50 --autotune --json "$OUT/models-tuned.json" 2>&1 | tee "$OUT/models-tuned.txt"
-run 75 python3 bench/peers/torch_cuda.py --quick --json "$OUT/torch.json" 2>&1 | tee "$OUT/torch.txt"
+root=$(pwd)
+run() { local t=$1 log=$2; shift 2; echo "+ $*" | tee -a "$OUT/$log"; timeout "$t" "$@" 2>&1 | tee -a "$OUT/$log"; }
+cd .devdist/new
+if [ "$phase" = probe ]; then
+  run 40 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
+  run 45 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel
+  run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
+  run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
+  exit 0
+fi
+run 100 models.txt node bench/models.js --train50 --json "$OUT/models.json"
+run 150 models.txt node bench/models.js --train50 --autotune --json "$OUT/models-tuned.json"
+if [ -d ../base ]; then
+  (cd ../base && run 100 models-base.txt node bench/models.js --train50 --json "$OUT/models-base.json")
+fi
+cd "$root"
+run 75 torch.txt python3 bench/peers/torch_cuda.py --quick --json "$OUT/torch.json"

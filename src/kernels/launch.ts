@@ -193,7 +193,15 @@ export function launch(kernel: Kernel, args: LaunchArgs): void {
   const bindGroup = gpu().device.createBindGroup({ layout, entries, label: kernel.name });
   const [x, y = 1, z = 1] = args.workgroups;
   if (x === 0 || y === 0 || z === 0) return; // empty tensor: nothing to do
-  q.dispatch(pipeline, bindGroup, [x, y, z], args.label ?? kernel.name);
+  q.dispatch(pipeline, bindGroup, [x, y, z], dispatchLabel(kernel, args, q.timer?.byKernel ?? false));
+}
+
+/** The op's label; when a profile asks for kernels, also which kernel and entry point ran it. */
+function dispatchLabel(kernel: Kernel, args: LaunchArgs, byKernel: boolean): string {
+  const label = args.label ?? kernel.name;
+  if (!byKernel) return label;
+  const entry = kernel.entryPoint === 'main' ? kernel.name : `${kernel.name}:${kernel.entryPoint}`;
+  return entry === label ? label : `${label} [${entry}]`;
 }
 
 /**

@@ -39,7 +39,7 @@ class TimestampTimer implements DispatchTimer {
   /** Dispatches that found the query set full (not timed). */
   untimed = 0;
 
-  constructor(private readonly device: GPUDevice) {
+  constructor(private readonly device: GPUDevice, readonly byKernel: boolean) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: QUERY_CAPACITY, label: 'wgslgrad profile' });
   }
 
@@ -66,18 +66,26 @@ class TimestampTimer implements DispatchTimer {
   }
 }
 
+export interface ProfileOptions {
+  /**
+   * Sum per kernel rather than per op: labels become `op [kernel:entry]`, e.g.
+   * `conv2d_forward [conv2d_forward_rows_subgroup]`, so the kernels an op chose can be told apart.
+   */
+  byKernel?: boolean;
+}
+
 /**
  * Run `fn` and return the GPU time of the dispatches it recorded, summed per label, slowest
  * first. Throws a WgslgradError when the adapter has no timestamp queries or when called
  * inside another profile().
  */
-export async function profile(fn: () => unknown): Promise<ProfileEntry[]> {
+export async function profile(fn: () => unknown, options: ProfileOptions = {}): Promise<ProfileEntry[]> {
   const ctx = gpu();
   if (!ctx.hasTimestamps) throw new WgslgradError("profile: this adapter has no 'timestamp-query' feature, so GPU time cannot be measured");
   const queue = commands();
   if (queue.timer) throw new WgslgradError('profile: already profiling (profile() calls do not nest)');
   queue.flush(); // earlier work runs untimed
-  const timer = new TimestampTimer(ctx.device);
+  const timer = new TimestampTimer(ctx.device, options.byKernel ?? false);
   queue.timer = timer;
   const totals = new Map<string, ProfileEntry>();
   try {

@@ -22,6 +22,8 @@ export interface DispatchTimer {
   timestampWrites(label: string): GPUComputePassTimestampWrites | undefined;
   /** Called just before submit so the timer can resolve its query set into the batch. */
   beforeSubmit(encoder: GPUCommandEncoder): void;
+  /** Label each dispatch with the kernel (and entry point) that ran, not only the op. */
+  readonly byKernel?: boolean;
 }
 
 class CommandQueue {

@@ -30,6 +30,25 @@ describe('profile', () => {
     b.dispose();
   });
 
+  it('byKernel names the kernel and entry point each op ran', async (ctx) => {
+    if (!gpu().hasTimestamps) ctx.skip();
+    const x = wg.randn([2, 8, 12, 12]);
+    const w = wg.randn([16, 8, 3, 3]);
+    await x.data();
+    const work = () => wg.F.conv2d(x, w, null, { padding: 1 }).dispose();
+    const perOp = await wg.profile(work);
+    const perKernel = await wg.profile(work, { byKernel: true });
+    const ops = (rows: wg.ProfileEntry[]) => {
+      const counts = new Map<string, number>(); // dispatches per op, whichever kernels ran them
+      for (const r of rows) counts.set(r.label.replace(/ \[.*\]$/, ''), (counts.get(r.label.replace(/ \[.*\]$/, '')) ?? 0) + r.count);
+      return [...counts].sort();
+    };
+    expect(ops(perKernel)).toEqual(ops(perOp));
+    for (const r of perKernel) expect(r.label).toMatch(/^[^[\]]+( \[[\w:]+\])?$/);
+    x.dispose();
+    w.dispose();
+  });
+
   it('does not nest', async (ctx) => {
     if (!gpu().hasTimestamps) ctx.skip();
     await expect(wg.profile(() => wg.profile(() => {}))).rejects.toThrow(/nest/);

@@ -17,3 +17,14 @@ it('profiles a ResNet-20 step: conv kernels present, counts per label, no leaks'
   expect(formatStepProfile(p)).toMatch(/resnet20 training step, batch 2/);
   expect(wg.memory().liveTensors).toBe(before);
 });
+
+it('profiles inference: forward kernels only, no backward or update, no leaks', async () => {
+  const before = wg.memory().liveTensors;
+  const p = await profileTrainingStep({ model: 'resnet20', batch: 2, imageSize: 8, numClasses: 10, steps: 1, inference: true });
+  const labels = p.kernels.map((k) => k.label);
+  expect(p.mode).toBe('inference');
+  expect(p.kernels.find((k) => k.label === 'conv2d_forward')?.count).toBe(19);
+  expect(labels.filter((l) => /backward|sgd/.test(l))).toEqual([]);
+  expect(formatStepProfile(p)).toMatch(/resnet20 inference \(eval, no gradients\), batch 2/);
+  expect(wg.memory().liveTensors).toBe(before);
+});
