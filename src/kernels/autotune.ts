@@ -66,6 +66,11 @@ const TRIAL_MS = 20;
 const TRIALS = 5;
 /** Another kernel replaces the rules' choice only if it is this much faster (timing noise). */
 const MARGIN = 0.1;
+/**
+ * A candidate this many times slower than the quickest on its first run is not timed further
+ * (the GPU-shaped kernels on lavapipe: trials of them only made tuning slow).
+ */
+const SLOW_FACTOR = 4;
 
 let choices = new Map<string, string>();
 let choicesAdapter = '';
@@ -138,6 +143,7 @@ export async function autotune(fn: () => unknown): Promise<AutotuneResult[]> {
 async function timeCandidates(problem: TunableProblem, inputs: Tensor[]): Promise<Record<string, number>> {
   const runs = new Map<string, () => void>();
   const calls = new Map<string, number>();
+  const firstRun = new Map<string, number>();
   for (const name of problem.candidates) {
     const runOnce = () => problem.run(name, inputs).dispose();
     await warmup(runOnce); // its pipelines, built in parallel
@@ -147,12 +153,17 @@ async function timeCandidates(problem: TunableProblem, inputs: Tensor[]): Promis
     runOnce();
     await sync();
     const once = Math.max(performance.now() - t0, 1e-3);
+    firstRun.set(name, once);
     runs.set(name, runOnce);
     calls.set(name, Math.max(1, Math.min(100, Math.round(TRIAL_MS / once))));
   }
-  const times = new Map<string, number[]>(problem.candidates.map((name) => [name, []]));
+  // A candidate whose first run took over SLOW_FACTOR times the quickest one's is out of the race
+  // (its one run is its time): the trials are for candidates that are close.
+  const quickest = Math.min(...firstRun.values());
+  const close = problem.candidates.filter((name) => firstRun.get(name)! <= SLOW_FACTOR * quickest);
+  const times = new Map<string, number[]>(problem.candidates.map((name) => [name, close.includes(name) ? [] : [firstRun.get(name)!]]));
   for (let trial = 0; trial < TRIALS; trial++) {
-    for (const name of problem.candidates) {
+    for (const name of close) {
       const n = calls.get(name)!;
       const t0 = performance.now();
       for (let i = 0; i < n; i++) runs.get(name)!();

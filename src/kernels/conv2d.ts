@@ -15,10 +15,12 @@
 //             and for the 3x3 stride-2 input gradient conv2d_backward_input_rows_s2_subgroup.wgsl;
 //             where the adapter's GEMM is the subgroup kernel, 1x1 layers as one GEMM per image
 //             and the channel-poor ImageNet stem as im2col + GEMM (its input gradient as GEMM +
-//             col2im; see those sections below).
+//             col2im; see those sections below); and, for GPUs, the workgroup-tiled implicit
+//             GEMM of all three passes (conv2d_implicit_gemm.wgsl, launched by conv2d-gemm.ts).
 // Within 'fast', each pass lists its kernels in the order the rules prefer them (FORWARD_KERNELS,
 // INPUT_KERNELS, WEIGHT_KERNELS at the end of this file): the first that applies runs, unless
-// wg.autotune() timed them on this device (src/kernels/autotune.ts).
+// wg.autotune() timed them on this device (src/kernels/autotune.ts). The order was measured on
+// lavapipe; on a GPU the kernels marked gpuFirst (the workgroup-tiled one) come first.
 // Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
 // src/nn/functional/conv.ts for the differentiable op.
 
@@ -48,7 +50,8 @@ import padRowsSource from './wgsl/pad_rows.wgsl';
 import { copyView } from './copy.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { gpu } from '../tensor/device.js';
+import { gpu, isCpuAdapter } from '../tensor/device.js';
+import { conv2dForwardImplicitGemm, conv2dBackwardInputImplicitGemm, conv2dBackwardWeightImplicitGemm, implicitGemmApplies } from './conv2d-gemm.js';
 import { randn } from '../ops/creation.js';
 import { isGradEnabled, setGradEnabled } from '../autograd/grad-mode.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
@@ -847,11 +850,18 @@ function withEpilogue(y: Tensor, epilogue: ConvEpilogue): Tensor {
 /**
  * One way to compute a pass, and when it can. Each pass lists its kernels in the order the rules
  * prefer them (measured on lavapipe): the first that applies runs, unless wg.autotune() measured
- * this problem on this device (src/kernels/autotune.ts) and found another faster.
+ * this problem on this device (src/kernels/autotune.ts) and found another faster. On a GPU (an
+ * adapter that is not a CPU) the kernels marked `gpuFirst` move to the front.
  */
 interface ConvKernel<A extends unknown[]> {
   name: string;
   applies: (g: Conv2dGeometry) => boolean;
+  /**
+   * The rules' first choice on GPUs: the workgroup-tiled implicit GEMM. Measured on an H100
+   * (bench/RESULTS.md): the subgroup kernels shaped for lavapipe's 8-lane subgroups spent 72%
+   * of a ResNet-50 training step in weight gradients, and batch 1 took as long as batch 32.
+   */
+  gpuFirst?: boolean;
   run: (...args: A) => Tensor;
   /** An input-gradient kernel that adds `plus` to dx as it stores it (see conv2dBackwardInput). */
   runPlus?: (gy: Tensor, w: Tensor, g: Conv2dGeometry, plus: Tensor) => Tensor;
@@ -862,6 +872,8 @@ export type ConvPass = 'forward' | 'input' | 'weight';
 
 /** The implicit-GEMM kernels need 2+ rows (output or input channels per group). */
 const fastApplies = (rows: number) => implementation !== 'direct' && rows >= MIN_FAST_ROWS;
+/** The workgroup-tiled implicit GEMM (conv2d-gemm.ts): every ungrouped layer. */
+const tiledApplies = (g: Conv2dGeometry) => implementation !== 'direct' && implicitGemmApplies(g);
 
 const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e) },
@@ -869,6 +881,7 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: conv2dForwardRows },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e, 'tiled') },
+  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardImplicitGemm(x, w, b, g), e) },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -883,12 +896,14 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), run: conv2dBackwardInputRowsS2 },
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
+  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardInputImplicitGemm },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
 const WEIGHT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
+  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardWeightImplicitGemm },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 
@@ -904,9 +919,23 @@ function problemKey(pass: ConvPass, g: Conv2dGeometry, extra = ''): string {
     `p ${g.pad_h},${g.pad_w} d ${g.dil_h},${g.dil_w} g ${g.G}${extra}`;
 }
 
+let rulesFor: 'adapter' | 'gpu' | 'cpu' = 'adapter';
+
+/**
+ * Apply the rules of a GPU or of a CPU adapter whatever the adapter is ('adapter': its own, the
+ * default). For tests: lavapipe checks the kernels a GPU would run. Returns the previous setting.
+ */
+export function setConvRulesFor(kind: 'adapter' | 'gpu' | 'cpu'): 'adapter' | 'gpu' | 'cpu' {
+  const old = rulesFor;
+  rulesFor = kind;
+  return old;
+}
+
 /** The kernel that runs: the tuned one if measured (and still applicable), else the rules' first. */
 function chooseKernel<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry, key: string): ConvKernel<A> {
-  const usable = kernels.filter((k) => k.applies(g));
+  let usable = kernels.filter((k) => k.applies(g));
+  const onGpu = rulesFor === 'adapter' ? !isCpuAdapter(gpu().info) : rulesFor === 'gpu';
+  if (onGpu) usable = [...usable.filter((k) => k.gpuFirst), ...usable.filter((k) => !k.gpuFirst)];
   const tuned = tunedChoice(key);
   return usable.find((k) => k.name === tuned) ?? usable[0];
 }

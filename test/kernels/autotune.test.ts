@@ -39,9 +39,9 @@ describe('autotune', () => {
     const live = wg.memory().liveTensors;
     const results = await wg.autotune(() => step(x, w3, w1).backward());
     expect(wg.memory().liveTensors).toBe(live);
-    // All three passes of the 3x3 layer; forward and input gradient of the 1x1 (its weight
-    // gradient has one kernel).
-    expect(results.length).toBe(5);
+    // All three passes of both layers (each has the implicit GEMM beside the subgroup kernels).
+    expect(results.length).toBe(6);
+    expect(results.every((r) => 'implicit-gemm' in r.ms)).toBe(true);
     expect(results.filter((r) => 'gemm' in r.ms)).toHaveLength(2);
     for (const r of results) {
       const names = Object.keys(r.ms);

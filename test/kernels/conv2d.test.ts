@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, type Conv2dOptions, type ConvImplementation,
+  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, setConvRulesFor, convKernelFor, type Conv2dOptions, type ConvImplementation,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -184,6 +184,26 @@ describe.each(IMPLS)('conv2d vs float64 reference (%s)', (impl) => {
     it(name, async () => {
       F.setConvImplementation(impl);
       await checkAgainstReference(name, xs, ws, opts, withBias);
+    });
+  }
+});
+
+// The rules of a GPU adapter put the workgroup-tiled implicit GEMM first for every pass of an
+// ungrouped layer (grouped ones keep the subgroup kernels): the whole op, through autograd.
+describe('conv2d vs float64 reference (fast, the rules of a GPU)', () => {
+  const subset = [0, 1, 3, 4, 5, 6, 7, 9, 12, 14, 28].map((i) => shapes[i]);
+  for (const [name, xs, ws, opts, withBias] of subset) {
+    it(name, async () => {
+      F.setConvImplementation('fast');
+      const old = setConvRulesFor('gpu');
+      try {
+        const g = conv2dGeometry(xs, ws, opts);
+        const want = g.G === 1 ? 'implicit-gemm' : expect.not.stringMatching('implicit-gemm');
+        expect(['forward', 'input', 'weight'].map((pass) => convKernelFor(pass as 'forward', g))).toEqual([want, want, want]);
+        await checkAgainstReference(name, xs, ws, opts, withBias);
+      } finally {
+        setConvRulesFor(old);
+      }
     });
   }
 });

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// Launcher for conv2d_implicit_gemm.wgsl: the three convolution passes as one workgroup-tiled
+// GEMM whose operands are gathered on the fly (the classic GPU structure, as in cuDNN's
+// implicit-GEMM algorithms). On a GPU it is the rules' kernel for weight gradients, the pass the
+// subgroup kernels tuned for lavapipe are slowest at there; for the forward and input passes it
+// is a candidate wg.autotune() times. Entries in conv2d.ts's kernel tables ('implicit-gemm').
+
+import implicitGemmSource from './wgsl/conv2d_implicit_gemm.wgsl';
+import { defineKernel, launch } from './launch.js';
+import { Uniforms } from './uniforms.js';
+import { reduce } from './reduce.js';
+import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { CONV2D_PARAM_FIELDS, type Conv2dGeometry } from './conv2d.js';
+
+const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, ['read', 'read', 'read_write', 'uniform', 'read']);
+
+const PASS = { forward: 0, input: 1, weight: 2 } as const;
+type GemmPass = keyof typeof PASS;
+
+const TILE = 64; // rows and columns of the output per workgroup (TILE in the shader)
+const SLAB = 16; // reduction steps per staging step (SLAB in the shader)
+/** Workgroups worth launching at least: a few per multiprocessor of a large GPU (132 on an H100). */
+const TARGET_WORKGROUPS = 512;
+/** The shortest stretch of the reduction worth a workgroup of its own (16 slabs). */
+const MIN_SPAN = 16 * SLAB;
+/** Partial outputs of a split reduction take at most this much memory. */
+const MAX_SPLIT_BYTES = 64 * 1024 * 1024;
+
+/** The GEMM a pass computes: out[rows, cols] = A[rows, t] · B[t, cols], t < reduction. */
+function gemmShape(pass: GemmPass, g: Conv2dGeometry): { rows: number; cols: number; reduction: number } {
+  if (pass === 'forward') return { rows: g.K, cols: g.N * g.PQ, reduction: g.CRS_g };
+  if (pass === 'input') return { rows: g.C, cols: g.N * g.H * g.W, reduction: g.K * g.R * g.S };
+  return { rows: g.K, cols: g.CRS_g, reduction: g.N * g.PQ };
+}
+
+/** Ungrouped layers whose tile grid fits one dispatch. */
+export function implicitGemmApplies(g: Conv2dGeometry): boolean {
+  if (g.G !== 1) return false;
+  return (['forward', 'input', 'weight'] as const).every((pass) => {
+    const { rows, cols } = gemmShape(pass, g);
+    return Math.ceil(cols / TILE) <= 65535 && Math.ceil(rows / TILE) <= 65535;
+  });
+}
+
+/**
+ * How many stretches to cut the reduction into: enough workgroups to fill a large GPU, each
+ * stretch at least MIN_SPAN steps, and the partial outputs within MAX_SPLIT_BYTES.
+ */
+export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: number; span: number } {
+  const { rows, cols, reduction } = gemmShape(pass, g);
+  const tiles = Math.ceil(rows / TILE) * Math.ceil(cols / TILE);
+  const byWork = Math.floor(TARGET_WORKGROUPS / tiles);
+  const byLength = Math.floor(reduction / MIN_SPAN);
+  const byMemory = Math.floor(MAX_SPLIT_BYTES / (4 * rows * cols));
+  const wanted = Math.max(1, Math.min(byWork, byLength, byMemory, 65535));
+  const span = Math.ceil(reduction / wanted / SLAB) * SLAB;
+  return { splits: Math.ceil(reduction / span), span };
+}
+
+function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string): Tensor {
+  const { rows, cols } = gemmShape(pass, g);
+  const { splits, span } = implicitGemmSplit(pass, g);
+  // With a split reduction each workgroup z writes a whole partial output; they are summed after.
+  const out = emptyTensor(splits > 1 ? [splits, ...outShape] : outShape, 'float32', label);
+  const params = new Uniforms();
+  for (const f of CONV2D_PARAM_FIELDS) params.u32(g[f]);
+  params.u32(span).u32(bias ? 1 : 0).u32(0).u32(0);
+  launch(kernel, {
+    buffers: [a.buffer, b.buffer, out.buffer, (bias ?? a).buffer],
+    params: params.finish(),
+    workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), splits],
+    constants: { PASS: PASS[pass], KR: g.R, KS: g.S },
+    label,
+  });
+  if (splits === 1) return out;
+  const summed = reduce('sum', out, [0]);
+  out.dispose();
+  return summed;
+}
+
+/** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0). */
+export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward');
+}
+
+/** dx from gy (N, K, P, Q) and w. */
+export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input');
+}
+
+/** dw from gy (N, K, P, Q) and x. */
+export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight');
+}

@@ -1,0 +1,93 @@
+// conv2d_implicit_gemm.wgsl (the workgroup-tiled implicit GEMM, all three passes) against the
+// float64 reference: odd sizes that leave partial tiles, strides, dilation, a 7x7 stem, 1x1
+// layers, bias, and reductions split across workgroups (partial outputs summed afterwards).
+import { describe, it, expect } from 'vitest';
+import * as wg from '../../src/index.js';
+import { conv2dGeometry, setConvRulesFor, type Conv2dOptions } from '../../src/kernels/conv2d.js';
+import {
+  conv2dForwardImplicitGemm, conv2dBackwardInputImplicitGemm, conv2dBackwardWeightImplicitGemm, implicitGemmApplies, implicitGemmSplit,
+} from '../../src/kernels/conv2d-gemm.js';
+import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/reference/conv2d.js';
+import { useDevice, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
+import { randomArray } from '../random-data.js';
+
+useDevice();
+
+const cases: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
+  ['3x3 p1, odd sizes, bias', [2, 5, 9, 11], [7, 5, 3, 3], { padding: 1 }, true],
+  ['3x3 s2 p1', [2, 6, 10, 9], [8, 6, 3, 3], { stride: 2, padding: 1 }, false],
+  ['1x1', [3, 16, 8, 8], [24, 16, 1, 1], {}, true],
+  ['1x1 s2', [3, 16, 8, 8], [24, 16, 1, 1], { stride: 2 }, false],
+  ['7x7 s2 p3 stem', [1, 3, 23, 23], [10, 3, 7, 7], { stride: 2, padding: 3 }, false],
+  ['dilation, non-square kernel, stride [1, 2], padding [1, 2]', [1, 4, 11, 10], [6, 4, 2, 3], { dilation: [2, 1], padding: [1, 2], stride: [1, 2] }, true],
+  ['70 output channels x 162 pixels: two tile rows, three tile columns', [2, 8, 9, 9], [70, 8, 3, 3], { padding: 1 }, false],
+  ['weight gradient split 4 ways (N·P·Q = 1024)', [4, 8, 16, 16], [8, 8, 3, 3], { padding: 1 }, false],
+  ['forward split 2 ways (C·R·S = 576)', [1, 64, 6, 6], [16, 64, 3, 3], { padding: 1 }, true],
+];
+
+describe('implicit-GEMM convolution', () => {
+  for (const [name, xs, ws, opts, withBias] of cases) {
+    it(name, async () => {
+      const g = conv2dGeometry(xs, ws, opts);
+      expect(implicitGemmApplies(g)).toBe(true);
+      const xd = randomArray(xs.reduce((a, b) => a * b), 21);
+      const wd = randomArray(ws.reduce((a, b) => a * b), 22);
+      const bd = randomArray(g.K, 23);
+      const gyd = randomArray(g.N * g.K * g.PQ, 24);
+      const [x, w, b, gy] = [wg.tensor(xd, xs), wg.tensor(wd, ws), wg.tensor(bd, [g.K]), wg.tensor(gyd, [g.N, g.K, g.P, g.Q])];
+      const y = conv2dForwardImplicitGemm(x, w, withBias ? b : null, g);
+      const dx = conv2dBackwardInputImplicitGemm(gy, w, g);
+      const dw = conv2dBackwardWeightImplicitGemm(gy, x, g);
+      expect([[...y.shape], [...dx.shape], [...dw.shape]]).toEqual([[g.N, g.K, g.P, g.Q], xs, ws]);
+      expectClose(await y.data(), conv2dForwardRef(xd, wd, withBias ? bd : null, g), FORWARD_TOL, `${name} forward`);
+      expectClose(await dx.data(), conv2dBackwardInputRef(gyd, wd, g), GRAD_TOL, `${name} dx`);
+      expectClose(await dw.data(), conv2dBackwardWeightRef(gyd, xd, g), GRAD_TOL, `${name} dw`);
+      for (const t of [x, w, b, gy, y, dx, dw]) t.dispose();
+    });
+  }
+
+  it('splits long reductions when tiles are few, never into stretches under 256 steps', () => {
+    expect(implicitGemmSplit('weight', conv2dGeometry([4, 8, 16, 16], [8, 8, 3, 3], { padding: 1 })).splits).toBe(4);
+    expect(implicitGemmSplit('forward', conv2dGeometry([1, 64, 6, 6], [16, 64, 3, 3], { padding: 1 })).splits).toBe(2);
+    expect(implicitGemmSplit('forward', conv2dGeometry([3, 16, 8, 8], [24, 16, 1, 1])).splits).toBe(1);
+    // ResNet-50 at batch 32: a 64-channel 3x3 weight gradient has 9 tiles and 100,352 steps.
+    const g = conv2dGeometry([32, 64, 56, 56], [64, 64, 3, 3], { padding: 1 });
+    const { splits, span } = implicitGemmSplit('weight', g);
+    expect(splits).toBeGreaterThanOrEqual(32);
+    expect(span % 16).toBe(0);
+    expect(span * splits).toBeGreaterThanOrEqual(g.N * g.PQ);
+    expect(span * (splits - 1)).toBeLessThan(g.N * g.PQ);
+  });
+
+  it('does not take grouped convolutions', () => {
+    expect(implicitGemmApplies(conv2dGeometry([2, 4, 5, 5], [6, 2, 3, 3], { groups: 2, padding: 1 }))).toBe(false);
+  });
+});
+
+describe('a network under the rules of a GPU (implicit GEMM for every convolution pass)', () => {
+  it('gives the gradients the CPU rules give: CIFAR ResNet-8 with option-B shortcuts (1x1 s2), residual gradients folded', async () => {
+    const model = wg.models.cifarResnet(8, { shortcut: 'B' });
+    model.train();
+    const x = wg.randn([3, 3, 12, 12], { seed: 5 });
+    const run = async (rules: 'gpu' | 'cpu') => {
+      const previous = setConvRulesFor(rules);
+      try {
+        model.zeroGrad();
+        const kernels = await wg.profile(() => wg.scope(() => {
+          const out = model.forward(x) as wg.Tensor;
+          wg.mul(out, out).sum().backward();
+        }), { byKernel: true });
+        return { grads: await Promise.all(model.parameters().map((p) => p.grad!.data())), labels: kernels.map((k) => k.label) };
+      } finally {
+        setConvRulesFor(previous);
+      }
+    };
+    const cpu = await run('cpu');
+    const gpuRules = await run('gpu');
+    expect(gpuRules.labels.filter((l) => l.startsWith('conv2d')).every((l) => l.includes('conv2d_implicit_gemm'))).toBe(true);
+    expect(cpu.labels.some((l) => l.includes('conv2d_implicit_gemm'))).toBe(false);
+    gpuRules.grads.forEach((g, i) => expectClose(g, cpu.grads[i], 1e-4, `parameter ${i}`));
+    x.dispose();
+    model.dispose();
+  });
+});
