@@ -26,10 +26,14 @@ if [ "$phase" = probe ]; then
   run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
   exit 0
 fi
+run 45 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel
+run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
 run 100 models.txt node bench/models.js --train50 --json "$OUT/models.json"
 run 150 models.txt node bench/models.js --train50 --autotune --json "$OUT/models-tuned.json"
 if [ -d ../base ]; then
   (cd ../base && run 100 models-base.txt node bench/models.js --train50 --json "$OUT/models-base.json")
 fi
+run 60 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
+run 90 conv.txt node bench/conv.js
 cd "$root"
 run 75 torch.txt python3 bench/peers/torch_cuda.py --quick --json "$OUT/torch.json"
