@@ -10,9 +10,9 @@ import { defineKernel, launch } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { CONV2D_PARAM_FIELDS, type Conv2dGeometry } from './conv2d.js';
+import { CONV2D_PARAM_FIELDS, withEpilogue, type Conv2dGeometry, type ConvEpilogue } from './conv2d.js';
 
-const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, ['read', 'read', 'read_write', 'uniform', 'read']);
+const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, ['read', 'read', 'read_write', 'uniform', 'read', 'read']);
 
 const PASS = { forward: 0, input: 1, weight: 2 } as const;
 type GemmPass = keyof typeof PASS;
@@ -57,30 +57,35 @@ export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: 
   return { splits: Math.ceil(reduction / span), span };
 }
 
-function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string): Tensor {
+const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
+
+function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue = NO_EPILOGUE): Tensor {
   const { rows, cols } = gemmShape(pass, g);
   const { splits, span } = implicitGemmSplit(pass, g);
-  // With a split reduction each workgroup z writes a whole partial output; they are summed after.
+  // With a split reduction each workgroup z writes a whole partial output, summed afterwards, and
+  // the epilogue is a pass of its own; without one the kernel applies it as it stores.
+  const residual = epilogue.residual;
+  const fused = splits === 1 && (!residual || (residual.isContiguous && residual.offset === 0));
   const out = emptyTensor(splits > 1 ? [splits, ...outShape] : outShape, 'float32', label);
   const params = new Uniforms();
   for (const f of CONV2D_PARAM_FIELDS) params.u32(g[f]);
-  params.u32(span).u32(bias ? 1 : 0).u32(0).u32(0);
+  params.u32(span).u32(bias ? 1 : 0).u32(fused && epilogue.relu ? 1 : 0).u32(fused && residual ? 1 : 0);
   launch(kernel, {
-    buffers: [a.buffer, b.buffer, out.buffer, (bias ?? a).buffer],
+    buffers: [a.buffer, b.buffer, out.buffer, (bias ?? a).buffer, ((fused && residual) || a).buffer],
     params: params.finish(),
     workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), splits],
     constants: { PASS: PASS[pass], KR: g.R, KS: g.S },
     label,
   });
-  if (splits === 1) return out;
+  if (splits === 1) return fused ? out : withEpilogue(out, epilogue);
   const summed = reduce('sum', out, [0]);
   out.dispose();
-  return summed;
+  return withEpilogue(summed, epilogue);
 }
 
-/** y = conv2d(x, w) + b. x, w, b plain (contiguous, offset 0). */
-export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
-  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward');
+/** y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). */
+export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE): Tensor {
+  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue);
 }
 
 /** dx from gy (N, K, P, Q) and w. */

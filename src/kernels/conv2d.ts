@@ -838,7 +838,7 @@ const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
  * The epilogue as passes of its own, for the kernels without one (the 2-pixel and direct
  * kernels): the residual add + ReLU in one elementwise pass, or the ReLU alone. Consumes y.
  */
-function withEpilogue(y: Tensor, epilogue: ConvEpilogue): Tensor {
+export function withEpilogue(y: Tensor, epilogue: ConvEpilogue): Tensor {
   if (!epilogue.residual && !epilogue.relu) return y;
   const out = epilogue.residual ? binary(epilogue.relu ? 'addRelu' : 'add', y, epilogue.residual) : unary('relu', y);
   y.dispose();
@@ -881,7 +881,7 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: conv2dForwardRows },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e, 'tiled') },
-  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardImplicitGemm(x, w, b, g), e) },
+  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dForwardImplicitGemm },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -931,11 +931,16 @@ export function setConvRulesFor(kind: 'adapter' | 'gpu' | 'cpu'): 'adapter' | 'g
   return old;
 }
 
+/** The kernels that apply to g, in the order the rules prefer them on this adapter. */
+function byRules<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry): ConvKernel<A>[] {
+  const usable = kernels.filter((k) => k.applies(g));
+  const onGpu = rulesFor === 'adapter' ? !isCpuAdapter(gpu().info) : rulesFor === 'gpu';
+  return onGpu ? [...usable.filter((k) => k.gpuFirst), ...usable.filter((k) => !k.gpuFirst)] : usable;
+}
+
 /** The kernel that runs: the tuned one if measured (and still applicable), else the rules' first. */
 function chooseKernel<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry, key: string): ConvKernel<A> {
-  let usable = kernels.filter((k) => k.applies(g));
-  const onGpu = rulesFor === 'adapter' ? !isCpuAdapter(gpu().info) : rulesFor === 'gpu';
-  if (onGpu) usable = [...usable.filter((k) => k.gpuFirst), ...usable.filter((k) => !k.gpuFirst)];
+  const usable = byRules(kernels, g);
   const tuned = tunedChoice(key);
   return usable.find((k) => k.name === tuned) ?? usable[0];
 }
@@ -946,7 +951,7 @@ function chooseKernel<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGe
  */
 function offerProblem<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry, key: string, makeInputs: () => Tensor[], args: (inputs: Tensor[]) => A): void {
   if (!isCollectingTunables()) return;
-  const fast = kernels.filter((k) => k.applies(g) && k.name !== 'direct').map((k) => k.name);
+  const fast = byRules(kernels, g).filter((k) => k.name !== 'direct').map((k) => k.name); // the rules' choice first
   // Timed in the grad mode it was met in: under noGrad the packed weights are kept between calls.
   const grad = isGradEnabled();
   offerTunable({

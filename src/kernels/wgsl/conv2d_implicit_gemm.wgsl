@@ -28,11 +28,12 @@
 // a long reduction (N·P·Q = 100,352 at batch 32, 56x56), so one tile per workgroup would leave
 // most of a GPU idle. Workgroup z then takes one stretch of t (`span` steps) and writes its
 // partial tile to slice z of `out`; the launcher sums the slices (src/kernels/conv2d-gemm.ts).
-// The bias (forward only) is added by slice 0.
+// The bias (forward only) is added by slice 0. Without a split, the forward's epilogue (residual
+// add, ReLU) is applied as the tile is stored, saving a pass over the output.
 // On llvmpipe this is much slower than the subgroup kernels (workgroup memory and barriers buy
 // nothing on a CPU); there it is a candidate wg.autotune() may time, and the reference the
 // tests hold it to.
-// Bindings: 0 A source (w, w, gy), 1 B source (x, gy, x), 2 out, 3 params, 4 bias.
+// Bindings: 0 A source (w, w, gy), 1 B source (x, gy, x), 2 out, 3 params, 4 bias, 5 residual.
 
 struct Conv2dParams {   // the layer's geometry, CONV2D_PARAM_FIELDS in src/kernels/conv2d.ts
   N: u32, C: u32, H: u32, W: u32,
@@ -45,8 +46,9 @@ struct Conv2dParams {   // the layer's geometry, CONV2D_PARAM_FIELDS in src/kern
 struct Params {
   g: Conv2dParams,
   span: u32,           // reduction steps per workgroup z (a multiple of SLAB)
-  has_bias: u32,
-  _pad0: u32, _pad1: u32,
+  has_bias: u32,       // forward: add bias[k]
+  relu: u32,           // forward without a split: the epilogue, max(v, 0) after the residual
+  has_residual: u32,   // forward without a split: add residual[n, k, p, q] (a ResNet block's shortcut)
 }
 
 @group(0) @binding(0) var<storage, read> a_src: array<f32>;
@@ -54,6 +56,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> residual: array<f32>;
 
 override PASS: u32 = 0u;   // 0 forward, 1 input gradient, 2 weight gradient
 override KR: u32 = 3u;     // kernel height R and width S, as constants
@@ -218,7 +221,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (PASS == 0u && p.has_bias != 0u && wg.z == 0u) { add = bias[m]; }
     for (var j = 0u; j < 4u; j++) {
       let col = n0 + 4u * tx + j;
-      if (col < NC) { out[slice_offset + out_index(m, col)] = acc[i][j] + add; }
+      if (col >= NC) { continue; }
+      let at = out_index(m, col);
+      var v = acc[i][j] + add;
+      if (p.has_residual != 0u) { v += residual[at]; }
+      if (p.relu != 0u) { v = max(v, 0.0); }
+      out[slice_offset + at] = v;
     }
   }
 }
