@@ -7,7 +7,7 @@ import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../../src/kernels/reference/batch-norm.js';
-import { batchNormGeometry, BATCH_NORM_LAUNCH } from '../../src/kernels/batch-norm.js';
+import { batchNormGeometry, BATCH_NORM_LAUNCH, BATCH_NORM_GPU_LAUNCH } from '../../src/kernels/batch-norm.js';
 import { numel } from '../../src/tensor/shape.js';
 import { commands } from '../../src/tensor/queue.js';
 
@@ -106,6 +106,19 @@ describe('batchNorm vs the float64 reference', () => {
       expect(batchNormGeometry([8, 3, 16, 16]).P).toBeGreaterThan(4);
       await checkAgainstReference({ shape: [8, 3, 16, 16], training: true, affine: true, running: true });
       await checkAgainstReference({ shape: [8, 3, 5, 5], training: true, affine: true, running: true });
+    } finally {
+      Object.assign(BATCH_NORM_LAUNCH, saved);
+    }
+  });
+
+  it('gives the same results under the settings of a GPU (BATCH_NORM_GPU_LAUNCH: 256-lane workgroups)', async () => {
+    const saved = { ...BATCH_NORM_LAUNCH };
+    Object.assign(BATCH_NORM_LAUNCH, BATCH_NORM_GPU_LAUNCH, { minUnitsPerLane: 1 });
+    try {
+      expect(batchNormGeometry([16, 3, 32, 32]).reduceWG).toBe(256);
+      expect(batchNormGeometry([16, 3, 32, 32]).P).toBeGreaterThan(2);
+      await checkAgainstReference({ shape: [16, 3, 32, 32], training: true, affine: true, running: true });
+      await checkAgainstReference({ shape: [8, 5, 7, 7], training: true, affine: true, running: true });
     } finally {
       Object.assign(BATCH_NORM_LAUNCH, saved);
     }
