@@ -43,6 +43,8 @@ interface CachedKernel {
 }
 
 const BIND_GROUP_CACHE = 4096;
+let bindGroupHits = 0;
+let bindGroupMisses = 0;
 const bufferIds = new WeakMap<GPUBuffer, number>();
 let nextBufferId = 1;
 function bufferId(buffer: GPUBuffer): number {
@@ -168,10 +170,10 @@ export async function precompile(kernel: Kernel, constants?: Constants): Promise
   }
 }
 
-export function pipelineStats(): { kernels: number; pipelines: number; created: number } {
+export function pipelineStats(): { kernels: number; pipelines: number; created: number; bindGroupHits: number; bindGroupMisses: number } {
   let pipelines = 0;
   for (const e of cache.values()) pipelines += e.pipelines.size;
-  return { kernels: cache.size, pipelines, created: pipelinesCreated };
+  return { kernels: cache.size, pipelines, created: pipelinesCreated, bindGroupHits, bindGroupMisses };
 }
 
 export interface LaunchArgs {
@@ -219,7 +221,11 @@ function bindGroupFor(kernel: Kernel, entry: CachedKernel, buffers: readonly GPU
   let key = buffers.map(bufferId).join(',');
   if (uniform) key += `|${bufferId(uniform.buffer)}:${uniform.offset}:${uniform.size}`;
   let group = entry.bindGroups.get(key);
-  if (group) return group;
+  if (group) {
+    bindGroupHits++;
+    return group;
+  }
+  bindGroupMisses++;
   const entries: GPUBindGroupEntry[] = [];
   let b = 0;
   kernel.bindings.forEach((kind, binding) => {
