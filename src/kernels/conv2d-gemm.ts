@@ -6,13 +6,14 @@
 // is a candidate wg.autotune() times. Entries in conv2d.ts's kernel tables ('implicit-gemm').
 
 import implicitGemmSource from './wgsl/conv2d_implicit_gemm.wgsl';
-import { defineKernel, launch } from './launch.js';
+import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
-import { reduce } from './reduce.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { CONV2D_PARAM_FIELDS, withEpilogue, type Conv2dGeometry, type ConvEpilogue } from './conv2d.js';
 
-const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, ['read', 'read', 'read_write', 'uniform', 'read', 'read']);
+const BINDINGS = ['read', 'read', 'read_write', 'uniform', 'read', 'read'] as const;
+const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS);
+const sumKernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS, 'sum_splits');
 
 const PASS = { forward: 0, input: 1, weight: 2 } as const;
 type GemmPass = keyof typeof PASS;
@@ -62,25 +63,36 @@ const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
 function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue = NO_EPILOGUE): Tensor {
   const { rows, cols } = gemmShape(pass, g);
   const { splits, span } = implicitGemmSplit(pass, g);
-  // With a split reduction each workgroup z writes a whole partial output, summed afterwards, and
-  // the epilogue is a pass of its own; without one the kernel applies it as it stores.
+  // The epilogue (residual add, ReLU) is applied as the output is stored: by the GEMM itself, or
+  // with a split reduction (each workgroup z writing a whole partial output) by the pass that sums
+  // the partials. A residual that is a strided view is added in a pass of its own.
   const residual = epilogue.residual;
-  const fused = splits === 1 && (!residual || (residual.isContiguous && residual.offset === 0));
-  const out = emptyTensor(splits > 1 ? [splits, ...outShape] : outShape, 'float32', label);
+  const fused = !residual || (residual.isContiguous && residual.offset === 0);
   const params = new Uniforms();
   for (const f of CONV2D_PARAM_FIELDS) params.u32(g[f]);
   params.u32(span).u32(bias ? 1 : 0).u32(fused && epilogue.relu ? 1 : 0).u32(fused && residual ? 1 : 0);
+  const packed = params.finish();
+  const y = emptyTensor(outShape, 'float32', label);
+  const partials = splits > 1 ? emptyTensor([splits, ...outShape], 'float32', `${label} partial sums`) : y;
+  const extra = ((fused && residual) || a).buffer;
   launch(kernel, {
-    buffers: [a.buffer, b.buffer, out.buffer, (bias ?? a).buffer, ((fused && residual) || a).buffer],
-    params: params.finish(),
+    buffers: [a.buffer, b.buffer, partials.buffer, (bias ?? a).buffer, extra],
+    params: packed,
     workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), splits],
     constants: { PASS: PASS[pass], KR: g.R, KS: g.S },
     label,
   });
-  if (splits === 1) return fused ? out : withEpilogue(out, epilogue);
-  const summed = reduce('sum', out, [0]);
-  out.dispose();
-  return withEpilogue(summed, epilogue);
+  if (splits > 1) {
+    launch(sumKernel, {
+      buffers: [partials.buffer, b.buffer, y.buffer, a.buffer, extra],
+      params: packed,
+      workgroups: grid1d(rows * cols, 256),
+      constants: { PASS: PASS[pass], KR: g.R, KS: g.S },
+      label,
+    });
+    partials.dispose();
+  }
+  return fused ? y : withEpilogue(y, epilogue);
 }
 
 /** y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). */

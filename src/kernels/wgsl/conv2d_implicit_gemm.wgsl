@@ -27,9 +27,9 @@
 // Split reduction: a weight gradient has few tiles (64 x 576 for a 64-channel 3x3 layer) but
 // a long reduction (N·P·Q = 100,352 at batch 32, 56x56), so one tile per workgroup would leave
 // most of a GPU idle. Workgroup z then takes one stretch of t (`span` steps) and writes its
-// partial tile to slice z of `out`; the launcher sums the slices (src/kernels/conv2d-gemm.ts).
-// The bias (forward only) is added by slice 0. Without a split, the forward's epilogue (residual
-// add, ReLU) is applied as the tile is stored, saving a pass over the output.
+// partial tile to slice z of `out`; the entry point sum_splits (at the end) adds the slices.
+// The bias (forward only) is added by slice 0. The forward's epilogue (residual add, ReLU) is
+// applied as the output is stored: by this kernel, or after a split by sum_splits (at the end).
 // On llvmpipe this is much slower than the subgroup kernels (workgroup memory and barriers buy
 // nothing on a CPU); there it is a candidate wg.autotune() may time, and the reference the
 // tests hold it to.
@@ -47,8 +47,8 @@ struct Params {
   g: Conv2dParams,
   span: u32,           // reduction steps per workgroup z (a multiple of SLAB)
   has_bias: u32,       // forward: add bias[k]
-  relu: u32,           // forward without a split: the epilogue, max(v, 0) after the residual
-  has_residual: u32,   // forward without a split: add residual[n, k, p, q] (a ResNet block's shortcut)
+  relu: u32,           // forward epilogue: max(v, 0) after the residual
+  has_residual: u32,   // forward epilogue: add residual[n, k, p, q] (a ResNet block's shortcut)
 }
 
 @group(0) @binding(0) var<storage, read> a_src: array<f32>;
@@ -214,6 +214,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   // Store into slice z (each slice is a whole output tensor); in the forward pass the first
   // slice adds the bias of its output channel.
   let slice_offset = wg.z * M * NC;
+  let whole = p.span >= reduction();          // not split: the epilogue is applied here, else by sum_splits
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + 4u * ty + i;
     if (m >= M) { continue; }
@@ -224,9 +225,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       if (col >= NC) { continue; }
       let at = out_index(m, col);
       var v = acc[i][j] + add;
-      if (p.has_residual != 0u) { v += residual[at]; }
-      if (p.relu != 0u) { v = max(v, 0.0); }
+      if (whole && p.has_residual != 0u) { v += residual[at]; }
+      if (whole && p.relu != 0u) { v = max(v, 0.0); }
       out[slice_offset + at] = v;
     }
   }
+}
+
+// The second half of a split reduction: out[i] = epilogue(Σ_z partial[z][i]) in one pass, for the
+// M·NC values of the output (binding 0 holds the partials, binding 2 the output; the bias was
+// added by slice 0). One invocation per value; the grid may spill into y (65535-workgroup limit).
+@compute @workgroup_size(256)
+fn sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let total = rows() * cols();
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= total) { return; }
+  let splits = (reduction() + p.span - 1u) / p.span;
+  var v = 0.0;
+  for (var z = 0u; z < splits; z++) { v += a_src[z * total + i]; }
+  if (p.has_residual != 0u) { v += residual[i]; }
+  if (p.relu != 0u) { v = max(v, 0.0); }
+  out[i] = v;
 }
