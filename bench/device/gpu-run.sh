@@ -8,7 +8,9 @@
 #   probe: where a step's time goes on this GPU (per-kernel GPU timestamps, before and after
 #          wg.autotune), and the GEMM against the device's FMA ceiling.
 #   full:  the whole-model bench of this build (and of the baseline build, when packed), with and
-#          without autotuning, and PyTorch CUDA on the same workloads.
+#          without autotuning, per-kernel profiles, conv layers, GEMM, and PyTorch CUDA on the same
+#          workloads.
+#   models: the same without GEMM and PyTorch (a rerun after a change).
 phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -27,13 +29,15 @@ if [ "$phase" = probe ]; then
   exit 0
 fi
 run 45 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel
+run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
 run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
 run 100 models.txt node bench/models.js --train50 --json "$OUT/models.json"
 run 150 models.txt node bench/models.js --train50 --autotune --json "$OUT/models-tuned.json"
 if [ -d ../base ]; then
   (cd ../base && run 100 models-base.txt node bench/models.js --train50 --json "$OUT/models-base.json")
 fi
-run 60 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
 run 90 conv.txt node bench/conv.js
+[ "$phase" = models ] && exit 0
+run 60 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
 cd "$root"
 run 75 torch.txt python3 bench/peers/torch_cuda.py --quick --json "$OUT/torch.json"
