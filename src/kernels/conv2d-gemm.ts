@@ -12,18 +12,14 @@ import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { CONV2D_PARAM_FIELDS, withEpilogue, type Conv2dGeometry, type ConvEpilogue } from './conv2d.js';
 
 const BINDINGS = ['read', 'read', 'read_write', 'uniform', 'read', 'read'] as const;
-const kernels = {
-  64: defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS),
-  128: defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS, 'main_128'),
-};
-/** Output tile side: 64 (main, 4 x 4 per invocation) or 128 (main_128, 8 x 8). */
-export type GemmTile = keyof typeof kernels;
+const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS);
 const sumKernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS, 'sum_splits');
 
 const PASS = { forward: 0, input: 1, weight: 2 } as const;
 type GemmPass = keyof typeof PASS;
 
-const SLAB = 16; // reduction steps per staging step in main (main_128: 8); spans are multiples of it
+const TILE = 64; // rows and columns of the output per workgroup (TILE in the shader)
+const SLAB = 16; // reduction steps per staging step (SLAB in the shader)
 /** Workgroups worth launching at least: a few per multiprocessor of a large GPU (132 on an H100). */
 const TARGET_WORKGROUPS = 512;
 /** The shortest stretch of the reduction worth a workgroup of its own (16 slabs). */
@@ -39,11 +35,11 @@ function gemmShape(pass: GemmPass, g: Conv2dGeometry): { rows: number; cols: num
 }
 
 /** Ungrouped layers whose tile grid fits one dispatch. */
-export function implicitGemmApplies(g: Conv2dGeometry, tile: GemmTile = 64): boolean {
+export function implicitGemmApplies(g: Conv2dGeometry): boolean {
   if (g.G !== 1) return false;
   return (['forward', 'input', 'weight'] as const).every((pass) => {
     const { rows, cols } = gemmShape(pass, g);
-    return Math.ceil(cols / tile) <= 65535 && Math.ceil(rows / tile) <= 65535;
+    return Math.ceil(cols / TILE) <= 65535 && Math.ceil(rows / TILE) <= 65535;
   });
 }
 
@@ -51,9 +47,9 @@ export function implicitGemmApplies(g: Conv2dGeometry, tile: GemmTile = 64): boo
  * How many stretches to cut the reduction into: enough workgroups to fill a large GPU, each
  * stretch at least MIN_SPAN steps, and the partial outputs within MAX_SPLIT_BYTES.
  */
-export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry, tile: GemmTile = 64): { splits: number; span: number } {
+export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: number; span: number } {
   const { rows, cols, reduction } = gemmShape(pass, g);
-  const tiles = Math.ceil(rows / tile) * Math.ceil(cols / tile);
+  const tiles = Math.ceil(rows / TILE) * Math.ceil(cols / TILE);
   const byWork = Math.floor(TARGET_WORKGROUPS / tiles);
   const byLength = Math.floor(reduction / MIN_SPAN);
   const byMemory = Math.floor(MAX_SPLIT_BYTES / (4 * rows * cols));
@@ -64,9 +60,9 @@ export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry, tile: GemmT
 
 const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
 
-function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue: ConvEpilogue, tile: GemmTile): Tensor {
+function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue = NO_EPILOGUE): Tensor {
   const { rows, cols } = gemmShape(pass, g);
-  const { splits, span } = implicitGemmSplit(pass, g, tile);
+  const { splits, span } = implicitGemmSplit(pass, g);
   // The epilogue (residual add, ReLU) is applied as the output is stored: by the GEMM itself, or
   // with a split reduction (each workgroup z writing a whole partial output) by the pass that sums
   // the partials. A residual that is a strided view is added in a pass of its own.
@@ -79,10 +75,10 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   const y = emptyTensor(outShape, 'float32', label);
   const partials = splits > 1 ? emptyTensor([splits, ...outShape], 'float32', `${label} partial sums`) : y;
   const extra = ((fused && residual) || a).buffer;
-  launch(kernels[tile], {
+  launch(kernel, {
     buffers: [a.buffer, b.buffer, partials.buffer, (bias ?? a).buffer, extra],
     params: packed,
-    workgroups: [Math.ceil(cols / tile), Math.ceil(rows / tile), splits],
+    workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), splits],
     constants: { PASS: PASS[pass], KR: g.R, KS: g.S },
     label,
   });
@@ -100,16 +96,16 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
 }
 
 /** y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). */
-export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE, tile: GemmTile = 64): Tensor {
-  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue, tile);
+export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE): Tensor {
+  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue);
 }
 
 /** dx from gy (N, K, P, Q) and w. */
-export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, tile: GemmTile = 64): Tensor {
-  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input', NO_EPILOGUE, tile);
+export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input');
 }
 
 /** dw from gy (N, K, P, Q) and x. */
-export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry, tile: GemmTile = 64): Tensor {
-  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight', NO_EPILOGUE, tile);
+export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight');
 }

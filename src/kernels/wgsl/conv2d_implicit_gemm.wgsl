@@ -211,94 +211,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     workgroupBarrier();
   }
 
+  // Store into slice z (each slice is a whole output tensor); in the forward pass the first
+  // slice adds the bias of its output channel.
+  let slice_offset = wg.z * M * NC;
+  let whole = p.span >= reduction();          // not split: the epilogue is applied here, else by sum_splits
   for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) { store(m0 + 4u * ty + i, n0 + 4u * tx + j, acc[i][j], wg.z); }
-  }
-}
-
-// Store out[m, col] = v into slice z (each slice is a whole output tensor). In the forward pass
-// slice 0 adds the bias of its output channel; without a split, the epilogue is applied here
-// (with one, sum_splits applies it).
-fn store(m: u32, col: u32, acc: f32, z: u32) {
-  if (m >= rows() || col >= cols()) { return; }
-  let at = out_index(m, col);
-  var v = acc;
-  if (PASS == 0u && p.has_bias != 0u && z == 0u) { v += bias[m]; }
-  let whole = p.span >= reduction();
-  if (whole && p.has_residual != 0u) { v += residual[at]; }
-  if (whole && p.relu != 0u) { v = max(v, 0.0); }
-  out[z * rows() * cols() + at] = v;
-}
-
-// ---- main_128: 128 x 128 tiles, 8 x 8 outputs per invocation ------------------------------------
-// The same GEMM with twice the tile side. Per reduction step an invocation reads 4 vec4s of
-// workgroup memory for 64 multiply-adds (main: 2 for 16), so staging memory bandwidth stops
-// bounding it at half the FMA rate. Its rows are 4ty..4ty+3 and 64+4ty..64+4ty+3 (columns
-// likewise), so the 16 invocations of a row read 16 adjacent vec4s. Slabs of 8 steps keep the
-// staged A and B within 16 KiB of workgroup memory. For large layers; the launcher splits the
-// reduction to keep a GPU busy where tiles are few.
-
-const TILE2 = 128u;
-const SLAB2 = 8u;
-const A_ROW2 = TILE2 / 4u + 1u;                  // padded as in main
-var<workgroup> As2: array<vec4<f32>, 264>;       // [SLAB2][A_ROW2]
-var<workgroup> Bs2: array<vec4<f32>, 256>;       // [SLAB2][TILE2 / 4]
-
-@compute @workgroup_size(16, 16)
-fn main_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = rows();
-  let NC = cols();
-  let m0 = wg.y * TILE2;
-  let n0 = wg.x * TILE2;
-  let t_begin = wg.z * p.span;
-  let t_end = min(reduction(), t_begin + p.span);
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * THREADS + tx;
-
-  // Staging: A rows tid / 8 + 32e at step tid % 8; B column tid % 128 at steps tid / 128 + 2e.
-  let a_t = tid % SLAB2;
-  let a_stride = a_row_stride();
-  let b_col = n0 + tid % TILE2;
-  let b_ok = b_col < NC;
-  let column = decode_column(min(b_col, NC - 1u));
-
-  var acc: array<vec4<f32>, 16>;               // acc[4h + i][j]: h = 2 (row half) + (column half)
-  for (var t0 = t_begin; t0 < t_end; t0 += SLAB2) {
-    let a_ok = t0 + a_t < t_end;
-    let a_base = a_offset(t0 + a_t);
-    for (var e = 0u; e < 4u; e++) {
-      let am = tid / SLAB2 + 32u * e;
-      var av = 0.0;
-      if (a_ok && m0 + am < M) { av = a_src[a_base + (m0 + am) * a_stride]; }
-      As2[a_t * A_ROW2 + am / 4u][am % 4u] = av;
-      let bt = tid / TILE2 + 2u * e;
-      let bn = tid % TILE2;
-      var bv = 0.0;
-      if (b_ok && t0 + bt < t_end) { bv = load_b(column, t0 + bt); }
-      Bs2[bt * 32u + bn / 4u][bn % 4u] = bv;
-    }
-    workgroupBarrier();
-    for (var t = 0u; t < SLAB2; t++) {
-      let a_lo = As2[t * A_ROW2 + ty];           // rows 4ty .. 4ty+3
-      let a_hi = As2[t * A_ROW2 + 16u + ty];     // rows 64+4ty .. 64+4ty+3
-      let b_lo = Bs2[t * 32u + tx];              // columns 4tx .. 4tx+3
-      let b_hi = Bs2[t * 32u + 16u + tx];        // columns 64+4tx .. 64+4tx+3
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] = fma(vec4<f32>(a_lo[i]), b_lo, acc[i]);
-        acc[4u + i] = fma(vec4<f32>(a_lo[i]), b_hi, acc[4u + i]);
-        acc[8u + i] = fma(vec4<f32>(a_hi[i]), b_lo, acc[8u + i]);
-        acc[12u + i] = fma(vec4<f32>(a_hi[i]), b_hi, acc[12u + i]);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  for (var h = 0u; h < 4u; h++) {
-    let row0 = m0 + 64u * (h / 2u) + 4u * ty;
-    let col0 = n0 + 64u * (h % 2u) + 4u * tx;
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) { store(row0 + i, col0 + j, acc[4u * h + i][j], wg.z); }
+    let m = m0 + 4u * ty + i;
+    if (m >= M) { continue; }
+    var add = 0.0;
+    if (PASS == 0u && p.has_bias != 0u && wg.z == 0u) { add = bias[m]; }
+    for (var j = 0u; j < 4u; j++) {
+      let col = n0 + 4u * tx + j;
+      if (col >= NC) { continue; }
+      let at = out_index(m, col);
+      var v = acc[i][j] + add;
+      if (whole && p.has_residual != 0u) { v += residual[at]; }
+      if (whole && p.relu != 0u) { v = max(v, 0.0); }
+      out[slice_offset + at] = v;
     }
   }
 }
