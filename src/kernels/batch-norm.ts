@@ -32,7 +32,7 @@ const statsKernels = {
   vec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_vec4'),
   splitVec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_split_vec4'),
 };
-const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
+const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform', 'read_write']);
 const applyBindings = ['read', 'read', 'read_write', 'uniform'] as const;
 const forwardKernels = {
   scalar: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main'),
@@ -194,6 +194,8 @@ export interface BatchNormStatsArgs {
   /** Plain (contiguous, offset 0) (C) tensors, or null. */
   weight: Tensor | null;
   bias: Tensor | null;
+  /** An int32 counter (num_batches_tracked) that the training finalize pass increments, or null. */
+  counter?: Tensor | null;
 }
 
 /**
@@ -227,8 +229,9 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
   const update = a.training && a.runningMean !== null && a.runningVar !== null;
   const params = new Uniforms()
     .u32(g.C).u32(g.P).f32(g.M).f32(a.eps)
-    .f32(a.momentum).u32(a.runningMean?.offset ?? 0).u32(a.runningVar?.offset ?? 0).u32(0)
+    .f32(a.momentum).u32(a.runningMean?.offset ?? 0).u32(a.runningVar?.offset ?? 0).u32(a.counter?.offset ?? 0)
     .finish();
+  const count = a.training && a.counter ? a.counter : null;
   launch(finalizeKernel, {
     buffers: [
       partial,
@@ -237,6 +240,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
       a.runningMean?.buffer ?? placeholder(),
       a.runningVar?.buffer ?? placeholder(),
       stats.buffer,
+      count?.buffer ?? placeholder(),
     ],
     params,
     workgroups: grid1d(g.C, FINALIZE_WG),
@@ -246,6 +250,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
       UPDATE_RUNNING: update ? 1 : 0,
       HAS_WEIGHT: a.weight ? 1 : 0,
       HAS_BIAS: a.bias ? 1 : 0,
+      COUNT: count ? 1 : 0,
     },
     label: 'batchNorm finalize',
   });

@@ -236,6 +236,19 @@ describe('batchNorm behaviour', () => {
     for (const t of [x, rm, rv]) t.dispose();
   });
 
+  it('counts training calls in numBatchesTracked (once per call, many channels), not eval ones', async () => {
+    const x = wg.randn([2, 130, 3, 3], { seed: 4 });
+    const rm = wg.zeros([130]);
+    const rv = wg.ones([130]);
+    const counter = wg.tensor(Int32Array.from([5]));
+    for (let i = 0; i < 3; i++) F.batchNorm(x, rm, rv, null, null, { training: true, numBatchesTracked: counter }).dispose();
+    F.batchNorm(x, rm, rv, null, null, { training: false, numBatchesTracked: counter }).dispose();
+    expect(await counter.item()).toBe(8);
+    const bad = wg.zeros([1]);
+    expect(() => F.batchNorm(x, rm, rv, null, null, { training: true, numBatchesTracked: bad })).toThrow(/numBatchesTracked must be a one-element int32 tensor/);
+    for (const t of [x, rm, rv, counter, bad]) t.dispose();
+  });
+
   it('leaves no tensors or buffers behind', async () => {
     const x = wg.randn([2, 3, 8, 8], { seed: 1 });
     x.requiresGrad = true;

@@ -12,8 +12,13 @@
 //   scale = weight[c] * invstd   (weight = 1 when HAS_WEIGHT is false)
 //   shift = bias[c] - mean * scale   (bias = 0 when HAS_BIAS is false)
 //   stats[c] = (mean, invstd, scale, shift)     read by batch_norm_forward.wgsl and backward.
+// With COUNT (a BatchNorm module training), invocation 0 also adds 1 to num_batches_tracked, as
+// torch's module does on every training forward: one dispatch fewer per layer than a kernel of
+// its own. The counter stays on the GPU, so a step needs no upload for it and a loaded state
+// dict stays the single source of truth.
 // Bindings: 0 partial (read, (C*P) vec4), 1 weight (read, C), 2 bias (read, C),
-//           3 running_mean (read_write, C), 4 running_var (read_write, C), 5 stats (write, C vec4), 6 params.
+//           3 running_mean (read_write, C), 4 running_var (read_write, C), 5 stats (write, C vec4),
+//           6 params, 7 num_batches_tracked (read_write, i32).
 // Absent tensors are bound to small placeholder buffers and never read.
 // Reference: src/kernels/reference/batch-norm.ts. Launcher: src/kernels/batch-norm.ts.
 
@@ -25,7 +30,7 @@ struct FinalizeParams {
   momentum: f32,
   rm_offset: u32,    // element offsets of the running tensors in their buffers (views)
   rv_offset: u32,
-  _p0: u32,
+  count_offset: u32, // element offset of num_batches_tracked in its buffer
 }
 
 @group(0) @binding(0) var<storage, read> partial: array<vec4<f32>>;
@@ -35,16 +40,19 @@ struct FinalizeParams {
 @group(0) @binding(4) var<storage, read_write> running_var: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<vec4<f32>>;
 @group(0) @binding(6) var<uniform> p: FinalizeParams;
+@group(0) @binding(7) var<storage, read_write> num_batches_tracked: array<i32>;
 
 override WG: u32 = 64u;
 override TRAINING: bool = true;
 override UPDATE_RUNNING: bool = true;
 override HAS_WEIGHT: bool = true;
 override HAS_BIAS: bool = true;
+override COUNT: bool = false;     // training: num_batches_tracked += 1 (by invocation 0)
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
+  if (COUNT && c == 0u) { num_batches_tracked[p.count_offset] += 1; }
   if (c >= p.C) { return; }
   var mean: f32;
   var invstd: f32;

@@ -28,6 +28,11 @@ export interface BatchNormOptions {
   eps?: number;
   /** Return relu(batchNorm(x)), fused into the batch-norm passes (default false). */
   relu?: boolean;
+  /**
+   * A module's `num_batches_tracked` (int32, one element): incremented in training by the pass
+   * that updates the running statistics, instead of by a dispatch of its own (BatchNorm2d).
+   */
+  numBatchesTracked?: Tensor | null;
 }
 
 function validate(x: Tensor, params: [string, Tensor | null][], training: boolean, momentum: number, eps: number): void {
@@ -67,6 +72,13 @@ function validate(x: Tensor, params: [string, Tensor | null][], training: boolea
   }
 }
 
+function checkedCounter(t: Tensor | null): Tensor | null {
+  if (t && (t.dtype !== 'int32' || t.size !== 1 || !t.isContiguous)) {
+    throw new OpArgumentError(`batchNorm: numBatchesTracked must be a one-element int32 tensor, got ${t.describe()}`);
+  }
+  return t;
+}
+
 /**
  * Batch normalisation of x (N, C, *spatial) per channel C. `weight`/`bias` (C) may be null
  * (scale 1, shift 0); runningMean/runningVar (C) may be null in training (no update) and are
@@ -76,7 +88,7 @@ export function batchNorm(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {},
 ): Tensor {
-  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps', 'relu']);
+  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps', 'relu', 'numBatchesTracked']);
   if (opts.momentum === null) {
     throw new OpArgumentError('batchNorm: momentum null (a cumulative moving average) is not supported; pass a number in [0, 1]');
   }
@@ -91,7 +103,8 @@ export function batchNorm(
   const xp = plain(x);
   const wp = weight ? plain(weight) : null;
   const bp = bias ? plain(bias) : null;
-  const stats = batchNormStatistics(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp });
+  const counter = training ? checkedCounter(opts.numBatchesTracked ?? null) : null;
+  const stats = batchNormStatistics(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter });
   const y = batchNormApply(xp, stats, g, relu);
   if (bp && bp !== bias) bp.dispose();
 

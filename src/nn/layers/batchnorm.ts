@@ -13,7 +13,6 @@ import { Module, pyFloat, pyBool } from '../module.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { zeros, ones } from '../../ops/creation.js';
-import { counterAdd } from '../../kernels/counter.js';
 import * as F from '../functional/index.js';
 import { ones_, zeros_ } from '../init.js';
 
@@ -101,8 +100,9 @@ export class BatchNorm2d extends Module {
       momentum: this.momentum,
       eps: this.eps,
       relu,
+      // torch counts every training forward: the pass that finalises the statistics does it.
+      numBatchesTracked: this.training ? this.numBatchesTracked : null,
     });
-    if (this.training && this.numBatchesTracked) counterAdd(this.numBatchesTracked, 1);
     return y;
   }
 
