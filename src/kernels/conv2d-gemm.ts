@@ -60,7 +60,7 @@ export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: 
 
 const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
 
-function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue = NO_EPILOGUE): Tensor {
+function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue: ConvEpilogue, prefetch: boolean): Tensor {
   const { rows, cols } = gemmShape(pass, g);
   const { splits, span } = implicitGemmSplit(pass, g);
   // The epilogue (residual add, ReLU) is applied as the output is stored: by the GEMM itself, or
@@ -79,7 +79,7 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
     buffers: [a.buffer, b.buffer, partials.buffer, (bias ?? a).buffer, extra],
     params: packed,
     workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), splits],
-    constants: { PASS: PASS[pass], KR: g.R, KS: g.S },
+    constants: { PASS: PASS[pass], KR: g.R, KS: g.S, PREFETCH: prefetch ? 1 : 0 },
     label,
   });
   if (splits > 1) {
@@ -95,17 +95,20 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   return fused ? y : withEpilogue(y, epilogue);
 }
 
-/** y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). */
-export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE): Tensor {
-  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue);
+/**
+ * y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). `prefetch`: gather the
+ * next slab before computing the current one (the shader's PREFETCH; an autotune candidate).
+ */
+export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE, prefetch = false): Tensor {
+  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue, prefetch);
 }
 
 /** dx from gy (N, K, P, Q) and w. */
-export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
-  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input');
+export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, prefetch = false): Tensor {
+  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input', NO_EPILOGUE, prefetch);
 }
 
 /** dw from gy (N, K, P, Q) and x. */
-export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
-  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight');
+export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry, prefetch = false): Tensor {
+  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight', NO_EPILOGUE, prefetch);
 }

@@ -875,6 +875,8 @@ export type ConvPass = 'forward' | 'input' | 'weight';
 const fastApplies = (rows: number) => implementation !== 'direct' && rows >= MIN_FAST_ROWS;
 /** The workgroup-tiled implicit GEMM (conv2d-gemm.ts): every ungrouped layer. */
 const tiledApplies = (g: Conv2dGeometry) => implementation !== 'direct' && implicitGemmApplies(g);
+/** Its prefetching form: a candidate for wg.autotune() on GPUs only (a CPU gains nothing from it). */
+const prefetchApplies = (g: Conv2dGeometry) => tiledApplies(g) && gpuRules();
 
 const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e) },
@@ -883,6 +885,7 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e, 'tiled') },
   { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dForwardImplicitGemm },
+  { name: 'implicit-gemm-prefetch', applies: prefetchApplies, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, true) },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -902,6 +905,7 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: true, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
   { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardInputImplicitGemm },
+  { name: 'implicit-gemm-prefetch', applies: prefetchApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, true) },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
@@ -909,6 +913,7 @@ const WEIGHT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
   { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardWeightImplicitGemm },
+  { name: 'implicit-gemm-prefetch', applies: prefetchApplies, run: (gy, x, g) => conv2dBackwardWeightImplicitGemm(gy, x, g, true) },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 
@@ -925,6 +930,7 @@ function problemKey(pass: ConvPass, g: Conv2dGeometry, extra = ''): string {
 }
 
 let rulesFor: 'adapter' | 'gpu' | 'cpu' = 'adapter';
+const gpuRules = () => (rulesFor === 'adapter' ? !isCpuAdapter(gpu().info) : rulesFor === 'gpu');
 
 /**
  * Apply the rules of a GPU or of a CPU adapter whatever the adapter is ('adapter': its own, the
@@ -939,8 +945,7 @@ export function setConvRulesFor(kind: 'adapter' | 'gpu' | 'cpu'): 'adapter' | 'g
 /** The kernels that apply to g, in the order the rules prefer them on this adapter. */
 function byRules<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry): ConvKernel<A>[] {
   const usable = kernels.filter((k) => k.applies(g));
-  const onGpu = rulesFor === 'adapter' ? !isCpuAdapter(gpu().info) : rulesFor === 'gpu';
-  return onGpu ? [...usable.filter((k) => k.gpuFirst), ...usable.filter((k) => !k.gpuFirst)] : usable;
+  return gpuRules() ? [...usable.filter((k) => k.gpuFirst), ...usable.filter((k) => !k.gpuFirst)] : usable;
 }
 
 /** The kernel that runs: the tuned one if measured (and still applicable), else the rules' first. */

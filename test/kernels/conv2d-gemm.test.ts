@@ -25,8 +25,10 @@ const cases: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['forward split 2 ways (C·R·S = 576)', [1, 64, 6, 6], [16, 64, 3, 3], { padding: 1 }, true],
 ];
 
-describe('implicit-GEMM convolution', () => {
-  for (const [name, xs, ws, opts, withBias] of cases) {
+// The prefetching form on a subset (each shape compiles three pipelines, ~1.5 s each on lavapipe).
+const PREFETCH_CASES = new Set([0, 5, 7, 8]);
+describe.each([false, true])('implicit-GEMM convolution (prefetch %s)', (prefetch) => {
+  for (const [name, xs, ws, opts, withBias] of cases.filter((_, i) => !prefetch || PREFETCH_CASES.has(i))) {
     it(name, async () => {
       const g = conv2dGeometry(xs, ws, opts);
       expect(implicitGemmApplies(g)).toBe(true);
@@ -35,9 +37,9 @@ describe('implicit-GEMM convolution', () => {
       const bd = randomArray(g.K, 23);
       const gyd = randomArray(g.N * g.K * g.PQ, 24);
       const [x, w, b, gy] = [wg.tensor(xd, xs), wg.tensor(wd, ws), wg.tensor(bd, [g.K]), wg.tensor(gyd, [g.N, g.K, g.P, g.Q])];
-      const y = conv2dForwardImplicitGemm(x, w, withBias ? b : null, g);
-      const dx = conv2dBackwardInputImplicitGemm(gy, w, g);
-      const dw = conv2dBackwardWeightImplicitGemm(gy, x, g);
+      const y = conv2dForwardImplicitGemm(x, w, withBias ? b : null, g, undefined, prefetch);
+      const dx = conv2dBackwardInputImplicitGemm(gy, w, g, prefetch);
+      const dw = conv2dBackwardWeightImplicitGemm(gy, x, g, prefetch);
       expect([[...y.shape], [...dx.shape], [...dw.shape]]).toEqual([[g.N, g.K, g.P, g.Q], xs, ws]);
       expectClose(await y.data(), conv2dForwardRef(xd, wd, withBias ? bd : null, g), FORWARD_TOL, `${name} forward`);
       expectClose(await dx.data(), conv2dBackwardInputRef(gyd, wd, g), GRAD_TOL, `${name} dx`);
@@ -46,6 +48,9 @@ describe('implicit-GEMM convolution', () => {
     });
   }
 
+});
+
+describe('implicit-GEMM epilogue and launch geometry', () => {
   it('applies the forward epilogue (residual add, ReLU) as it stores, or after summing a split', async () => {
     for (const [xs, ws] of [[[2, 5, 9, 11], [7, 5, 3, 3]], [[1, 64, 6, 6], [16, 64, 3, 3]]]) {
       const g = conv2dGeometry(xs, ws, { padding: 1 });

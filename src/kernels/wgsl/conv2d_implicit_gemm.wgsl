@@ -62,6 +62,7 @@ override PASS: u32 = 0u;   // 0 forward, 1 input gradient, 2 weight gradient
 override KR: u32 = 3u;     // kernel height R and width S, as constants
 override KS: u32 = 3u;
 override KRS: u32 = KR * KS;   // derived; the launcher leaves it alone
+override PREFETCH: bool = false;  // gather the next slab before computing this one (see main)
 
 const TILE = 64u;    // rows and columns of out per workgroup
 const SLAB = 16u;    // reduction steps per staging step
@@ -164,6 +165,24 @@ fn out_index(m: u32, col: u32) -> u32 {
   return m * p.g.CRS_g + col;                                                           // dw[m, c, r, s]
 }
 
+// Gather an invocation's share of the slab that starts at t0: A rows tid / 16 + 16e at step
+// t0 + a_t, and B's column at steps t0 + tid / 64 + 4e (e = 0..3); zeros outside the problem.
+fn gather(ra: ptr<function, array<f32, 4>>, rb: ptr<function, array<f32, 4>>, t0: u32, t_end: u32,
+          m0: u32, M: u32, a_t: u32, a_stride: u32, tid: u32, b_ok: bool, column: Column) {
+  let a_ok = t0 + a_t < t_end;
+  let a_base = a_offset(t0 + a_t);
+  for (var e = 0u; e < 4u; e++) {
+    let am = tid / SLAB + 16u * e;
+    var av = 0.0;
+    if (a_ok && m0 + am < M) { av = a_src[a_base + (m0 + am) * a_stride]; }
+    (*ra)[e] = av;
+    let bt = tid / TILE + 4u * e;
+    var bv = 0.0;
+    if (b_ok && t0 + bt < t_end) { bv = load_b(column, t0 + bt); }
+    (*rb)[e] = bv;
+  }
+}
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = rows();
@@ -184,22 +203,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let b_ok = b_col < NC;
   let column = decode_column(min(b_col, NC - 1u));
 
+  // This invocation's 4 + 4 elements of the first slab, in registers.
+  var ra: array<f32, 4>;
+  var rb: array<f32, 4>;
+  gather(&ra, &rb, t_begin, t_end, m0, M, a_t, a_stride, tid, b_ok, column);
+
   var acc: array<vec4<f32>, 4>;                // acc[i][j] = out[m0 + 4ty + i, n0 + 4tx + j]
   for (var t0 = t_begin; t0 < t_end; t0 += SLAB) {
-    let a_ok = t0 + a_t < t_end;
-    let a_base = a_offset(t0 + a_t);
     for (var e = 0u; e < 4u; e++) {
       let am = tid / SLAB + 16u * e;
-      var av = 0.0;
-      if (a_ok && m0 + am < M) { av = a_src[a_base + (m0 + am) * a_stride]; }
-      As[a_t * A_ROW + am / 4u][am % 4u] = av;
+      As[a_t * A_ROW + am / 4u][am % 4u] = ra[e];
       let bt = tid / TILE + 4u * e;
       let bn = tid % TILE;
-      var bv = 0.0;
-      if (b_ok && t0 + bt < t_end) { bv = load_b(column, t0 + bt); }
-      Bs[bt * 16u + bn / 4u][bn % 4u] = bv;
+      Bs[bt * 16u + bn / 4u][bn % 4u] = rb[e];
     }
     workgroupBarrier();
+    // With PREFETCH the next slab's gathers are issued before the multiply-adds of this one, so
+    // their memory latency overlaps arithmetic instead of stalling at the top of the next step.
+    let t_next = t0 + SLAB;
+    if (PREFETCH && t_next < t_end) { gather(&ra, &rb, t_next, t_end, m0, M, a_t, a_stride, tid, b_ok, column); }
     for (var t = 0u; t < SLAB; t++) {
       let a = As[t * A_ROW + ty];              // rows 4ty .. 4ty+3
       let b = Bs[t * 16u + tx];                // columns 4tx .. 4tx+3
@@ -209,6 +231,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
     }
     workgroupBarrier();
+    if (!PREFETCH && t_next < t_end) { gather(&ra, &rb, t_next, t_end, m0, M, a_t, a_stride, tid, b_ok, column); }
   }
 
   // Store into slice z (each slice is a whole output tensor); in the forward pass the first
