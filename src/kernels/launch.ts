@@ -105,9 +105,16 @@ function kernelEntry(kernel: Kernel): CachedKernel {
   return entry;
 }
 
+/**
+ * The pipeline cache's key for a set of override constants, in the order the caller wrote them
+ * (every launcher writes its constants in one fixed order; a different order would only build a
+ * second copy of the same pipeline). Built per dispatch, so kept cheap: no sort, no arrays.
+ */
 function constantsKey(constants: Constants | undefined): string {
   if (!constants) return '';
-  return Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',');
+  let key = '';
+  for (const k in constants) key += `${k}=${constants[k]},`;
+  return key;
 }
 
 /** Compiler diagnostics as `file:line:col: message` lines. */
@@ -200,26 +207,29 @@ export function launch(kernel: Kernel, args: LaunchArgs): void {
   const q = commands();
   const [x, y = 1, z = 1] = args.workgroups;
   if (x === 0 || y === 0 || z === 0) return; // empty tensor: nothing to do
-  const buffers = args.buffers.slice(0, kernel.bindings.length - (kernel.bindings.includes('uniform') ? 1 : 0));
+  // One walk over the bindings: check the buffers, note the written ones, build the cache key.
   let uniform: GPUBufferBinding | null = null;
-  if (kernel.bindings.includes('uniform')) {
-    if (!args.params) throw new Error(`launch(${kernel.name}): kernel needs a parameter struct`);
-    uniform = q.uniform(args.params);
-  }
+  let key = '';
   let b = 0;
-  kernel.bindings.forEach((kind, binding) => {
-    if (kind === 'uniform') return;
-    const buffer = buffers[b++];
+  const kinds = kernel.bindings;
+  for (let binding = 0; binding < kinds.length; binding++) {
+    if (kinds[binding] === 'uniform') {
+      if (!args.params) throw new Error(`launch(${kernel.name}): kernel needs a parameter struct`);
+      uniform = q.uniform(args.params);
+      key += `u${uniform.offset}:${uniform.size},`;
+      continue;
+    }
+    const buffer = args.buffers[b++];
     if (!buffer) throw new Error(`launch(${kernel.name}): binding ${binding} has no buffer`);
-    if (kind === 'read_write') markWritten(buffer);
-  });
-  q.dispatch(pipeline, bindGroupFor(kernel, entry, buffers, uniform), [x, y, z], dispatchLabel(kernel, args, q.timer?.byKernel ?? false));
+    if (kinds[binding] === 'read_write') markWritten(buffer);
+    key += `${bufferId(buffer)},`;
+  }
+  if (uniform) key += bufferId(uniform.buffer);
+  q.dispatch(pipeline, bindGroupFor(kernel, entry, key, args.buffers, uniform), [x, y, z], dispatchLabel(kernel, args, q.timer?.byKernel ?? false));
 }
 
 /** The bind group of these buffers (and this slice of the uniform arena) for the kernel's layout. */
-function bindGroupFor(kernel: Kernel, entry: CachedKernel, buffers: readonly GPUBuffer[], uniform: GPUBufferBinding | null): GPUBindGroup {
-  let key = buffers.map(bufferId).join(',');
-  if (uniform) key += `|${bufferId(uniform.buffer)}:${uniform.offset}:${uniform.size}`;
+function bindGroupFor(kernel: Kernel, entry: CachedKernel, key: string, buffers: readonly GPUBuffer[], uniform: GPUBufferBinding | null): GPUBindGroup {
   let group = entry.bindGroups.get(key);
   if (group) {
     bindGroupHits++;
