@@ -11,13 +11,15 @@
 // them to be built one by one as the first step reaches them. --only r20|r50 runs one row
 // (ResNet-20 train / ResNet-50 batch-1 inference) so each first step starts from a cold cache.
 // --autotune runs wg.autotune() on each workload first and lists the kernel choices it changed.
-//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--only r20|r50] [--json out.json]
+// --batch-limit N submits a batch every N dispatches instead of the adapter's default (queue.ts).
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--only r20|r50] [--batch-limit N] [--json out.json]
 
 import * as wg from '../src/index.js';
 import { Conv2d } from '../src/nn/layers/conv.js';
 import { Linear } from '../src/nn/layers/linear.js';
 import type { Module } from '../src/nn/module.js';
 import { measureFmaCeiling } from './ceiling.js';
+import { setBatchLimit } from '../src/tensor/queue.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -123,7 +125,9 @@ async function inferRow(name: string, model: Module, batch: number, size: number
 
 export async function run(): Promise<Row[]> {
   const info = await wg.init();
-  console.log(`# models — ${info.description || info.device} (LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'})`);
+  if (args.includes('--batch-limit')) setBatchLimit(option('batch-limit', 512));
+  console.log(`# models — ${info.description || info.device} (LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'}` +
+    `${args.includes('--batch-limit') ? `, batch limit ${option('batch-limit', 512)}` : ''})`);
   const ceiling = await measureFmaCeiling();
   console.log(`FMA ceiling: ${ceiling.toFixed(1)} GFLOP/s (same run); first step ${useWarmup ? 'after wg.warmup() (included)' : 'without warm-up'}`);
   const rows: Row[] = [];

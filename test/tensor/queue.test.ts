@@ -1,8 +1,10 @@
 // The queue's wait prediction (src/tensor/queue.ts, expectedFromWait): what a repeated workload
-// is expected to take next time, from one wait, and the napping wait (napWhilePending). No device
-// needed.
+// is expected to take next time, from one wait, and the napping wait (napWhilePending), without a
+// device; with one, the batch limit (setBatchLimit).
 import { describe, it, expect, vi } from 'vitest';
-import { expectedFromWait, napWhilePending } from '../../src/tensor/queue.js';
+import { expectedFromWait, napWhilePending, setBatchLimit, commands } from '../../src/tensor/queue.js';
+import * as wg from '../../src/index.js';
+import { useDevice } from '../helpers.js';
 
 describe('expectedFromWait', () => {
   it('counts the time after we looked (spinning) as slowed down by the spin', () => {
@@ -67,5 +69,41 @@ describe('napWhilePending', () => {
     await waited;
     clearInterval(ticker);
     expect(turns).toBeGreaterThan(3);
+  });
+});
+
+describe('setBatchLimit', () => {
+  useDevice();
+
+  it('submits a batch every n dispatches, with the same results, and rejects limits outside 1..512', async () => {
+    const a = wg.tensor([1, 2, 3, 4]);
+    const run = async () => {
+      const q = commands();
+      await wg.sync();
+      const before = q.submits;
+      let t = a;
+      for (let i = 0; i < 10; i++) {
+        const next = wg.add(t, 1);
+        if (t !== a) t.dispose();
+        t = next;
+      }
+      const values = [...(await t.data())];
+      t.dispose();
+      return { values, submits: q.submits - before };
+    };
+    const old = setBatchLimit(3);
+    try {
+      const small = await run();
+      setBatchLimit(512);
+      const whole = await run();
+      expect(small.values).toEqual([11, 12, 13, 14]);
+      expect(whole.values).toEqual(small.values);
+      expect(small.submits).toBeGreaterThanOrEqual(whole.submits + 3);
+    } finally {
+      setBatchLimit(old);
+    }
+    expect(() => setBatchLimit(0)).toThrow(/1\.\.512/);
+    expect(() => setBatchLimit(513)).toThrow(/1\.\.512/);
+    a.dispose();
   });
 });
