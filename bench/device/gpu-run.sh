@@ -33,6 +33,9 @@ run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
 run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
 run 100 models.txt node bench/models.js --train50 --json "$OUT/models.json"
 run 150 models.txt node bench/models.js --train50 --autotune --json "$OUT/models-tuned.json"
+# Submitting every 64 dispatches (the GPU default) against every 512 (before): ResNet-50 rows.
+run 60 models-batch.txt node bench/models.js --only r50 --train50 --batch-limit 512
+run 60 models-batch.txt node bench/models.js --only r50 --train50 --batch-limit 64
 if [ -d ../base ]; then
   (cd ../base && run 100 models-base.txt node bench/models.js --train50 --json "$OUT/models-base.json")
 fi
