@@ -28,19 +28,20 @@ if [ "$phase" = probe ]; then
   run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
   exit 0
 fi
-run 45 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel
-run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
-run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
-run 100 models.txt node bench/models.js --train50 --json "$OUT/models.json"
-run 150 models.txt node bench/models.js --train50 --autotune --json "$OUT/models-tuned.json"
+# In order of importance, so that a run cut short by its time limit keeps the headline rows.
+# (Logs only: at most 8 files come back from a run.)
+run 100 models.txt node bench/models.js --train50
+run 150 models.txt node bench/models.js --train50 --autotune
+[ "$phase" = full ] && (cd "$root" && run 75 torch.txt python3 bench/peers/torch_cuda.py --quick)
+if [ -d ../base ]; then
+  (cd ../base && run 100 models-base.txt node bench/models.js --train50)
+fi
 # Submitting every 64 dispatches (the GPU default) against every 512 (before): ResNet-50 rows.
 run 60 models-batch.txt node bench/models.js --only r50 --train50 --batch-limit 512
 run 60 models-batch.txt node bench/models.js --only r50 --train50 --batch-limit 64
-if [ -d ../base ]; then
-  (cd ../base && run 100 models-base.txt node bench/models.js --train50 --json "$OUT/models-base.json")
-fi
+run 45 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel
+run 75 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel --autotune
+run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
 run 90 conv.txt node bench/conv.js
 [ "$phase" = models ] && exit 0
 run 60 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
-cd "$root"
-run 75 torch.txt python3 bench/peers/torch_cuda.py --quick --json "$OUT/torch.json"
