@@ -6,7 +6,7 @@
 import { gpu, onClose, type GpuContext } from '../tensor/device.js';
 import { commands } from '../tensor/queue.js';
 import { ShaderCompilationError } from '../tensor/errors.js';
-import { markWritten } from '../tensor/storage.js';
+import { markWritten, bufferId } from '../tensor/storage.js';
 
 /** How a shader binding is used: read-only storage, read-write storage, or the uniform struct. */
 export type BindingKind = 'read' | 'read_write' | 'uniform';
@@ -45,13 +45,6 @@ interface CachedKernel {
 const BIND_GROUP_CACHE = 4096;
 let bindGroupHits = 0;
 let bindGroupMisses = 0;
-const bufferIds = new WeakMap<GPUBuffer, number>();
-let nextBufferId = 1;
-function bufferId(buffer: GPUBuffer): number {
-  let id = bufferIds.get(buffer);
-  if (id === undefined) bufferIds.set(buffer, (id = nextBufferId++));
-  return id;
-}
 
 const cache = new Map<Kernel, CachedKernel>();
 let cacheCtx: GpuContext | null = null;

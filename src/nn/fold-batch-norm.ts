@@ -20,7 +20,7 @@
 // weights while inference runs.
 
 import type { Tensor } from '../tensor/tensor.js';
-import { writeVersion } from '../tensor/storage.js';
+import { writeVersion, bufferId } from '../tensor/storage.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { add, sub, mul, div, pow, sqrt, neg } from '../ops/elementwise.js';
 import { scope } from '../tensor/scope.js';
@@ -51,14 +51,6 @@ const KEY = 'batchNormFold';
 function signature(conv: Conv2d, bn: BatchNorm2d): string {
   const parts = [conv.bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((t) => (t ? `${bufferId(t.buffer)}:${writeVersion(t.buffer)}` : '-'));
   return `${parts.join(',')},eps=${bn.eps}`;
-}
-
-const ids = new WeakMap<GPUBuffer, number>();
-let nextId = 1;
-function bufferId(buffer: GPUBuffer): number {
-  let id = ids.get(buffer);
-  if (id === undefined) ids.set(buffer, (id = nextId++));
-  return id;
 }
 
 /** w * scale and b * scale + shift for bn(conv(x)) (the header's formulas). */

@@ -52,6 +52,17 @@ export function writeVersion(buffer: GPUBuffer): number {
   return writeVersions.get(buffer) ?? 0;
 }
 
+// A small number naming each buffer, for cache keys (bind groups, folded weights). Never reused,
+// so a key that names a buffer destroyed since is simply never looked up again.
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+
+export function bufferId(buffer: GPUBuffer): number {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) bufferIds.set(buffer, (id = nextBufferId++));
+  return id;
+}
+
 /** Something computed from a storage's contents and owned by it (see Storage.derived). */
 interface Derived {
   version: number;
