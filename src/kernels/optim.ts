@@ -3,6 +3,7 @@
 // parameter tensor (no autograd; the optimizers in src/nn/optim call these).
 
 import sgdSource from './wgsl/sgd_update.wgsl';
+import sgdMultiSource from './wgsl/sgd_update_multi.wgsl';
 import adamSource from './wgsl/adam_update.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
@@ -11,6 +12,10 @@ import { gpu, type GpuContext } from '../tensor/device.js';
 import { copyContiguous } from './copy.js';
 
 const sgdKernel = defineKernel('sgd_update', sgdSource, ['read_write', 'read', 'read_write', 'uniform']);
+/** Parameters per dispatch in sgd_update_multi.wgsl (3 storage bindings each). */
+const SLOTS = 4;
+const SLOT_BINDINGS = ['read_write', 'read', 'read_write'] as const;
+const sgdMultiKernel = defineKernel('sgd_update_multi', sgdMultiSource, [...Array.from({ length: SLOTS }, () => SLOT_BINDINGS).flat(), 'uniform']);
 const adamKernel = defineKernel('adam_update', adamSource, ['read_write', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 
 /** Workgroup size and vec4s per invocation (the kernels' `override` constants). */
@@ -65,6 +70,18 @@ function dummyBuffer(): GPUBuffer {
   return dummy.buffer;
 }
 
+// Placeholders for the multi-parameter kernel's unused bindings. A buffer bound writable may not
+// be bound twice in one dispatch, so each writable binding of a slot gets its own.
+let placeholders: { ctx: GpuContext; writable: GPUBuffer[] } | null = null;
+function placeholder(binding: number): GPUBuffer {
+  const ctx = gpu();
+  if (placeholders?.ctx !== ctx) {
+    const make = (i: number) => ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: `sgd_update_multi placeholder ${i}` });
+    placeholders = { ctx, writable: Array.from({ length: 3 * SLOTS }, (_, i) => make(i)) };
+  }
+  return placeholders.writable[binding];
+}
+
 /** The gradient as a vec4-aligned view: itself, or a contiguous copy the caller disposes. */
 function alignedGrad(grad: Tensor): Tensor {
   return grad.isContiguous && grad.offset % 4 === 0 ? grad : copyContiguous(grad);
@@ -98,6 +115,96 @@ export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | 
     label: 'sgd_update',
   });
   if (g !== grad) g.dispose();
+}
+
+/** One parameter's share of an SGD step (see sgdUpdateMany). */
+export interface SgdItem {
+  param: Tensor;
+  grad: Tensor;
+  momentumBuffer: Tensor | null;
+  /** Its first momentum step: the buffer is initialised to the gradient. */
+  firstStep: boolean;
+}
+
+let multiEnabled = true;
+/** Use sgd_update_multi.wgsl where the adapter can (default), or one dispatch per parameter; for tests and benchmarks. */
+export function setMultiTensorSgd(on: boolean): boolean {
+  const old = multiEnabled;
+  multiEnabled = on;
+  return old;
+}
+
+/** Whether this device can run sgd_update_multi.wgsl (12 storage bindings, pointer parameters). */
+function multiAvailable(): boolean {
+  const ctx = gpu();
+  return ctx.wgslFeatures.has('unrestricted_pointer_parameters') && ctx.device.limits.maxStorageBuffersPerShaderStage >= 3 * SLOTS;
+}
+
+/**
+ * One SGD step of several parameters with the same hyperparameters: SLOTS per dispatch with
+ * sgd_update_multi.wgsl where the device allows it, else one dispatch each (sgdUpdate). A
+ * parameter whose buffers another of the dispatch also binds (views of one buffer) starts a new
+ * dispatch, since WebGPU forbids binding a written buffer twice.
+ */
+export function sgdUpdateMany(items: readonly SgdItem[], h: Omit<SgdHyper, 'firstStep'>, cfg = DEFAULT_UPDATE_LAUNCH): void {
+  if (!multiEnabled || cfg.vec !== 1 || items.length < 2 || !multiAvailable()) {
+    for (const it of items) sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg);
+    return;
+  }
+  let chunk: SgdItem[] = [];
+  const bound = new Set<GPUBuffer>();
+  for (const it of items) {
+    const buffers = [it.param.buffer, it.grad.buffer, ...(it.momentumBuffer ? [it.momentumBuffer.buffer] : [])];
+    if (new Set(buffers).size < buffers.length) {
+      sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg); // aliases itself
+      continue;
+    }
+    if (chunk.length === SLOTS || buffers.some((b) => bound.has(b))) {
+      launchSgdMulti(chunk, h, cfg);
+      chunk = [];
+      bound.clear();
+    }
+    chunk.push(it);
+    for (const b of buffers) bound.add(b);
+  }
+  if (chunk.length > 0) launchSgdMulti(chunk, h, cfg);
+}
+
+function launchSgdMulti(chunk: SgdItem[], h: Omit<SgdHyper, 'firstStep'>, cfg: UpdateLaunch): void {
+  if (chunk.length === 1) {
+    const [it] = chunk;
+    sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg);
+    return;
+  }
+  const params = new Uniforms();
+  const buffers: GPUBuffer[] = [];
+  const copies: Tensor[] = [];
+  let groups = 0;
+  for (let k = 0; k < SLOTS; k++) {
+    const it = chunk[k];
+    if (!it) {
+      params.u32(0).u32(0).u32(0).u32(groups).u32(0).u32(0).u32(0).u32(0);
+      buffers.push(placeholder(3 * k), placeholder(3 * k + 1), placeholder(3 * k + 2));
+      continue;
+    }
+    checkParam(it.param);
+    const g = alignedGrad(it.grad);
+    if (g !== it.grad) copies.push(g);
+    const n = it.param.size;
+    params.u32(n).u32(it.param.offset / 4).u32(g.offset / 4).u32(groups).u32(it.firstStep ? 1 : 0).u32(0).u32(0).u32(0);
+    buffers.push(it.param.buffer, g.buffer, it.momentumBuffer?.buffer ?? placeholder(3 * k + 2));
+    groups += Math.ceil(Math.ceil(n / 4) / cfg.wg);
+  }
+  params.u32(chunk[0].momentumBuffer ? 1 : 0).u32(h.nesterov ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0)
+    .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay);
+  launch(sgdMultiKernel, {
+    buffers,
+    params: params.finish(),
+    workgroups: grid1d(groups * cfg.wg, cfg.wg),
+    constants: { WG: cfg.wg },
+    label: 'sgd_update',
+  });
+  for (const c of copies) c.dispose();
 }
 
 /** One Adam/AdamW step of `param`, in place; the state tensors are updated in place too. */

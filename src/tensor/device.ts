@@ -42,6 +42,8 @@ export interface GpuContext {
   hasSubgroups: boolean;
   hasF16: boolean;
   hasTimestamps: boolean;
+  /** WGSL language extensions the implementation offers (e.g. unrestricted_pointer_parameters). */
+  wgslFeatures: ReadonlySet<string>;
   /** Errors raised asynchronously by the GPU, thrown at the next sync point. */
   pendingErrors: Error[];
   lost: DeviceLostError | null;
@@ -126,6 +128,7 @@ export async function init(opts: InitOptions = {}): Promise<AdapterSummary> {
     hasSubgroups: device.features.has('subgroups' as GPUFeatureName) && subgroupSize >= 4,
     hasF16: device.features.has('shader-f16'),
     hasTimestamps: device.features.has('timestamp-query'),
+    wgslFeatures: new Set((navGpu as GPU & { wgslLanguageFeatures?: Iterable<string> }).wgslLanguageFeatures ?? []),
     pendingErrors: [],
     lost: null,
   };

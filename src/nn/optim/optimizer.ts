@@ -89,7 +89,7 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
 
   /** Check one group's hyperparameters; throw OpArgumentError naming the optimizer and `where`. */
   protected abstract validateGroup(group: Readonly<H>, where: string): void;
-  /** Update one parameter in place from its gradient (one fused kernel dispatch). */
+  /** Update one parameter in place from its gradient (a fused kernel dispatch, or a share of one: see finishGroup). */
   protected abstract updateParam(group: ParamGroup<H>, param: Tensor, grad: Tensor, state: ParamState): void;
   /** The state tensor names this group's update may keep, and those a parameter that has taken steps must have. */
   protected abstract stateNames(group: Readonly<H>): { allowed: string[]; required: string[] };
@@ -161,8 +161,12 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
         }
         this.updateParam(group, p, g, this.stateOf(p));
       }
+      this.finishGroup(group);
     });
   }
+
+  /** Called after updateParam for every parameter of a group: an optimizer that batches its dispatches launches them here. */
+  protected finishGroup(_group: ParamGroup<H>): void {}
 
   /** Drop every parameter's gradient: grad = null and its memory freed (torch's set_to_none). */
   zeroGrad(): void {

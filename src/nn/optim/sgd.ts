@@ -4,7 +4,7 @@
 
 import { Tensor, emptyTensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
-import { sgdUpdate, type SgdHyper } from '../../kernels/optim.js';
+import { sgdUpdateMany, type SgdHyper, type SgdItem } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -33,6 +33,9 @@ export interface SGDHyper extends GroupBase, Omit<SgdHyper, 'firstStep'> {}
  * State per parameter (momentum > 0 only): `momentum_buffer`.
  */
 export class SGD extends Optimizer<SGDHyper> {
+  /** The current group's updates, launched together by finishGroup. */
+  private pending: SgdItem[] = [];
+
   constructor(params: Params<SGDHyper>, opts: SGDOptions) {
     checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
     check(opts.lr !== undefined, 'SGD', 'the learning rate `lr` is required');
@@ -73,15 +76,21 @@ export class SGD extends Optimizer<SGDHyper> {
       buf = emptyTensor(param.shape, 'float32', 'momentum_buffer').keep();
       state.tensors.set('momentum_buffer', buf);
     }
-    sgdUpdate(param, grad, useMomentum ? buf : null, {
+    this.pending.push({ param, grad, momentumBuffer: useMomentum ? buf : null, firstStep });
+    state.step++;
+  }
+
+  /** The group's updates, several parameters per dispatch where the device allows (sgdUpdateMany). */
+  protected override finishGroup(group: ParamGroup<SGDHyper>): void {
+    const items = this.pending;
+    this.pending = [];
+    sgdUpdateMany(items, {
       lr: group.lr,
       momentum: group.momentum,
       dampening: group.dampening,
       weightDecay: group.weightDecay,
       nesterov: group.nesterov,
       maximize: group.maximize,
-      firstStep,
     });
-    state.step++;
   }
 }
