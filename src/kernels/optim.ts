@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Launchers for sgd_update.wgsl and adam_update.wgsl: one fused in-place optimizer update per
-// parameter tensor (no autograd; the optimizers in src/nn/optim call these).
+// Launchers for sgd_update.wgsl and adam_update.wgsl (one fused in-place optimizer update per
+// parameter tensor) and their multi-parameter forms sgd_update_multi.wgsl / adam_update_multi.wgsl
+// (4 / 3 tensors per dispatch where the adapter allows). No autograd; src/nn/optim calls these.
 
 import sgdSource from './wgsl/sgd_update.wgsl';
 import sgdMultiSource from './wgsl/sgd_update_multi.wgsl';
+import adamMultiSource from './wgsl/adam_update_multi.wgsl';
 import adamSource from './wgsl/adam_update.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
@@ -12,10 +14,16 @@ import { gpu, type GpuContext } from '../tensor/device.js';
 import { copyContiguous } from './copy.js';
 
 const sgdKernel = defineKernel('sgd_update', sgdSource, ['read_write', 'read', 'read_write', 'uniform']);
-/** Parameters per dispatch in sgd_update_multi.wgsl (3 storage bindings each). */
-const SLOTS = 4;
-const SLOT_BINDINGS = ['read_write', 'read', 'read_write'] as const;
-const sgdMultiKernel = defineKernel('sgd_update_multi', sgdMultiSource, [...Array.from({ length: SLOTS }, () => SLOT_BINDINGS).flat(), 'uniform']);
+/** Parameters per dispatch in sgd_update_multi.wgsl (3 storage bindings each: param, grad, momentum). */
+const SGD_SLOTS = 4;
+const sgdMultiKernel = defineKernel('sgd_update_multi', sgdMultiSource, [
+  ...Array.from({ length: SGD_SLOTS }, () => ['read_write', 'read', 'read_write'] as const).flat(), 'uniform',
+]);
+/** Parameters per dispatch in adam_update_multi.wgsl (5 storage bindings each: param, grad, m, v, vmax). */
+const ADAM_SLOTS = 3;
+const adamMultiKernel = defineKernel('adam_update_multi', adamMultiSource, [
+  ...Array.from({ length: ADAM_SLOTS }, () => ['read_write', 'read', 'read_write', 'read_write', 'read_write'] as const).flat(), 'uniform',
+]);
 const adamKernel = defineKernel('adam_update', adamSource, ['read_write', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 
 /** Workgroup size and vec4s per invocation (the kernels' `override` constants). */
@@ -70,16 +78,14 @@ function dummyBuffer(): GPUBuffer {
   return dummy.buffer;
 }
 
-// Placeholders for the multi-parameter kernel's unused bindings. A buffer bound writable may not
-// be bound twice in one dispatch, so each writable binding of a slot gets its own.
-let placeholders: { ctx: GpuContext; writable: GPUBuffer[] } | null = null;
+// Placeholders for the multi-parameter kernels' unused bindings. A buffer bound writable may not
+// be bound twice in one dispatch, so each binding gets its own.
+let placeholders: { ctx: GpuContext; buffers: GPUBuffer[] } | null = null;
 function placeholder(binding: number): GPUBuffer {
   const ctx = gpu();
-  if (placeholders?.ctx !== ctx) {
-    const make = (i: number) => ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: `sgd_update_multi placeholder ${i}` });
-    placeholders = { ctx, writable: Array.from({ length: 3 * SLOTS }, (_, i) => make(i)) };
-  }
-  return placeholders.writable[binding];
+  if (placeholders?.ctx !== ctx) placeholders = { ctx, buffers: [] };
+  placeholders.buffers[binding] ??= ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: `optimizer placeholder ${binding}` });
+  return placeholders.buffers[binding];
 }
 
 /** The gradient as a vec4-aligned view: itself, or a contiguous copy the caller disposes. */
@@ -127,84 +133,142 @@ export interface SgdItem {
 }
 
 let multiEnabled = true;
-/** Use sgd_update_multi.wgsl where the adapter can (default), or one dispatch per parameter; for tests and benchmarks. */
-export function setMultiTensorSgd(on: boolean): boolean {
+/** Use the multi-parameter kernels where the adapter can (default), or one dispatch per parameter; for tests and benchmarks. */
+export function setMultiTensorUpdates(on: boolean): boolean {
   const old = multiEnabled;
   multiEnabled = on;
   return old;
 }
 
-/** Whether this device can run sgd_update_multi.wgsl (12 storage bindings, pointer parameters). */
-function multiAvailable(): boolean {
+/** Whether this device can run a multi-parameter kernel with `bindings` storage bindings (pointer parameters, enough bindings). */
+function multiAvailable(bindings: number): boolean {
   const ctx = gpu();
-  return ctx.wgslFeatures.has('unrestricted_pointer_parameters') && ctx.device.limits.maxStorageBuffersPerShaderStage >= 3 * SLOTS;
+  return multiEnabled && ctx.wgslFeatures.has('unrestricted_pointer_parameters') && ctx.device.limits.maxStorageBuffersPerShaderStage >= bindings;
 }
 
 /**
- * One SGD step of several parameters with the same hyperparameters: SLOTS per dispatch with
- * sgd_update_multi.wgsl where the device allows it, else one dispatch each (sgdUpdate). A
- * parameter whose buffers another of the dispatch also binds (views of one buffer) starts a new
- * dispatch, since WebGPU forbids binding a written buffer twice.
+ * Cut a group's updates into dispatches of at most `slots` parameters, none binding a buffer twice
+ * (WebGPU forbids binding a written buffer twice in one dispatch: views of one buffer go to
+ * different dispatches). `one` updates a parameter alone, `many` a chunk of two or more.
  */
-export function sgdUpdateMany(items: readonly SgdItem[], h: Omit<SgdHyper, 'firstStep'>, cfg = DEFAULT_UPDATE_LAUNCH): void {
-  if (!multiEnabled || cfg.vec !== 1 || items.length < 2 || !multiAvailable()) {
-    for (const it of items) sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg);
-    return;
-  }
-  let chunk: SgdItem[] = [];
+function inChunks<T>(items: readonly T[], slots: number, buffersOf: (t: T) => GPUBuffer[], one: (t: T) => void, many: (chunk: T[]) => void): void {
+  let chunk: T[] = [];
   const bound = new Set<GPUBuffer>();
+  const flush = () => {
+    if (chunk.length === 1) one(chunk[0]);
+    else if (chunk.length > 1) many(chunk);
+    chunk = [];
+    bound.clear();
+  };
   for (const it of items) {
-    const buffers = [it.param.buffer, it.grad.buffer, ...(it.momentumBuffer ? [it.momentumBuffer.buffer] : [])];
+    const buffers = buffersOf(it);
     if (new Set(buffers).size < buffers.length) {
-      sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg); // aliases itself
+      one(it); // binds one buffer twice itself
       continue;
     }
-    if (chunk.length === SLOTS || buffers.some((b) => bound.has(b))) {
-      launchSgdMulti(chunk, h, cfg);
-      chunk = [];
-      bound.clear();
-    }
+    if (chunk.length === slots || buffers.some((b) => bound.has(b))) flush();
     chunk.push(it);
     for (const b of buffers) bound.add(b);
   }
-  if (chunk.length > 0) launchSgdMulti(chunk, h, cfg);
+  flush();
 }
 
-function launchSgdMulti(chunk: SgdItem[], h: Omit<SgdHyper, 'firstStep'>, cfg: UpdateLaunch): void {
-  if (chunk.length === 1) {
-    const [it] = chunk;
-    sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg);
+/** The slots' workgroups follow one another: the first workgroup of each, and the total. */
+function slotGroups(sizes: number[], cfg: UpdateLaunch): { first: number[]; total: number } {
+  const first: number[] = [];
+  let total = 0;
+  for (const n of sizes) {
+    first.push(total);
+    total += Math.ceil(Math.ceil(n / 4) / cfg.wg);
+  }
+  return { first, total };
+}
+
+/**
+ * One SGD step of several parameters with the same hyperparameters: SGD_SLOTS per dispatch with
+ * sgd_update_multi.wgsl where the device allows it, else one dispatch each (sgdUpdate).
+ */
+export function sgdUpdateMany(items: readonly SgdItem[], h: Omit<SgdHyper, 'firstStep'>, cfg = DEFAULT_UPDATE_LAUNCH): void {
+  const one = (it: SgdItem) => sgdUpdate(it.param, it.grad, it.momentumBuffer, { ...h, firstStep: it.firstStep }, cfg);
+  if (cfg.vec !== 1 || !multiAvailable(3 * SGD_SLOTS)) {
+    items.forEach(one);
     return;
   }
-  const params = new Uniforms();
-  const buffers: GPUBuffer[] = [];
-  const copies: Tensor[] = [];
-  let groups = 0;
-  for (let k = 0; k < SLOTS; k++) {
-    const it = chunk[k];
-    if (!it) {
-      params.u32(0).u32(0).u32(0).u32(groups).u32(0).u32(0).u32(0).u32(0);
-      buffers.push(placeholder(3 * k), placeholder(3 * k + 1), placeholder(3 * k + 2));
-      continue;
+  const buffersOf = (it: SgdItem) => [it.param.buffer, it.grad.buffer, ...(it.momentumBuffer ? [it.momentumBuffer.buffer] : [])];
+  inChunks(items, SGD_SLOTS, buffersOf, one, (chunk) => {
+    chunk.forEach((it) => checkParam(it.param));
+    const grads = chunk.map((it) => alignedGrad(it.grad));
+    const { first, total } = slotGroups(chunk.map((it) => it.param.size), cfg);
+    const params = new Uniforms();
+    const buffers: GPUBuffer[] = [];
+    for (let k = 0; k < SGD_SLOTS; k++) {
+      const it = chunk[k];
+      params.u32(it ? it.param.size : 0).u32(it ? it.param.offset / 4 : 0).u32(it ? grads[k].offset / 4 : 0).u32(first[k] ?? total)
+        .u32(it?.firstStep ? 1 : 0).u32(0).u32(0).u32(0);
+      buffers.push(it?.param.buffer ?? placeholder(3 * k), grads[k]?.buffer ?? placeholder(3 * k + 1), it?.momentumBuffer?.buffer ?? placeholder(3 * k + 2));
     }
-    checkParam(it.param);
-    const g = alignedGrad(it.grad);
-    if (g !== it.grad) copies.push(g);
-    const n = it.param.size;
-    params.u32(n).u32(it.param.offset / 4).u32(g.offset / 4).u32(groups).u32(it.firstStep ? 1 : 0).u32(0).u32(0).u32(0);
-    buffers.push(it.param.buffer, g.buffer, it.momentumBuffer?.buffer ?? placeholder(3 * k + 2));
-    groups += Math.ceil(Math.ceil(n / 4) / cfg.wg);
-  }
-  params.u32(chunk[0].momentumBuffer ? 1 : 0).u32(h.nesterov ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0)
-    .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay);
-  launch(sgdMultiKernel, {
-    buffers,
-    params: params.finish(),
-    workgroups: grid1d(groups * cfg.wg, cfg.wg),
-    constants: { WG: cfg.wg },
-    label: 'sgd_update',
+    // A group keeps momentum buffers for all its parameters or for none (SGD.updateParam).
+    params.u32(chunk[0].momentumBuffer ? 1 : 0).u32(h.nesterov ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0)
+      .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay);
+    launch(sgdMultiKernel, { buffers, params: params.finish(), workgroups: grid1d(total * cfg.wg, cfg.wg), constants: { WG: cfg.wg }, label: 'sgd_update' });
+    grads.forEach((g, k) => { if (g !== chunk[k].grad) g.dispose(); });
   });
-  for (const c of copies) c.dispose();
+}
+
+/** One parameter's share of an Adam step (see adamUpdateMany). */
+export interface AdamItem {
+  param: Tensor;
+  grad: Tensor;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+  maxExpAvgSq: Tensor | null;
+  /** What depends on the parameter's own step count t: lr / (1 - beta1^t), sqrt(1 - beta2^t). */
+  stepSize: number;
+  biasCorrection2Sqrt: number;
+  /** Its state tensors hold no data yet. */
+  firstStep: boolean;
+}
+
+/** A group's Adam hyperparameters, less what depends on each parameter's step count. */
+export type AdamGroupHyper = Omit<AdamHyper, 'stepSize' | 'biasCorrection2Sqrt' | 'firstStep'>;
+
+/**
+ * One Adam/AdamW step of several parameters with the same hyperparameters: ADAM_SLOTS per
+ * dispatch with adam_update_multi.wgsl where the device allows it, else one dispatch each.
+ */
+export function adamUpdateMany(items: readonly AdamItem[], h: AdamGroupHyper, cfg = DEFAULT_UPDATE_LAUNCH): void {
+  const one = (it: AdamItem) => adamUpdate(it.param, it.grad, it.expAvg, it.expAvgSq, it.maxExpAvgSq,
+    { ...h, stepSize: it.stepSize, biasCorrection2Sqrt: it.biasCorrection2Sqrt, firstStep: it.firstStep }, cfg);
+  if (cfg.vec !== 1 || !multiAvailable(5 * ADAM_SLOTS)) {
+    items.forEach(one);
+    return;
+  }
+  const buffersOf = (it: AdamItem) =>
+    [it.param.buffer, it.grad.buffer, it.expAvg.buffer, it.expAvgSq.buffer, ...(h.amsgrad && it.maxExpAvgSq ? [it.maxExpAvgSq.buffer] : [])];
+  inChunks(items, ADAM_SLOTS, buffersOf, one, (chunk) => {
+    for (const it of chunk) {
+      checkParam(it.param);
+      if (h.amsgrad && !it.maxExpAvgSq) throw new Error('wgslgrad internal: amsgrad update without max_exp_avg_sq');
+    }
+    const grads = chunk.map((it) => alignedGrad(it.grad));
+    const { first, total } = slotGroups(chunk.map((it) => it.param.size), cfg);
+    const params = new Uniforms();
+    const buffers: GPUBuffer[] = [];
+    for (let k = 0; k < ADAM_SLOTS; k++) {
+      const it = chunk[k];
+      params.u32(it ? it.param.size : 0).u32(it ? it.param.offset / 4 : 0).u32(it ? grads[k].offset / 4 : 0).u32(first[k] ?? total)
+        .u32(it?.firstStep ? 1 : 0).f32(it?.stepSize ?? 0).f32(it?.biasCorrection2Sqrt ?? 1).u32(0);
+      const b = 5 * k;
+      buffers.push(
+        it?.param.buffer ?? placeholder(b), grads[k]?.buffer ?? placeholder(b + 1), it?.expAvg.buffer ?? placeholder(b + 2),
+        it?.expAvgSq.buffer ?? placeholder(b + 3), (h.amsgrad && it?.maxExpAvgSq?.buffer) || placeholder(b + 4),
+      );
+    }
+    params.u32(h.amsgrad ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0).u32(0)
+      .f32(h.beta1).f32(h.beta2).f32(h.eps).f32(h.weightDecay).f32(h.decayFactor).f32(0).f32(0).f32(0);
+    launch(adamMultiKernel, { buffers, params: params.finish(), workgroups: grid1d(total * cfg.wg, cfg.wg), constants: { WG: cfg.wg }, label: 'adam_update' });
+    grads.forEach((g, k) => { if (g !== chunk[k].grad) g.dispose(); });
+  });
 }
 
 /** One Adam/AdamW step of `param`, in place; the state tensors are updated in place too. */

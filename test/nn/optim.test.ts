@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { gpu } from '../../src/tensor/device.js';
 import { useDevice, loadFixtures, fromFixture, expectClose, type FixtureCase } from '../helpers.js';
-import { sgdUpdate, adamUpdate, setMultiTensorSgd } from '../../src/kernels/optim.js';
+import { sgdUpdate, adamUpdate, setMultiTensorUpdates } from '../../src/kernels/optim.js';
 import { sgdStepRef, adamStepRef, adamStateRef, type SgdRefState, type AdamRefState, type AdamRefOptions, type SgdRefOptions } from '../../src/kernels/reference/optim.js';
 
 useDevice();
@@ -176,25 +176,31 @@ describe('optimizers vs float64 reference', () => {
   });
 });
 
-describe('SGD with several parameters per dispatch (sgd_update_multi.wgsl)', () => {
+describe('several parameters per dispatch (sgd_update_multi.wgsl, adam_update_multi.wgsl)', () => {
   // Sizes: tails of 1-3 lanes, one vec4, several workgroups (70,000 values); 9 parameters make
   // chunks of 4, 4 and 1; two views of one buffer cannot share a dispatch.
   const sizes = [1, 7, 15, 4, 70000, 1030, 3, 256, 2];
-  const configs: Opts[] = [{ lr: 0.1 }, { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 }, { lr: 0.05, momentum: 0.9, nesterov: true, maximize: true }];
+  const configs: Array<[string, Opts]> = [
+    ['sgd', { lr: 0.1 }],
+    ['sgd', { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 }],
+    ['sgd', { lr: 0.05, momentum: 0.9, nesterov: true, maximize: true }],
+    ['adam', { lr: 0.01, betas: [0.8, 0.95], eps: 1e-6, weightDecay: 0.02, amsgrad: true }],
+    ['adamw', { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05, maximize: true }],
+  ];
 
-  async function run(o: Opts, multi: boolean): Promise<{ values: number[][]; dispatches: number }> {
-    const old = setMultiTensorSgd(multi);
+  async function run(kind: string, o: Opts, multi: boolean): Promise<{ values: number[][]; dispatches: number }> {
+    const old = setMultiTensorUpdates(multi);
     try {
       const rnd = stream(5);
       const shared = wg.tensor(Float32Array.from({ length: 16 }, rnd));
       const params = [...sizes.map((n) => wg.tensor(Float32Array.from({ length: n }, rnd))), shared.slice(0, 0, 8), shared.slice(0, 8, 16)];
       for (const p of params) p.requiresGrad = true;
-      const opt = makeOptimizer('sgd', params, o);
+      const opt = makeOptimizer(kind, params, o);
       let dispatches = 0;
       for (let step = 0; step < 3; step++) {
         params.forEach((p) => { p.grad = wg.tensor(Float32Array.from({ length: p.size }, rnd), p.shape); });
         const prof = await wg.profile(() => opt.step());
-        dispatches = prof.find((r) => r.label === 'sgd_update')!.count;
+        dispatches = prof.find((r) => r.label === (kind === 'sgd' ? 'sgd_update' : 'adam_update'))!.count;
         opt.zeroGrad();
       }
       const values = await Promise.all(params.map(async (p) => [...(await p.data())]));
@@ -203,24 +209,26 @@ describe('SGD with several parameters per dispatch (sgd_update_multi.wgsl)', () 
       shared.dispose();
       return { values, dispatches };
     } finally {
-      setMultiTensorSgd(old);
+      setMultiTensorUpdates(old);
     }
   }
 
-  for (const o of configs) {
-    it(`gives bit-identical parameters with fewer dispatches: ${JSON.stringify(o)}`, async () => {
-      const single = await run(o, false);
-      const multi = await run(o, true);
+  for (const [kind, o] of configs) {
+    it(`gives bit-identical parameters with fewer dispatches: ${kind} ${JSON.stringify(o)}`, async () => {
+      const single = await run(kind, o, false);
+      const multi = await run(kind, o, true);
       expect(multi.values).toEqual(single.values);
       expect(single.dispatches).toBe(11);
-      if (gpuHasMulti()) expect(multi.dispatches).toBe(4); // [4 sizes] [4 sizes] [1 size + 1 view] [the other view]
+      // SGD, 4 per dispatch: [4 sizes] [4 sizes] [1 size + 1 view] [the other view];
+      // Adam, 3: [3] [3] [3] [the views, one each].
+      if (gpuHasMulti(kind === 'sgd' ? 12 : 15)) expect(multi.dispatches).toBe(kind === 'sgd' ? 4 : 5);
     });
   }
 });
 
-function gpuHasMulti(): boolean {
+function gpuHasMulti(bindings: number): boolean {
   const ctx = gpu();
-  return ctx.wgslFeatures.has('unrestricted_pointer_parameters') && ctx.device.limits.maxStorageBuffersPerShaderStage >= 12;
+  return ctx.wgslFeatures.has('unrestricted_pointer_parameters') && ctx.device.limits.maxStorageBuffersPerShaderStage >= bindings;
 }
 
 describe('optimizer state', () => {

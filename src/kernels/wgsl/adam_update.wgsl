@@ -15,8 +15,9 @@
 // treat them as zeros (beta * 0 + x == x, so this is bit-identical to zero-initialised state and
 // saves a fill pass).
 //
-// Scheduling: ONE dispatch per parameter tensor (see sgd_update.wgsl for why not one dispatch per
-// group); each element of p, g, m, v (and vmax) is loaded once and stored once.
+// Scheduling: one dispatch per parameter tensor (see sgd_update.wgsl for why not one per group;
+// adam_update_multi.wgsl updates 3 per dispatch where the adapter allows 15 storage bindings);
+// each element of p, g, m, v (and vmax) is loaded once and stored once.
 // Hyperparameters arrive in the uniform struct, so a scheduler changing lr or betas never
 // rebuilds a pipeline.
 //

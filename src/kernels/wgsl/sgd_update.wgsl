@@ -10,11 +10,12 @@
 // All of it happens in registers: each element of p, g and buf is loaded once and p and buf
 // stored once, where a chain of elementwise ops would make 5-7 passes over memory.
 //
-// Scheduling: ONE dispatch per parameter tensor. Parameters, gradients and optimizer state are
-// separate GPU buffers (autograd allocates each gradient), so a single dispatch over all
-// parameters of a group would need either a binding per tensor (WebGPU allows 8-10 storage
-// bindings per stage) or copying every tensor into a flat arena and back, which costs more
-// memory traffic than the update itself. A ResNet-18 step is ~62 dispatches in one command batch.
+// Scheduling: one dispatch per parameter tensor here. Parameters, gradients and optimizer state
+// are separate GPU buffers (autograd allocates each gradient), so a single dispatch over all
+// parameters of a group would need either a binding per tensor or copying every tensor into a
+// flat arena and back, which costs more memory traffic than the update itself. Where the adapter
+// allows 12 storage bindings per stage, sgd_update_multi.wgsl updates 4 tensors per dispatch;
+// this kernel is the fallback (and the one the multi kernel must match bit for bit).
 //
 // Hyperparameters arrive in the uniform struct, so changing lr (a scheduler) or momentum never
 // rebuilds a pipeline; only the workgroup shape is an `override`.

@@ -5,7 +5,7 @@
 import { Tensor, emptyTensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
 import { fillRange } from '../../kernels/fill.js';
-import { adamUpdate } from '../../kernels/optim.js';
+import { adamUpdateMany, type AdamItem } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -49,6 +49,9 @@ function adamDefaults(name: string, opts: AdamOptions, defaultDecay: number): Ad
 
 /** What Adam and AdamW share; they differ only in how weight decay enters the update. */
 abstract class AdamBase extends Optimizer<AdamHyper> {
+  /** The current group's updates, launched together by finishGroup. */
+  private pending: AdamItem[] = [];
+
   protected constructor(name: string, private readonly decoupled: boolean, params: Params<AdamHyper>, opts: AdamOptions, defaultDecay: number) {
     super(name, params, adamDefaults(name, opts, defaultDecay));
   }
@@ -86,19 +89,28 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     const maxExpAvgSq = group.amsgrad ? stateTensor('max_exp_avg_sq') : null;
     const [beta1, beta2] = group.betas;
     const t = state.step + 1;
-    adamUpdate(param, grad, expAvg, expAvgSq, maxExpAvgSq, {
+    this.pending.push({
+      param, grad, expAvg, expAvgSq, maxExpAvgSq, firstStep,
+      stepSize: group.lr / (1 - beta1 ** t),
+      biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** t),
+    });
+    state.step = t;
+  }
+
+  /** The group's updates, several parameters per dispatch where the device allows (adamUpdateMany). */
+  protected override finishGroup(group: ParamGroup<AdamHyper>): void {
+    const items = this.pending;
+    this.pending = [];
+    const [beta1, beta2] = group.betas;
+    adamUpdateMany(items, {
       beta1,
       beta2,
       eps: group.eps,
       weightDecay: this.decoupled ? 0 : group.weightDecay,
       decayFactor: this.decoupled ? 1 - group.lr * group.weightDecay : 1,
-      stepSize: group.lr / (1 - beta1 ** t),
-      biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** t),
       amsgrad: group.amsgrad,
       maximize: group.maximize,
-      firstStep,
     });
-    state.step = t;
   }
 }
 
