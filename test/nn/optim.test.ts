@@ -66,14 +66,16 @@ describe('optimizers vs PyTorch', () => {
   }
 });
 
+/** Every optimizer and its options that change the arithmetic (momentum forms, amsgrad, AdamW, maximize). */
+const configs: Array<[string, Opts]> = [
+  ['sgd', { lr: 0.1 }],
+  ['sgd', { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 }],
+  ['sgd', { lr: 0.05, momentum: 0.9, nesterov: true, maximize: true }],
+  ['adam', { lr: 0.01, betas: [0.8, 0.95], eps: 1e-6, weightDecay: 0.02, amsgrad: true }],
+  ['adamw', { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05, maximize: true }],
+];
+
 describe('optimizers vs float64 reference', () => {
-  const configs: Array<[string, Opts]> = [
-    ['sgd', { lr: 0.1 }],
-    ['sgd', { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 }],
-    ['sgd', { lr: 0.05, momentum: 0.9, nesterov: true, maximize: true }],
-    ['adam', { lr: 0.01, betas: [0.8, 0.95], eps: 1e-6, weightDecay: 0.02, amsgrad: true }],
-    ['adamw', { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05, maximize: true }],
-  ];
   const shapes = [[1], [7], [3, 5], [4, 4], [1030]];
   for (const [kind, o] of configs) {
     it(`${kind} ${JSON.stringify(o)} on shapes ${JSON.stringify(shapes)}`, async () => {
@@ -177,16 +179,9 @@ describe('optimizers vs float64 reference', () => {
 });
 
 describe('several parameters per dispatch (sgd_update_multi.wgsl, adam_update_multi.wgsl)', () => {
-  // Sizes: tails of 1-3 lanes, one vec4, several workgroups (70,000 values); 9 parameters make
-  // chunks of 4, 4 and 1; two views of one buffer cannot share a dispatch.
+  // Sizes: tails of 1-3 lanes, one vec4, several workgroups (70,000 values); 9 parameters and two
+  // views of one buffer, which cannot share a dispatch.
   const sizes = [1, 7, 15, 4, 70000, 1030, 3, 256, 2];
-  const configs: Array<[string, Opts]> = [
-    ['sgd', { lr: 0.1 }],
-    ['sgd', { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 }],
-    ['sgd', { lr: 0.05, momentum: 0.9, nesterov: true, maximize: true }],
-    ['adam', { lr: 0.01, betas: [0.8, 0.95], eps: 1e-6, weightDecay: 0.02, amsgrad: true }],
-    ['adamw', { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05, maximize: true }],
-  ];
 
   async function run(kind: string, o: Opts, multi: boolean): Promise<{ values: number[][]; dispatches: number }> {
     const old = setMultiTensorUpdates(multi);
