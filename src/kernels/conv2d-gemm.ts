@@ -2,8 +2,9 @@
 // Launcher for conv2d_implicit_gemm.wgsl: the three convolution passes as one workgroup-tiled
 // GEMM whose operands are gathered on the fly (the classic GPU structure, as in cuDNN's
 // implicit-GEMM algorithms). On a GPU it is the rules' first choice for every pass (for input
-// gradients after the stride-2 row kernel and the tiled GEMM of 1x1 layers); on lavapipe a
-// candidate wg.autotune() times. Entries in conv2d.ts's kernel tables ('implicit-gemm').
+// gradients after the stride-2 row kernel and the tiled GEMM of 1x1 layers); on a CPU adapter
+// it is not offered (setConvRulesFor('gpu') lets tests run it there). Entries in conv2d.ts's
+// kernel tables ('implicit-gemm', 'implicit-gemm-prefetch').
 
 import implicitGemmSource from './wgsl/conv2d_implicit_gemm.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';

@@ -873,10 +873,14 @@ export type ConvPass = 'forward' | 'input' | 'weight';
 
 /** The implicit-GEMM kernels need 2+ rows (output or input channels per group). */
 const fastApplies = (rows: number) => implementation !== 'direct' && rows >= MIN_FAST_ROWS;
-/** The workgroup-tiled implicit GEMM (conv2d-gemm.ts): every ungrouped layer. */
-const tiledApplies = (g: Conv2dGeometry) => implementation !== 'direct' && implicitGemmApplies(g);
-/** Its prefetching form: a candidate for wg.autotune() on GPUs only (a CPU gains nothing from it). */
-const prefetchApplies = (g: Conv2dGeometry) => tiledApplies(g) && gpuRules();
+/**
+ * The workgroup-tiled implicit GEMM (conv2d-gemm.ts): every ungrouped layer, on GPUs (on lavapipe
+ * workgroup memory and barriers buy nothing, it ran 4x+ slower than the subgroup kernels, and
+ * timing it only made wg.autotune() slower).
+ */
+const tiledApplies = (g: Conv2dGeometry) => implementation !== 'direct' && gpuRules() && implicitGemmApplies(g);
+/** Its prefetching form: a candidate for wg.autotune() on GPUs. */
+const prefetchApplies = tiledApplies;
 
 const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e) },

@@ -31,8 +31,7 @@
 // The bias (forward only) is added by slice 0. The forward's epilogue (residual add, ReLU) is
 // applied as the output is stored: by this kernel, or after a split by sum_splits (at the end).
 // On llvmpipe this is much slower than the subgroup kernels (workgroup memory and barriers buy
-// nothing on a CPU); there it is a candidate wg.autotune() may time, and the reference the
-// tests hold it to.
+// nothing on a CPU), so it runs there only in tests, which hold it to the float64 reference.
 // Bindings: 0 A source (w, w, gy), 1 B source (x, gy, x), 2 out, 3 params, 4 bias, 5 residual.
 
 struct Conv2dParams {   // the layer's geometry, CONV2D_PARAM_FIELDS in src/kernels/conv2d.ts
