@@ -7,7 +7,7 @@ import sgdSource from './wgsl/sgd_update.wgsl';
 import sgdMultiSource from './wgsl/sgd_update_multi.wgsl';
 import adamMultiSource from './wgsl/adam_update_multi.wgsl';
 import adamSource from './wgsl/adam_update.wgsl';
-import { defineKernel, launch, grid1d } from './launch.js';
+import { defineKernel, launch, grid1d, type Kernel } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor } from '../tensor/tensor.js';
 import { gpu, type GpuContext } from '../tensor/device.js';
@@ -173,15 +173,40 @@ function inChunks<T>(items: readonly T[], slots: number, buffersOf: (t: T) => GP
   flush();
 }
 
-/** The slots' workgroups follow one another: the first workgroup of each, and the total. */
-function slotGroups(sizes: number[], cfg: UpdateLaunch): { first: number[]; total: number } {
-  const first: number[] = [];
-  let total = 0;
-  for (const n of sizes) {
-    first.push(total);
-    total += Math.ceil(Math.ceil(n / 4) / cfg.wg);
+/** What a multi-parameter kernel needs per slot beyond the common fields, and for the group. */
+interface SlotLayout<T> {
+  kernel: Kernel;
+  slots: number;
+  label: string;
+  /** The slot struct's fields after (n, param_offset, grad_offset, first_group, first_step). */
+  slotFields: (u: Uniforms, it: T | undefined) => void;
+  /** The slot's bindings, param and grad first; null or undefined binds a placeholder. */
+  slotBuffers: (it: T | undefined, grad: Tensor | undefined) => Array<GPUBuffer | null | undefined>;
+  /** The group's fields after the slots. */
+  groupFields: (u: Uniforms, chunk: T[]) => void;
+}
+
+/**
+ * One dispatch of a multi-parameter kernel over `chunk`: the slots' workgroups follow one
+ * another (slot k owns first_group[k] onwards), unused slots have n = 0 and placeholder buffers.
+ */
+function launchSlots<T extends { param: Tensor; grad: Tensor; firstStep: boolean }>(layout: SlotLayout<T>, chunk: T[], cfg: UpdateLaunch): void {
+  chunk.forEach((it) => checkParam(it.param));
+  const grads = chunk.map((it) => alignedGrad(it.grad));
+  const params = new Uniforms();
+  const buffers: GPUBuffer[] = [];
+  let groups = 0;
+  for (let k = 0; k < layout.slots; k++) {
+    const it = chunk[k];
+    params.u32(it ? it.param.size : 0).u32(it ? it.param.offset / 4 : 0).u32(it ? grads[k].offset / 4 : 0).u32(groups).u32(it?.firstStep ? 1 : 0);
+    layout.slotFields(params, it);
+    const slot = layout.slotBuffers(it, grads[k]);
+    slot.forEach((b, j) => buffers.push(b ?? placeholder(slot.length * k + j)));
+    if (it) groups += Math.ceil(Math.ceil(it.param.size / 4) / cfg.wg);
   }
-  return { first, total };
+  layout.groupFields(params, chunk);
+  launch(layout.kernel, { buffers, params: params.finish(), workgroups: grid1d(groups * cfg.wg, cfg.wg), constants: { WG: cfg.wg }, label: layout.label });
+  grads.forEach((g, k) => { if (g !== chunk[k].grad) g.dispose(); });
 }
 
 /**
@@ -195,24 +220,17 @@ export function sgdUpdateMany(items: readonly SgdItem[], h: Omit<SgdHyper, 'firs
     return;
   }
   const buffersOf = (it: SgdItem) => [it.param.buffer, it.grad.buffer, ...(it.momentumBuffer ? [it.momentumBuffer.buffer] : [])];
-  inChunks(items, SGD_SLOTS, buffersOf, one, (chunk) => {
-    chunk.forEach((it) => checkParam(it.param));
-    const grads = chunk.map((it) => alignedGrad(it.grad));
-    const { first, total } = slotGroups(chunk.map((it) => it.param.size), cfg);
-    const params = new Uniforms();
-    const buffers: GPUBuffer[] = [];
-    for (let k = 0; k < SGD_SLOTS; k++) {
-      const it = chunk[k];
-      params.u32(it ? it.param.size : 0).u32(it ? it.param.offset / 4 : 0).u32(it ? grads[k].offset / 4 : 0).u32(first[k] ?? total)
-        .u32(it?.firstStep ? 1 : 0).u32(0).u32(0).u32(0);
-      buffers.push(it?.param.buffer ?? placeholder(3 * k), grads[k]?.buffer ?? placeholder(3 * k + 1), it?.momentumBuffer?.buffer ?? placeholder(3 * k + 2));
-    }
+  const layout: SlotLayout<SgdItem> = {
+    kernel: sgdMultiKernel,
+    slots: SGD_SLOTS,
+    label: 'sgd_update',
+    slotFields: (u) => u.u32(0).u32(0).u32(0),
+    slotBuffers: (it, grad) => [it?.param.buffer, grad?.buffer, it?.momentumBuffer?.buffer],
     // A group keeps momentum buffers for all its parameters or for none (SGD.updateParam).
-    params.u32(chunk[0].momentumBuffer ? 1 : 0).u32(h.nesterov ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0)
-      .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay);
-    launch(sgdMultiKernel, { buffers, params: params.finish(), workgroups: grid1d(total * cfg.wg, cfg.wg), constants: { WG: cfg.wg }, label: 'sgd_update' });
-    grads.forEach((g, k) => { if (g !== chunk[k].grad) g.dispose(); });
-  });
+    groupFields: (u, chunk) => u.u32(chunk[0].momentumBuffer ? 1 : 0).u32(h.nesterov ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0)
+      .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay),
+  };
+  inChunks(items, SGD_SLOTS, buffersOf, one, (chunk) => launchSlots(layout, chunk, cfg));
 }
 
 /** One parameter's share of an Adam step (see adamUpdateMany). */
@@ -245,29 +263,18 @@ export function adamUpdateMany(items: readonly AdamItem[], h: AdamGroupHyper, cf
   }
   const buffersOf = (it: AdamItem) =>
     [it.param.buffer, it.grad.buffer, it.expAvg.buffer, it.expAvgSq.buffer, ...(h.amsgrad && it.maxExpAvgSq ? [it.maxExpAvgSq.buffer] : [])];
+  const layout: SlotLayout<AdamItem> = {
+    kernel: adamMultiKernel,
+    slots: ADAM_SLOTS,
+    label: 'adam_update',
+    slotFields: (u, it) => u.f32(it?.stepSize ?? 0).f32(it?.biasCorrection2Sqrt ?? 1).u32(0),
+    slotBuffers: (it, grad) => [it?.param.buffer, grad?.buffer, it?.expAvg.buffer, it?.expAvgSq.buffer, h.amsgrad ? it?.maxExpAvgSq?.buffer : null],
+    groupFields: (u) => u.u32(h.amsgrad ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0).u32(0)
+      .f32(h.beta1).f32(h.beta2).f32(h.eps).f32(h.weightDecay).f32(h.decayFactor).f32(0).f32(0).f32(0),
+  };
   inChunks(items, ADAM_SLOTS, buffersOf, one, (chunk) => {
-    for (const it of chunk) {
-      checkParam(it.param);
-      if (h.amsgrad && !it.maxExpAvgSq) throw new Error('wgslgrad internal: amsgrad update without max_exp_avg_sq');
-    }
-    const grads = chunk.map((it) => alignedGrad(it.grad));
-    const { first, total } = slotGroups(chunk.map((it) => it.param.size), cfg);
-    const params = new Uniforms();
-    const buffers: GPUBuffer[] = [];
-    for (let k = 0; k < ADAM_SLOTS; k++) {
-      const it = chunk[k];
-      params.u32(it ? it.param.size : 0).u32(it ? it.param.offset / 4 : 0).u32(it ? grads[k].offset / 4 : 0).u32(first[k] ?? total)
-        .u32(it?.firstStep ? 1 : 0).f32(it?.stepSize ?? 0).f32(it?.biasCorrection2Sqrt ?? 1).u32(0);
-      const b = 5 * k;
-      buffers.push(
-        it?.param.buffer ?? placeholder(b), grads[k]?.buffer ?? placeholder(b + 1), it?.expAvg.buffer ?? placeholder(b + 2),
-        it?.expAvgSq.buffer ?? placeholder(b + 3), (h.amsgrad && it?.maxExpAvgSq?.buffer) || placeholder(b + 4),
-      );
-    }
-    params.u32(h.amsgrad ? 1 : 0).u32(h.maximize ? 1 : 0).u32(0).u32(0)
-      .f32(h.beta1).f32(h.beta2).f32(h.eps).f32(h.weightDecay).f32(h.decayFactor).f32(0).f32(0).f32(0);
-    launch(adamMultiKernel, { buffers, params: params.finish(), workgroups: grid1d(total * cfg.wg, cfg.wg), constants: { WG: cfg.wg }, label: 'adam_update' });
-    grads.forEach((g, k) => { if (g !== chunk[k].grad) g.dispose(); });
+    if (h.amsgrad && chunk.some((it) => !it.maxExpAvgSq)) throw new Error('wgslgrad internal: amsgrad update without max_exp_avg_sq');
+    launchSlots(layout, chunk, cfg);
   });
 }
 
