@@ -18,7 +18,10 @@ import { randomArray } from '../random-data.js';
 useDevice();
 const F = wg.F;
 const IMPLS: ConvImplementation[] = ['direct', 'fast', 'fast-no-subgroups'];
-afterEach(() => F.setConvImplementation('fast'));
+afterEach(() => {
+  F.setConvImplementation('fast');
+  setConvRulesFor('adapter');
+});
 
 
 describe('conv2dGeometry', () => {
@@ -393,8 +396,9 @@ describe('conv2d argument errors', () => {
 });
 
 // The inference epilogue (ConvEpilogue: + residual, ReLU) on every forward path: the row kernel
-// (3x3), the GEMM (1x1 at stride 1 and 2, and the stem's im2col), the 2-pixel kernel (5x5) and
-// the direct kernel, each against the reference followed by the same add and ReLU.
+// (3x3), the GEMM (1x1 at stride 1 and 2, and the stem's im2col), the 2-pixel kernel (5x5), the
+// direct kernel, and under a GPU's rules the implicit GEMM (in its store, or after summing a
+// split reduction: C·R·S = 576), each against the reference followed by the same add and ReLU.
 describe('conv2d forward epilogue: y = relu(conv(x) + b + residual)', () => {
   const cases: Array<[string, number[], number[], Conv2dOptions]> = [
     ['3x3 row kernel', [2, 16, 8, 12], [32, 16, 3, 3], { padding: 1 }],
@@ -403,11 +407,13 @@ describe('conv2d forward epilogue: y = relu(conv(x) + b + residual)', () => {
     ['1x1 s2 GEMM', [2, 32, 9, 8], [48, 32, 1, 1], { stride: 2 }],
     ['7x7 s2 stem, im2col + GEMM', [2, 3, 20, 20], [32, 3, 7, 7], { stride: 2, padding: 3 }],
     ['5x5, 2-pixel kernel', [2, 8, 9, 9], [16, 8, 5, 5], { padding: 2 }],
+    ['3x3, 64 channels (a split reduction for the implicit GEMM)', [1, 64, 6, 6], [16, 64, 3, 3], { padding: 1 }],
   ];
-  for (const impl of ['fast', 'direct'] as const) {
+  for (const impl of ['fast', 'direct', 'gpu rules'] as const) {
     for (const [name, xs, ws, opts] of cases) {
       it(`${name} (${impl})`, async () => {
-        F.setConvImplementation(impl);
+        F.setConvImplementation(impl === 'direct' ? 'direct' : 'fast');
+        setConvRulesFor(impl === 'gpu rules' ? 'gpu' : 'adapter');
         const g = conv2dGeometry(xs, ws, opts);
         const xd = randomArray(xs.reduce((a, b) => a * b), 21);
         const wd = randomArray(ws.reduce((a, b) => a * b), 22);
@@ -424,6 +430,7 @@ describe('conv2d forward epilogue: y = relu(conv(x) + b + residual)', () => {
           expectClose(await y.data(), want, FORWARD_TOL, `${name} relu=${relu} residual=${!!residual}`);
           y.dispose();
         }
+        if (impl === 'gpu rules') expect(convKernelFor('forward', g, { relu: true, residual: r }, true)).toBe('implicit-gemm');
         for (const t of [x, w, b, r]) t.dispose();
       });
     }
