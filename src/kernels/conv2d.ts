@@ -879,8 +879,6 @@ const fastApplies = (rows: number) => implementation !== 'direct' && rows >= MIN
  * timing it only made wg.autotune() slower).
  */
 const tiledApplies = (g: Conv2dGeometry) => implementation !== 'direct' && gpuRules() && implicitGemmApplies(g);
-/** Its prefetching form: a candidate for wg.autotune() on GPUs. */
-const prefetchApplies = tiledApplies;
 
 const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'gemm', applies: (g) => gemmApplies(g, 'forward'), run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e) },
@@ -889,7 +887,7 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e, 'tiled') },
   { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dForwardImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: prefetchApplies, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, true) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, true) },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -909,7 +907,7 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: true, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
   { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardInputImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: prefetchApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, true) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, true) },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
@@ -917,7 +915,7 @@ const WEIGHT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
   { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardWeightImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: prefetchApplies, run: (gy, x, g) => conv2dBackwardWeightImplicitGemm(gy, x, g, true) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, run: (gy, x, g) => conv2dBackwardWeightImplicitGemm(gy, x, g, true) },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 
