@@ -12,7 +12,7 @@
 // by init() when the adapter has it); on a CPU adapter the times are the CPU's.
 
 import { gpu } from './device.js';
-import { commands, sync, type DispatchTimer } from './queue.js';
+import { commands, sync, MAX_DISPATCHES_PER_BATCH, type DispatchTimer } from './queue.js';
 import { WgslgradError } from './errors.js';
 
 export interface ProfileEntry {
@@ -24,8 +24,8 @@ export interface ProfileEntry {
   count: number;
 }
 
-/** Queries per batch: two per dispatch, and a batch holds at most 512 dispatches (queue.ts). */
-const QUERY_CAPACITY = 2 * 512;
+/** Queries per batch: two per dispatch of the largest batch (queue.ts). */
+const QUERY_CAPACITY = 2 * MAX_DISPATCHES_PER_BATCH;
 
 interface ResolvedBatch {
   labels: string[];

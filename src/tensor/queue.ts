@@ -23,14 +23,18 @@ const ARENA_BYTES = 256 * 1024;
  * a step is one batch as before.
  */
 const DISPATCHES_PER_BATCH = { cpu: 512, gpu: 64 };
+/** No batch is larger (the profiler's query set holds two timestamps per dispatch of a batch). */
+export const MAX_DISPATCHES_PER_BATCH = DISPATCHES_PER_BATCH.cpu;
 let batchLimitOverride: number | null = null;
 
 /**
- * Submit a batch every n dispatches (null: the adapter's default), 1 to 512 (the profiler's query
- * set holds two timestamps per dispatch of a batch); for benchmarks. Returns the old setting.
+ * Submit a batch every n dispatches (null: the adapter's default), 1 to MAX_DISPATCHES_PER_BATCH;
+ * for benchmarks. Returns the old setting.
  */
 export function setBatchLimit(n: number | null): number | null {
-  if (n !== null && !(Number.isInteger(n) && n >= 1 && n <= 512)) throw new WgslgradError(`setBatchLimit: expected an integer in 1..512 or null, got ${n}`);
+  if (n !== null && !(Number.isInteger(n) && n >= 1 && n <= MAX_DISPATCHES_PER_BATCH)) {
+    throw new WgslgradError(`setBatchLimit: expected an integer in 1..${MAX_DISPATCHES_PER_BATCH} or null, got ${n}`);
+  }
   const old = batchLimitOverride;
   batchLimitOverride = n;
   return old;
