@@ -221,6 +221,27 @@ describe('several parameters per dispatch (sgd_update_multi.wgsl, adam_update_mu
   }
 });
 
+describe('a step stopped by a bad gradient', () => {
+  it('updates the parameters before it, as one dispatch each would, and leaves nothing queued for the next step', async () => {
+    const a = wg.tensor([1, 2, 3, 4, 5], undefined, { requiresGrad: true });
+    const b = wg.tensor([1, 1, 1], undefined, { requiresGrad: true });
+    const opt = new wg.optim.SGD([a, b], { lr: 0.5 });
+    a.grad = wg.tensor([2, 2, 2, 2, 2]);
+    b.grad = wg.tensor([1, 1]);
+    expect(() => opt.step()).toThrow(/does not match its parameter/);
+    expect([...(await a.data())]).toEqual([0, 1, 2, 3, 4]);
+    b.grad.dispose();
+    b.grad = wg.tensor([4, 4, 4]);
+    opt.step();
+    expect([...(await a.data())]).toEqual([-1, 0, 1, 2, 3]); // once, not twice
+    expect([...(await b.data())]).toEqual([-1, -1, -1]);
+    opt.zeroGrad();
+    opt.dispose();
+    a.dispose();
+    b.dispose();
+  });
+});
+
 function gpuHasMulti(bindings: number): boolean {
   const ctx = gpu();
   return ctx.wgslFeatures.has('unrestricted_pointer_parameters') && ctx.device.limits.maxStorageBuffersPerShaderStage >= bindings;

@@ -146,22 +146,27 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
   }
 
   /**
-   * One optimization step: every parameter with a gradient is updated in place, one fused kernel
-   * dispatch each; parameters whose grad is null are skipped. Nothing is read back to the host.
+   * One optimization step: every parameter with a gradient is updated in place by fused kernel
+   * dispatches (several parameters per dispatch where the optimizer and device allow);
+   * parameters whose grad is null are skipped. Nothing is read back to the host. A bad argument
+   * stops the step there: the parameters before it are updated, as with one dispatch each.
    */
   step(): void {
     this.paramGroups.forEach((group, gi) => {
       this.validateGroup(group, `parameter group ${gi}`);
-      for (const p of group.params) {
-        const g = p.grad;
-        if (!g) continue;
-        if (p.isDisposed) throw new OpArgumentError(`${this.name}.step: a parameter ${fmtShape(p.shape)} of group ${gi} was disposed`);
-        if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
-          throw new OpArgumentError(`${this.name}.step: grad ${fmtShape(g.shape)} does not match its parameter ${p.describe()}`);
+      try {
+        for (const p of group.params) {
+          const g = p.grad;
+          if (!g) continue;
+          if (p.isDisposed) throw new OpArgumentError(`${this.name}.step: a parameter ${fmtShape(p.shape)} of group ${gi} was disposed`);
+          if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
+            throw new OpArgumentError(`${this.name}.step: grad ${fmtShape(g.shape)} does not match its parameter ${p.describe()}`);
+          }
+          this.updateParam(group, p, g, this.stateOf(p));
         }
-        this.updateParam(group, p, g, this.stateOf(p));
+      } finally {
+        this.finishGroup(group); // what updateParam queued is launched, never left for the next step
       }
-      this.finishGroup(group);
     });
   }
 
