@@ -31,6 +31,7 @@ const statsKernels = {
   scalar: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main'),
   vec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_vec4'),
   splitVec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_split_vec4'),
+  planeGroups: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_plane_groups'),
 };
 const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform', 'read_write']);
 const applyBindings = ['read', 'read', 'read_write', 'uniform'] as const;
@@ -39,12 +40,14 @@ const forwardKernels = {
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
   flat: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_flat'),
   splitVec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_split_vec4'),
+  planeGroups: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_groups'),
 };
 const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
 const backwardReduceKernels = {
   scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
   splitVec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_split_vec4'),
+  planeGroups: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_groups'),
 };
 const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
@@ -53,6 +56,7 @@ const backwardInputKernels = {
   vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
   flat: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_flat'),
   splitVec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_split_vec4'),
+  planeGroups: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_groups'),
 };
 
 const FINALIZE_WG = 64;
@@ -85,6 +89,16 @@ export const BATCH_NORM_LAUNCH = {
   applyUnits: 4,
   /** Planes not a multiple of 4 (7x7) as straddling vec4s (see BatchNormGeometry.splitVec4); false: scalar units. */
   splitVec4: true,
+  /** ... and those vec4s in groups of four planes per workgroup (BatchNormGeometry.planeGroups). */
+  planeGroups: true,
+  /**
+   * Images per workgroup of the elementwise passes with planeGroups: the forward and the input
+   * gradient (norm-pool bench's [32,512,7,7], four interleaved rounds by worker CPU time: 8 was
+   * best for the forward (4.8-5.4 GB per CPU-second, against 4.2-4.5 with 4 or 16); 32 (the
+   * whole batch) for the gradient, which reads two streams and writes one: a training forward and
+   * backward at 5.4-5.8 GB per CPU-second with it, 4.2-4.5 with 8.
+   */
+  planeGroupImages: { forward: 8, backward: 32 },
 };
 
 /**
@@ -93,7 +107,7 @@ export const BATCH_NORM_LAUNCH = {
  * 100,000+ in flight: on an H100 the two batch-norm reductions took 18% of a ResNet-50 training
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
-export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8 };
+export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false };
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -114,7 +128,7 @@ export interface BatchNormGeometry {
   reduceUnitsS: number;
   /** Chunks (workgroups) per channel in the reductions. */
   P: number;
-  /** Units per chunk. */
+  /** Units per chunk (with planeGroups: images per chunk). */
   chunk: number;
   /** Lanes per reduction workgroup. */
   reduceWG: number;
@@ -125,6 +139,12 @@ export interface BatchNormGeometry {
    * multiple of 4 (7x7), at least 4 floats, N * C * S a multiple of 4 (the *_split_vec4 entry points).
    */
   splitVec4: boolean;
+  /**
+   * With splitVec4, the passes take four planes per workgroup (the *_plane_groups entry points):
+   * C % 4 == 0 and 16 <= S <= 256, on CPU adapters (BATCH_NORM_LAUNCH.planeGroups), where a
+   * per-lane gather of each vec4's two planes' statistics cost more than the data's own loads.
+   */
+  planeGroups: boolean;
 }
 
 export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
@@ -137,13 +157,15 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   // With straddling vec4s a reduction visits every vec4 that touches a plane: at most this many.
   const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
   const total = N * reduceUnitsS;
-  const { reduceWG, targetGroups, minUnitsPerLane } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
-  const wanted = Math.ceil(targetGroups / C);
-  const affordable = Math.max(1, Math.floor(total / (reduceWG * minUnitsPerLane)));
+  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
+  const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
+  // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
+  const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
+  const affordable = Math.max(1, Math.floor(planeGroups ? N / minUnitsPerLane : total / (reduceWG * minUnitsPerLane)));
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
-  const chunk = Math.ceil(total / P);
+  const chunk = Math.ceil((planeGroups ? N : total) / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
-  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4 };
+  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -164,7 +186,13 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
  * Launch shape of the elementwise passes: workgroups (planeBlocks, C, N), each covering V * WG
  * units of one plane. Small planes (7x7 = 49 floats) get small workgroups so few lanes idle.
  */
-function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: Record<string, number> } {
+function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { workgroups: number[]; constants: Record<string, number> } {
+  if (g.planeGroups) {
+    const WG = 8 * Math.ceil(g.S / 8);
+    const IMAGES = BATCH_NORM_LAUNCH.planeGroupImages[pass];
+    // Workgroups (image blocks, C / 4), its lanes the group's S vec4s rounded up to 8-lane SIMD rows.
+    return { workgroups: [Math.ceil(g.N / IMAGES), g.C / 4], constants: { WG, PLANE: g.S, CHANNELS: g.C, IMAGES } };
+  }
   if (g.splitVec4) return { workgroups: grid1d((g.N * g.C * g.S) / 4, 64), constants: { WG: 64, V: 1, PLANE: g.S, CHANNELS: g.C } };
   if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
   // Planes of fewer than 64 units (8x8 as 16 vec4s: CIFAR ResNet stage 3) get a workgroup their
@@ -174,14 +202,18 @@ function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: R
   return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, g.N], constants: { WG, V } };
 }
 
-function pick<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; splitVec4?: T }): T {
-  if (g.splitVec4 && kernels.splitVec4) return kernels.splitVec4;
-  return g.vec4 ? kernels.vec4 : kernels.scalar;
+/** The reduction launch: its kernel among the entry points, workgroup grid and constants. */
+function reduceLaunch<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; splitVec4: T; planeGroups: T }): { kernel: T; workgroups: number[]; constants: Record<string, number> } {
+  if (g.planeGroups) return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: 8 * Math.ceil(g.S / 8), PLANE: g.S } };
+  const kernel = g.splitVec4 ? kernels.splitVec4 : g.vec4 ? kernels.vec4 : kernels.scalar;
+  return { kernel, workgroups: [g.P, g.C], constants: { WG: g.reduceWG, PLANE: g.S } };
 }
 
-function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T; splitVec4: T }): T {
+function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T; splitVec4: T; planeGroups: T }): T {
+  if (g.planeGroups) return kernels.planeGroups;
   if (g.splitVec4) return kernels.splitVec4;
-  return g.flat ? kernels.flat : pick(g, kernels);
+  if (g.flat) return kernels.flat;
+  return g.vec4 ? kernels.vec4 : kernels.scalar;
 }
 
 export interface BatchNormStatsArgs {
@@ -214,11 +246,12 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
   if (a.training) {
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm partial');
     temps.push(part);
-    launch(pick(g, statsKernels), {
+    const reduce = reduceLaunch(g, statsKernels);
+    launch(reduce.kernel, {
       buffers: [x.buffer, part.buffer],
       params: packChunkParams(g),
-      workgroups: [g.P, g.C],
-      constants: { WG: g.reduceWG, PLANE: g.S },
+      workgroups: reduce.workgroups,
+      constants: reduce.constants,
       label: 'batchNorm stats',
     });
     partial = part.buffer;
@@ -263,7 +296,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
  */
 export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false): Tensor {
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
-  const shape = applyLaunch(g);
+  const shape = applyLaunch(g, 'forward');
   launch(pickApply(g, forwardKernels), {
     buffers: [x.buffer, stats.buffer, y.buffer],
     params: packApplyParams(g),
@@ -305,11 +338,12 @@ export function batchNormBackward(
   if (hasSums) {
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
     temps.push(part);
-    launch(pick(g, backwardReduceKernels), {
+    const reduce = reduceLaunch(g, backwardReduceKernels);
+    launch(reduce.kernel, {
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
       params: packChunkParams(g),
-      workgroups: [g.P, g.C],
-      constants: { WG: g.reduceWG, FUSE_RELU: fuse ? 1 : 0, PLANE: g.S },
+      workgroups: reduce.workgroups,
+      constants: { ...reduce.constants, FUSE_RELU: fuse ? 1 : 0 },
       label: 'batchNorm backward reduce',
     });
     partial = part.buffer;
@@ -337,7 +371,7 @@ export function batchNormBackward(
   let dx: Tensor | null = null;
   if (a.needInput) {
     dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
-    const shape = applyLaunch(g);
+    const shape = applyLaunch(g, 'backward');
     launch(pickApply(g, backwardInputKernels), {
       buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer, stats.buffer],
       params: packApplyParams(g),

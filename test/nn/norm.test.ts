@@ -89,6 +89,9 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [4, 6, 7, 7], training: true, affine: true, running: true },       // 7x7 planes as straddling vec4s
     { shape: [4, 6, 7, 7], training: false, affine: true, running: true },
     { shape: [2, 2, 3, 3], training: true, affine: true, running: true },       // straddling vec4s, 9-float planes
+    { shape: [3, 8, 7, 7], training: true, affine: true, running: true },       // 7x7 in groups of four planes (C % 4 == 0)
+    { shape: [9, 12, 7, 7], training: false, affine: true, running: true },     // ... eval; 9 images: a short last image block
+    { shape: [2, 4, 5, 5], training: true, affine: false, running: true },      // ... 25-float planes
     { shape: [16, 6], training: true, affine: true, running: true },            // (N, C)
     { shape: [4, 3, 10], training: true, affine: false, running: false },       // (N, C, L), no affine, no running
     { shape: [2, 3, 2, 2, 2], training: true, affine: true, running: true },    // 3-D spatial
@@ -106,6 +109,8 @@ describe('batchNorm vs the float64 reference', () => {
       expect(batchNormGeometry([8, 3, 16, 16]).P).toBeGreaterThan(4);
       await checkAgainstReference({ shape: [8, 3, 16, 16], training: true, affine: true, running: true });
       await checkAgainstReference({ shape: [8, 3, 5, 5], training: true, affine: true, running: true });
+      expect(batchNormGeometry([8, 4, 7, 7])).toMatchObject({ planeGroups: true, P: 8 });
+      await checkAgainstReference({ shape: [8, 4, 7, 7], training: true, affine: true, running: true });
     } finally {
       Object.assign(BATCH_NORM_LAUNCH, saved);
     }
@@ -124,16 +129,15 @@ describe('batchNorm vs the float64 reference', () => {
     }
   });
 
-  it('computes planes that are not whole vec4s the same as straddling vec4s or as scalars (eval: bit for bit)', async () => {
-    const shape = [4, 6, 7, 7];
-    expect(batchNormGeometry(shape).splitVec4).toBe(true);
-    const run = async (relu: boolean) => {
+  it('computes planes that are not whole vec4s the same in groups of four planes, as straddling vec4s or as scalars (eval: bit for bit)', async () => {
+    const run = async (shape: number[], relu: boolean) => {
+      const C = shape[1];
       const x = wg.randn(shape, { seed: 21 });
       x.requiresGrad = true;
-      const rm = wg.zeros([6]);
-      const rv = wg.ones([6]);
-      const w = wg.rand([6], { seed: 22, low: 0.5, high: 1.5 });
-      const b = wg.randn([6], { seed: 23 });
+      const rm = wg.zeros([C]);
+      const rv = wg.ones([C]);
+      const w = wg.rand([C], { seed: 22, low: 0.5, high: 1.5 });
+      const b = wg.randn([C], { seed: 23 });
       const out: Float32Array[] = [];
       for (const training of [true, false]) {
         const y = F.batchNorm(x, rm, rv, w, b, { training, relu });
@@ -148,21 +152,35 @@ describe('batchNorm vs the float64 reference', () => {
       for (const t of [x, rm, rv, w, b]) t.dispose();
       return out;
     };
-    for (const relu of [false, true]) {
-      const split = await run(relu);
-      const saved = BATCH_NORM_LAUNCH.splitVec4;
-      BATCH_NORM_LAUNCH.splitVec4 = false;
-      try {
-        expect(batchNormGeometry(shape).splitVec4).toBe(false);
-        const scalar = await run(relu);
-        // [y, dx] in training (statistics summed in another order), then [y, dx] in eval (none summed).
-        expectClose(split[0], scalar[0], 1e-5, 'training y');
-        expectClose(split[1], scalar[1], 1e-5, 'training dx');
-        expect(Array.from(split[2])).toEqual(Array.from(scalar[2]));
-        expect(Array.from(split[3])).toEqual(Array.from(scalar[3]));
-      } finally {
-        BATCH_NORM_LAUNCH.splitVec4 = saved;
+    // [y, dx] in training (statistics summed in another order), then [y, dx] in eval (none summed).
+    const expectSame = (a: Float32Array[], b: Float32Array[], what: string) => {
+      expectClose(a[0], b[0], 1e-5, `${what}: training y`);
+      expectClose(a[1], b[1], 1e-5, `${what}: training dx`);
+      expect(Array.from(a[2])).toEqual(Array.from(b[2]));
+      expect(Array.from(a[3])).toEqual(Array.from(b[3]));
+    };
+    const saved = { ...BATCH_NORM_LAUNCH };
+    try {
+      for (const shape of [[4, 6, 7, 7], [5, 8, 7, 7]]) {
+        for (const relu of [false, true]) {
+          const what = `${JSON.stringify(shape)} relu ${relu}`;
+          Object.assign(BATCH_NORM_LAUNCH, saved);
+          const geometry = batchNormGeometry(shape);
+          expect(geometry.splitVec4).toBe(true);
+          expect(geometry.planeGroups).toBe(shape[1] % 4 === 0);
+          const fast = await run(shape, relu);
+          BATCH_NORM_LAUNCH.planeGroups = false;
+          expect(batchNormGeometry(shape)).toMatchObject({ splitVec4: true, planeGroups: false });
+          const split = await run(shape, relu);
+          BATCH_NORM_LAUNCH.splitVec4 = false;
+          expect(batchNormGeometry(shape).splitVec4).toBe(false);
+          const scalar = await run(shape, relu);
+          expectSame(split, scalar, `${what}, straddling vec4s vs scalars`);
+          expectSame(fast, split, `${what}, as the launch settings pick vs straddling vec4s`);
+        }
       }
+    } finally {
+      Object.assign(BATCH_NORM_LAUNCH, saved);
     }
   });
 

@@ -5,7 +5,9 @@
 // Grid as in batch_norm_forward.wgsl: workgroup (b, c, n) covers V * WG units of plane (n, c).
 // A unit is an f32 (`main`) or a vec4 (`main_vec4`, S % 4 == 0, S counted in vec4s);
 // `main_flat` (tiny planes) runs one invocation per f32 over a 1-D grid, channel = (i / S) % C;
-// `main_split_vec4` (planes not a multiple of 4, e.g. 7x7) reads the flat tensor as vec4s.
+// `main_split_vec4` (planes not a multiple of 4, e.g. 7x7) reads the flat tensor as vec4s, and
+// `main_plane_groups` the same vec4s four planes per workgroup, the four channels' coefficients
+// loaded once per workgroup instead of gathered per lane (see batch_norm_forward.wgsl).
 // FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
 // stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl (stats unread
 // otherwise).
@@ -119,4 +121,65 @@ fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
          select(vec4<f32>(k0.z), vec4<f32>(k1.z), next);
   }
   dx4[i] = r;
+}
+
+// Which of the four planes of a group each float of the group's vec4 `l` lies in (0..3):
+// (4 * l + k) / PLANE by comparisons, since a vector integer division is scalarised on llvmpipe.
+fn plane_in_group(l: u32) -> vec4<u32> {
+  let f = vec4<u32>(4u * l) + vec4<u32>(0u, 1u, 2u, 3u);
+  return select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(PLANE)) +
+         select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(2u * PLANE)) +
+         select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(3u * PLANE));
+}
+
+// Per float, the value of `a` for the float's plane among the group's four (a.x for plane 0, ...).
+fn pick_plane(a: vec4<f32>, q: vec4<u32>) -> vec4<f32> {
+  let low = select(vec4<f32>(a.x), vec4<f32>(a.y), q == vec4<u32>(1u));
+  let high = select(vec4<f32>(a.z), vec4<f32>(a.w), q == vec4<u32>(3u));
+  return select(low, high, q >= vec4<u32>(2u));
+}
+
+override IMAGES: u32 = 1u;   // main_plane_groups: images per workgroup
+
+// Workgroup (b, cg): channels 4 * cg .. 4 * cg + 3 of images b * IMAGES onwards, as in
+// batch_norm_forward.wgsl's main_plane_groups.
+@compute @workgroup_size(WG)
+fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let c = 4u * wid.y;
+  let k0 = coef[c];
+  let k1 = coef[c + 1u];
+  let k2 = coef[c + 2u];
+  let k3 = coef[c + 3u];
+  var scales = vec4<f32>(0.0);
+  var shifts = vec4<f32>(0.0);
+  if (FUSE_RELU) {
+    let st0 = stats[c];
+    let st1 = stats[c + 1u];
+    let st2 = stats[c + 2u];
+    let st3 = stats[c + 3u];
+    scales = vec4<f32>(st0.z, st1.z, st2.z, st3.z);
+    shifts = vec4<f32>(st0.w, st1.w, st2.w, st3.w);
+  }
+  for (var l = lid.x; l < PLANE; l += WG) {
+    // Each coefficient for this lane's four floats (component k for float k).
+    let q = plane_in_group(l);
+    let ka = pick_plane(vec4<f32>(k0.x, k1.x, k2.x, k3.x), q);
+    let kb = pick_plane(vec4<f32>(k0.y, k1.y, k2.y, k3.y), q);
+    let kk = pick_plane(vec4<f32>(k0.z, k1.z, k2.z, k3.z), q);
+    let mean = pick_plane(vec4<f32>(k0.w, k1.w, k2.w, k3.w), q);
+    let scale = pick_plane(scales, q);
+    let shift = pick_plane(shifts, q);
+    for (var j = 0u; j < IMAGES; j++) {
+      let n = wid.x * IMAGES + j;
+      let i = (n * (CHANNELS / 4u) + wid.y) * PLANE + l;
+      if (4u * i < p.total) {
+        let xv = x4[i];
+        var g = gy4[i];
+        if (FUSE_RELU) { g = select(vec4<f32>(0.0), g, xv * scale + shift > vec4<f32>(0.0)); }
+        var r = ka * g;
+        if (TRAINING) { r += kb * (xv - mean) + kk; }
+        dx4[i] = r;
+      }
+    }
+  }
 }

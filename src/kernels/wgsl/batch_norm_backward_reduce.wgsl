@@ -9,8 +9,9 @@
 //   dbeta = sum gy,  dgamma = invstd * sum gy * (x - mean),  and the dx coefficients.
 // Centring x on the mean before multiplying keeps the sum accurate when |mean| >> std.
 // Entry points: `main` (one f32 per step) and `main_vec4` (S % 4 == 0: one vec4 per step,
-// S counted in vec4s), and `main_split_vec4` for planes not a multiple of 4 (see there). Lanes
-// walk (n, s) incrementally, as in batch_norm_stats.wgsl.
+// S counted in vec4s), and `main_split_vec4` for planes not a multiple of 4 (see there), or
+// `main_plane_groups` for those, four channels per workgroup (as in batch_norm_stats.wgsl).
+// Lanes walk (n, s) incrementally, as in batch_norm_stats.wgsl.
 // FUSE_RELU (batch norm fused with a ReLU): gy is the gradient of relu(bn(x)). Each gy is masked
 // to select(0, gy, y > 0) as it is loaded, y = x * scale + shift recomputed from the x this pass
 // reads anyway and stats[c] = (mean, invstd, scale, shift) -- the same expression, and so the
@@ -152,4 +153,65 @@ fn main_split_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workg
   }
   let one = vec4<f32>(1.0);
   reduce_and_store(lid, vec2<f32>(dot(sum_g, one), dot(sum_gx, one)), c, part);
+}
+
+// Which of the four planes of a group each float of the group's vec4 `l` lies in (0..3):
+// (4 * l + k) / PLANE by comparisons, since a vector integer division is scalarised on llvmpipe.
+fn plane_in_group(l: u32) -> vec4<u32> {
+  let f = vec4<u32>(4u * l) + vec4<u32>(0u, 1u, 2u, 3u);
+  return select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(PLANE)) +
+         select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(2u * PLANE)) +
+         select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(3u * PLANE));
+}
+
+// Per float, the value of `a` for the float's plane among the group's four (a.x for plane 0, ...).
+fn pick_plane(a: vec4<f32>, q: vec4<u32>) -> vec4<f32> {
+  let low = select(vec4<f32>(a.x), vec4<f32>(a.y), q == vec4<u32>(1u));
+  let high = select(vec4<f32>(a.z), vec4<f32>(a.w), q == vec4<u32>(3u));
+  return select(low, high, q >= vec4<u32>(2u));
+}
+
+// Planes that are not whole vec4s, four channels per workgroup (the layout of main_plane_groups
+// in batch_norm_stats.wgsl): lane l sums the group's vec4 l over the chunk's images, each float
+// for its own channel; the lanes' sums are laid out in float order and lane j adds channel j's
+// PLANE of them in order. p.N = images, p.chunk = images per chunk.
+var<workgroup> float_sums: array<vec2<f32>, 4 * WG>;
+
+@compute @workgroup_size(WG)
+fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let l = lid3.x;
+  let part = wid.x;
+  let cg = wid.y;
+  if (l < PLANE) {
+    let st0 = stats[4u * cg];
+    let st1 = stats[4u * cg + 1u];
+    let st2 = stats[4u * cg + 2u];
+    let st3 = stats[4u * cg + 3u];
+    let q = plane_in_group(l);
+    let mean = pick_plane(vec4<f32>(st0.x, st1.x, st2.x, st3.x), q);
+    let scale = pick_plane(vec4<f32>(st0.z, st1.z, st2.z, st3.z), q);
+    let shift = pick_plane(vec4<f32>(st0.w, st1.w, st2.w, st3.w), q);
+    let begin = part * p.chunk;
+    let end = min(begin + p.chunk, p.N);
+    var sum_g = vec4<f32>(0.0);
+    var sum_gx = vec4<f32>(0.0);
+    for (var n = begin; n < end; n++) {
+      let i = (n * (p.C / 4u) + cg) * PLANE + l;
+      let xv = x4[i];
+      var g = gy4[i];
+      if (FUSE_RELU) { g = select(vec4<f32>(0.0), g, xv * scale + shift > vec4<f32>(0.0)); }
+      sum_g += g;
+      sum_gx += g * (xv - mean);
+    }
+    float_sums[4u * l] = vec2<f32>(sum_g.x, sum_gx.x);
+    float_sums[4u * l + 1u] = vec2<f32>(sum_g.y, sum_gx.y);
+    float_sums[4u * l + 2u] = vec2<f32>(sum_g.z, sum_gx.z);
+    float_sums[4u * l + 3u] = vec2<f32>(sum_g.w, sum_gx.w);
+  }
+  workgroupBarrier();
+  if (l < 4u) {
+    var sums = vec2<f32>(0.0);
+    for (var i = 0u; i < PLANE; i++) { sums += float_sums[l * PLANE + i]; }
+    partial[(4u * cg + l) * p.P + part] = vec4<f32>(sums, 0.0, 0.0);
+  }
 }

@@ -12,6 +12,12 @@
 // ResNet) would get scalar loads and a 64-lane workgroup for 49 units: `main_split_vec4` reads
 // the whole tensor as vec4s instead (N * C * S % 4 == 0, S >= 4). A vec4 then holds elements of
 // at most two planes; each lane fetches both planes' statistics and picks per element.
+// On a CPU adapter those per-lane gathers of two planes' statistics, and many small workgroups,
+// cost more than the data's own loads: `main_plane_groups` (same planes, C % 4 == 0) takes four
+// channels per workgroup. In every image their planes are one group of 4 * S floats = S vec4s
+// that starts 16-byte aligned; float k of the group's vec4 l always lies in plane (4 * l + k) / S
+// of the group, so lane l picks its four floats' statistics once and applies them to its vec4
+// in IMAGES images.
 // FUSE_RELU (F.batchNorm's `relu` option): y = max(x * scale + shift, 0) in the same pass, so a
 // BatchNorm + ReLU pair costs one read and one write of the tensor instead of two each.
 // Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params.
@@ -84,4 +90,46 @@ fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let scale = select(vec4<f32>(st0.z), vec4<f32>(st1.z), next);
   let shift = select(vec4<f32>(st0.w), vec4<f32>(st1.w), next);
   y4[i] = act4(x4[i] * scale + shift);
+}
+
+// Which of the four planes of a group each float of the group's vec4 `l` lies in (0..3):
+// (4 * l + k) / PLANE by comparisons, since a vector integer division is scalarised on llvmpipe.
+fn plane_in_group(l: u32) -> vec4<u32> {
+  let f = vec4<u32>(4u * l) + vec4<u32>(0u, 1u, 2u, 3u);
+  return select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(PLANE)) +
+         select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(2u * PLANE)) +
+         select(vec4<u32>(0u), vec4<u32>(1u), f >= vec4<u32>(3u * PLANE));
+}
+
+// Per float, the value of `a` for the float's plane among the group's four (a.x for plane 0, ...).
+fn pick_plane(a: vec4<f32>, q: vec4<u32>) -> vec4<f32> {
+  let low = select(vec4<f32>(a.x), vec4<f32>(a.y), q == vec4<u32>(1u));
+  let high = select(vec4<f32>(a.z), vec4<f32>(a.w), q == vec4<u32>(3u));
+  return select(low, high, q >= vec4<u32>(2u));
+}
+
+override IMAGES: u32 = 1u;   // main_plane_groups: images per workgroup
+
+// Workgroup (b, cg): channels 4 * cg .. 4 * cg + 3 of images b * IMAGES .. b * IMAGES + IMAGES - 1.
+// In each image those four planes are one group of PLANE vec4s; the statistics are loaded once
+// and serve every image.
+@compute @workgroup_size(WG)
+fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let c = 4u * wid.y;
+  let st0 = stats[c];
+  let st1 = stats[c + 1u];
+  let st2 = stats[c + 2u];
+  let st3 = stats[c + 3u];
+  let scales = vec4<f32>(st0.z, st1.z, st2.z, st3.z);
+  let shifts = vec4<f32>(st0.w, st1.w, st2.w, st3.w);
+  for (var l = lid.x; l < PLANE; l += WG) {      // the group holds PLANE vec4s
+    let q = plane_in_group(l);
+    let scale = pick_plane(scales, q);
+    let shift = pick_plane(shifts, q);
+    for (var k = 0u; k < IMAGES; k++) {
+      let n = wid.x * IMAGES + k;
+      let i = (n * (CHANNELS / 4u) + wid.y) * PLANE + l;
+      if (4u * i < p.total) { y4[i] = act4(x4[i] * scale + shift); }
+    }
+  }
 }

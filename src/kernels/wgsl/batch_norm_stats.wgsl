@@ -17,6 +17,8 @@
 // same count). In main_vec4 every "unit" below is a vec4 and S is counted in vec4s.
 // `main_split_vec4` (planes not a multiple of 4, 7x7) reads whole vec4s too, masking the floats
 // of neighbouring planes; there S counts the vec4s that touch a plane.
+// `main_plane_groups` (the same planes, C % 4 == 0; BatchNormGeometry.planeGroups) takes four
+// channels per workgroup, read as whole aligned vec4s with nothing to mask (see there).
 // Lanes walk their (n, s) position incrementally (s += WG % S, n += WG / S, carry), so the loop
 // has no integer division.
 // Bindings: 0 x (read), 1 partial (write), 2 params.
@@ -156,4 +158,45 @@ fn main_split_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workg
   let state = merge(merge(vec4<f32>(count.x, mean.x, m2.x, 0.0), vec4<f32>(count.y, mean.y, m2.y, 0.0)),
                     merge(vec4<f32>(count.z, mean.z, m2.z, 0.0), vec4<f32>(count.w, mean.w, m2.w, 0.0)));
   reduce_and_store(lid, state, c, part);
+}
+
+// Planes that are not whole vec4s, four channels per workgroup. In every image the planes of
+// channels 4 * cg .. 4 * cg + 3 are one group of 4 * PLANE floats = PLANE vec4s, 16-byte aligned.
+// Workgroup (part, cg) reads the group in images part * chunk onwards (chunk images, p.chunk);
+// lane l always reads the group's vec4 l, whose float k lies in channel 4 * cg + (4 * l + k) / PLANE.
+// So each of a lane's four Welford states (one per float, all with the same count) belongs to
+// one channel, and nothing is masked. The lanes' states are then laid out in float order:
+// channel j's are the PLANE states from j * PLANE on, merged in order by lane j.
+// Here p.N = images, p.chunk = images per chunk; p.S, p.total and the steps are unused.
+var<workgroup> float_states: array<vec4<f32>, 4 * WG>;   // (count, mean, m2, unused) per float
+
+@compute @workgroup_size(WG)
+fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let l = lid3.x;
+  let part = wid.x;
+  let cg = wid.y;
+  if (l < PLANE) {
+    let begin = part * p.chunk;
+    let end = min(begin + p.chunk, p.N);
+    var count = 0.0;
+    var mean = vec4<f32>(0.0);
+    var m2 = vec4<f32>(0.0);
+    for (var n = begin; n < end; n++) {
+      let v = x4[(n * (p.C / 4u) + cg) * PLANE + l];
+      count += 1.0;
+      let d = v - mean;
+      mean += d / count;
+      m2 += d * (v - mean);
+    }
+    float_states[4u * l] = vec4<f32>(count, mean.x, m2.x, 0.0);
+    float_states[4u * l + 1u] = vec4<f32>(count, mean.y, m2.y, 0.0);
+    float_states[4u * l + 2u] = vec4<f32>(count, mean.z, m2.z, 0.0);
+    float_states[4u * l + 3u] = vec4<f32>(count, mean.w, m2.w, 0.0);
+  }
+  workgroupBarrier();
+  if (l < 4u) {
+    var state = float_states[l * PLANE];
+    for (var i = 1u; i < PLANE; i++) { state = merge(state, float_states[l * PLANE + i]); }
+    partial[(4u * cg + l) * p.P + part] = state;
+  }
 }
