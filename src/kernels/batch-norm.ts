@@ -87,6 +87,15 @@ export const BATCH_NORM_LAUNCH = {
    * shapes, 3 interleaved rounds; 8 was no better.
    */
   applyUnits: 4,
+  /**
+   * ... and images per workgroup where a plane has fewer than 256 units (16x16 and 8x8 planes of
+   * CIFAR ResNets' later stages): one workgroup per small plane made thousands of short ones.
+   * Four interleaved rounds by worker CPU time, eval forward / training forward+backward:
+   * [128,64,8,8] 2.8-3.1 -> 4.3-5.6 / 3.4-3.8 -> 4.7-5.4 GB per CPU-second with 4 images;
+   * [128,32,16,16] 2.9-4.4 -> 5.5-7.0 / 1.6-4.3 -> 2.5-5.3 (a noisy host); 32x32 planes
+   * (256 units) were slower with 4 and keep 1.
+   */
+  smallPlaneImages: 4,
   /** Planes not a multiple of 4 (7x7) as straddling vec4s (see BatchNormGeometry.splitVec4); false: scalar units. */
   splitVec4: true,
   /** ... and those vec4s in groups of four planes per workgroup (BatchNormGeometry.planeGroups). */
@@ -179,7 +188,7 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
 
 /** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
 function packApplyParams(g: BatchNormGeometry): Uint8Array {
-  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(0).finish();
+  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).finish();
 }
 
 /**
@@ -199,7 +208,8 @@ function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { work
   // size, not 64 lanes with most of them idle.
   const WG = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(g.unitsS))));
   const V = Math.max(1, Math.min(BATCH_NORM_LAUNCH.applyUnits, Math.floor(g.unitsS / WG)));
-  return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, g.N], constants: { WG, V } };
+  const IMAGES = g.vec4 && g.unitsS < 256 ? BATCH_NORM_LAUNCH.smallPlaneImages : 1;
+  return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, Math.ceil(g.N / IMAGES)], constants: { WG, V, IMAGES } };
 }
 
 /** The reduction launch: its kernel among the entry points, workgroup grid and constants. */

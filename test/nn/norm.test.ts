@@ -92,6 +92,7 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [3, 8, 7, 7], training: true, affine: true, running: true },       // 7x7 in groups of four planes (C % 4 == 0)
     { shape: [9, 12, 7, 7], training: false, affine: true, running: true },     // ... eval; 9 images: a short last image block
     { shape: [2, 4, 5, 5], training: true, affine: false, running: true },      // ... 25-float planes
+    { shape: [5, 3, 8, 8], training: true, affine: true, running: true },       // small vec4 planes, 4 images per workgroup (5: a short last block)
     { shape: [16, 6], training: true, affine: true, running: true },            // (N, C)
     { shape: [4, 3, 10], training: true, affine: false, running: false },       // (N, C, L), no affine, no running
     { shape: [2, 3, 2, 2, 2], training: true, affine: true, running: true },    // 3-D spatial

@@ -19,7 +19,7 @@ struct ApplyParams {      // the same struct as batch_norm_forward.wgsl
   C: u32,
   S: u32,
   total: u32,
-  _p0: u32,
+  N: u32,                 // images (main_vec4's IMAGES loop)
 }
 
 @group(0) @binding(0) var<storage, read> gy: array<f32>;
@@ -70,14 +70,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let k = coef[wid.y];
   let st = stats[wid.y];
-  let base = (wid.z * p.C + wid.y) * p.S;
-  for (var j = 0u; j < V; j++) {
-    let s = (wid.x * V + j) * WG + lid.x;
-    if (s < p.S) {
-      let xv = x4[base + s];
-      var g = k.x * masked_gy4(gy4[base + s], xv, st);
-      if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
-      dx4[base + s] = g;
+  for (var m = 0u; m < IMAGES; m++) {
+    let n = wid.z * IMAGES + m;
+    if (n >= p.N) { break; }
+    let base = (n * p.C + wid.y) * p.S;
+    for (var j = 0u; j < V; j++) {
+      let s = (wid.x * V + j) * WG + lid.x;
+      if (s < p.S) {
+        let xv = x4[base + s];
+        var g = k.x * masked_gy4(gy4[base + s], xv, st);
+        if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
+        dx4[base + s] = g;
+      }
     }
   }
 }

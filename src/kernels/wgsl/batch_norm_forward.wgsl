@@ -27,7 +27,7 @@ struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-no
   C: u32,
   S: u32,                 // units per plane
   total: u32,             // N * C * S (main_flat only)
-  _p0: u32,
+  N: u32,                 // images (main_vec4's IMAGES loop)
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -59,10 +59,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let st = stats[wid.y];
-  let base = (wid.z * p.C + wid.y) * p.S;
-  for (var k = 0u; k < V; k++) {
-    let s = (wid.x * V + k) * WG + lid.x;
-    if (s < p.S) { y4[base + s] = act4(x4[base + s] * st.z + st.w); }
+  for (var j = 0u; j < IMAGES; j++) {
+    let n = wid.z * IMAGES + j;
+    if (n >= p.N) { break; }
+    let base = (n * p.C + wid.y) * p.S;
+    for (var k = 0u; k < V; k++) {
+      let s = (wid.x * V + k) * WG + lid.x;
+      if (s < p.S) { y4[base + s] = act4(x4[base + s] * st.z + st.w); }
+    }
   }
 }
 
