@@ -93,7 +93,7 @@ export const BATCH_NORM_LAUNCH = {
    * Four interleaved rounds by worker CPU time, eval forward / training forward+backward:
    * [128,64,8,8] 2.8-3.1 -> 4.3-5.6 / 3.4-3.8 -> 4.7-5.4 GB per CPU-second with 4 images;
    * [128,32,16,16] 2.9-4.4 -> 5.5-7.0 / 1.6-4.3 -> 2.5-5.3 (a noisy host); 32x32 planes
-   * (256 units) were slower with 4 and keep 1.
+   * (256 units) were slower with 4 and keep 1. (On a GPU: 1, BATCH_NORM_GPU_LAUNCH.)
    */
   smallPlaneImages: 4,
   /** Planes not a multiple of 4 (7x7) as straddling vec4s (see BatchNormGeometry.splitVec4); false: scalar units. */
@@ -116,7 +116,7 @@ export const BATCH_NORM_LAUNCH = {
  * 100,000+ in flight: on an H100 the two batch-norm reductions took 18% of a ResNet-50 training
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
-export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false };
+export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1 };
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -154,6 +154,8 @@ export interface BatchNormGeometry {
    * per-lane gather of each vec4's two planes' statistics cost more than the data's own loads.
    */
   planeGroups: boolean;
+  /** Images per workgroup in the elementwise passes over vec4 planes (smallPlaneImages, or 1). */
+  applyImages: number;
 }
 
 export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
@@ -166,7 +168,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   // With straddling vec4s a reduction visits every vec4 that touches a plane: at most this many.
   const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
   const total = N * reduceUnitsS;
-  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
+  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
   const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
   // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
   const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
@@ -174,7 +176,8 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
   const chunk = Math.ceil((planeGroups ? N : total) / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
-  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups };
+  const applyImages = vec4 && unitsS < 256 ? smallPlaneImages : 1;
+  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -208,8 +211,7 @@ function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { work
   // size, not 64 lanes with most of them idle.
   const WG = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(g.unitsS))));
   const V = Math.max(1, Math.min(BATCH_NORM_LAUNCH.applyUnits, Math.floor(g.unitsS / WG)));
-  const IMAGES = g.vec4 && g.unitsS < 256 ? BATCH_NORM_LAUNCH.smallPlaneImages : 1;
-  return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, Math.ceil(g.N / IMAGES)], constants: { WG, V, IMAGES } };
+  return { workgroups: [Math.ceil(g.unitsS / (WG * V)), g.C, Math.ceil(g.N / g.applyImages)], constants: { WG, V, IMAGES: g.applyImages } };
 }
 
 /** The reduction launch: its kernel among the entry points, workgroup grid and constants. */
