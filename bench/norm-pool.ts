@@ -135,7 +135,8 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   gp.dispose();
   gdx.dispose();
   console.log(`All results match the float64 references (max rel. errors: ${errs.join(', ')})`);
-  console.log(`batch-norm reduction grid: ${g.P} chunk(s) x ${C} channels, ${g.vec4 ? 'vec4' : 'scalar'} loads`);
+  const layout = g.planeGroups ? 'whole vec4s, four channels per workgroup' : g.splitVec4 ? 'vec4s straddling planes' : g.vec4 ? 'vec4' : 'scalar';
+  console.log(`batch-norm reduction grid: ${g.P} chunk(s) x ${g.planeGroups ? `${C / 4} groups of four` : C} channels, ${layout} loads`);
 
   // ---- time ----------------------------------------------------------------------------------
   const rows: Row[] = [
