@@ -195,8 +195,10 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
 }
 
 /**
- * Launch shape of the elementwise passes: workgroups (planeBlocks, C, N), each covering V * WG
- * units of one plane. Small planes (7x7 = 49 floats) get small workgroups so few lanes idle.
+ * Launch shape of the elementwise passes: workgroups (planeBlocks, C, imageBlocks), each covering
+ * V * WG units of one plane in applyImages images. Small planes get small workgroups so few
+ * lanes idle. Planes that are not whole vec4s: workgroups over the flat vec4s, or with
+ * planeGroups (image blocks, C / 4).
  */
 function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { workgroups: number[]; constants: Record<string, number> } {
   if (g.planeGroups) {
