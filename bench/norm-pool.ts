@@ -27,7 +27,7 @@ import * as wg from '../src/index.js';
 import { bandwidthRates, type Rate } from './ceiling.js';
 import { timePerCall, type Timing } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
-import { pool2dGeometry, poolRowsApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
+import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
@@ -101,7 +101,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const m = mp.y.size;
   const gyPool = wg.randn([...mp.y.shape], { seed: 15 });
   const mdxWant = maxPool2dBackwardRef(await gyPool.data(), mref.argmax, mg);
-  const maxMethods = poolRowsApply(mg, 'backward') ? (['rows', 'scatter', 'gather'] as const) : (['scatter', 'gather'] as const);
+  const maxMethods = [...(poolPlanesApply(mg) ? ['planes'] as const : []), ...(poolRowsApply(mg, 'backward') ? ['rows'] as const : []), 'scatter', 'gather'] as const;
   for (const method of maxMethods) {
     const mdx = maxPool2dBackward(gyPool, mp.argmax, mg, method);
     errs.push(`max dx (${method}) ${expectMatch(`maxPool2d dx (${method})`, await mdx.data(), mdxWant, 1e-6).toExponential(1)}`);
@@ -117,7 +117,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const apPlain = avgPool2dForward(x, ag, 'plain');
   expectMatch('avgPool2d forward (plain)', await apPlain.data(), avgPool2dRef(host, ag), 1e-5);
   apPlain.dispose();
-  for (const method of poolRowsApply(ag, 'backward') ? (['rows', 'plain'] as const) : (['plain'] as const)) {
+  for (const method of [...(poolPlanesApply(ag) ? ['planes'] as const : []), ...(poolRowsApply(ag, 'backward') ? ['rows'] as const : []), 'plain'] as const) {
     const adx = avgPool2dBackward(gyAvg, ag, method);
     expectMatch(`avgPool2d dx (${method})`, await adx.data(), avgPool2dBackwardRef(await gyAvg.data(), ag), 1e-5);
     adx.dispose();

@@ -7,6 +7,10 @@ import maxForwardSource from './wgsl/max_pool2d_forward.wgsl';
 import maxBackwardSource from './wgsl/max_pool2d_backward.wgsl';
 import maxScatterSource from './wgsl/max_pool2d_backward_scatter.wgsl';
 import maxForwardRowsSource from './wgsl/max_pool2d_forward_rows.wgsl';
+import maxForwardPlanesSource from './wgsl/max_pool2d_forward_planes.wgsl';
+import maxBackwardPlanesSource from './wgsl/max_pool2d_backward_planes.wgsl';
+import avgForwardPlanesSource from './wgsl/avg_pool2d_forward_planes.wgsl';
+import avgBackwardPlanesSource from './wgsl/avg_pool2d_backward_planes.wgsl';
 import maxBackwardRowsSource from './wgsl/max_pool2d_backward_rows.wgsl';
 import avgForwardSource from './wgsl/avg_pool2d_forward.wgsl';
 import avgBackwardSource from './wgsl/avg_pool2d_backward.wgsl';
@@ -28,11 +32,15 @@ const maxBackwardKernel = defineKernel('max_pool2d_backward', maxBackwardSource,
 const maxScatterKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'main');
 const maxScatterZeroKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'zero');
 const maxForwardRowsKernel = defineKernel('max_pool2d_forward_rows', maxForwardRowsSource, ['read', 'read_write', 'read_write', 'uniform']);
+const maxForwardPlanesKernel = defineKernel('max_pool2d_forward_planes', maxForwardPlanesSource, ['read', 'read_write', 'read_write', 'uniform']);
+const maxBackwardPlanesKernel = defineKernel('max_pool2d_backward_planes', maxBackwardPlanesSource, ['read', 'read', 'read_write', 'uniform']);
 const maxBackwardRowsKernel = defineKernel('max_pool2d_backward_rows', maxBackwardRowsSource, ['read', 'read', 'read_write', 'uniform']);
 /** The phased scatter runs ceil(Kh/sH) * ceil(Kw/sW) dispatches; beyond this many, gather. */
 const MAX_SCATTER_PHASES = 9;
 const avgForwardKernel = defineKernel('avg_pool2d_forward', avgForwardSource, ['read', 'read_write', 'uniform']);
 const avgBackwardKernel = defineKernel('avg_pool2d_backward', avgBackwardSource, ['read', 'read_write', 'uniform']);
+const avgForwardPlanesKernel = defineKernel('avg_pool2d_forward_planes', avgForwardPlanesSource, ['read', 'read_write', 'uniform']);
+const avgBackwardPlanesKernel = defineKernel('avg_pool2d_backward_planes', avgBackwardPlanesSource, ['read', 'read_write', 'uniform']);
 const avgForwardRowsKernel = defineKernel('avg_pool2d_forward_rows', avgForwardRowsSource, ['read', 'read_write', 'uniform']);
 const avgBackwardRowsKernel = defineKernel('avg_pool2d_backward_rows', avgBackwardRowsSource, ['read', 'read_write', 'uniform']);
 const adaptiveForwardKernel = defineKernel('adaptive_avg_pool2d_forward', adaptiveForwardSource, ['read', 'read_write', 'uniform']);
@@ -42,11 +50,13 @@ const globalForwardKernels = {
   vec4: defineKernel('adaptive_avg_pool2d_global_forward', globalForwardSource, ['read', 'read_write', 'uniform'], 'main_vec4'),
   perLane: defineKernel('adaptive_avg_pool2d_global_forward', globalForwardSource, ['read', 'read_write', 'uniform'], 'per_lane'),
   perLaneVec4: defineKernel('adaptive_avg_pool2d_global_forward', globalForwardSource, ['read', 'read_write', 'uniform'], 'per_lane_vec4'),
+  perLaneQuad: defineKernel('adaptive_avg_pool2d_global_forward', globalForwardSource, ['read', 'read_write', 'uniform'], 'per_lane_quad'),
 };
 const globalBackwardKernels = {
   scalar: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main'),
   vec4: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main_vec4'),
   splitVec4: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'main_split_vec4'),
+  quad: defineKernel('adaptive_avg_pool2d_global_backward', globalBackwardSource, ['read', 'read_write', 'uniform'], 'quad'),
 };
 
 const WG = 256;
@@ -211,13 +221,71 @@ function rowsConstants(g: Pool2dGeometry): Record<string, number> {
   return { ...windowConstants(g), PH: g.pH, PW: g.pW };
 }
 
-/** Max pooling of a plain x: returns y and the int32 argmax (ih * W + iw) of each window. */
-export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): { y: Tensor; argmax: Tensor } {
+/**
+ * Whether the plane-group kernels (max_ and avg_pool2d_forward_planes.wgsl,
+ * max_ and avg_pool2d_backward_planes.wgsl: one invocation pools four whole planes) take this
+ * geometry: N*C a multiple of 4, no dilation, and planes of at most 8x8 inputs and outputs (one
+ * call per row in the kernels, and registers for a plane's values).
+ */
+export function poolPlanesApply(g: Pool2dGeometry): boolean {
+  return (g.N * g.C) % 4 === 0 && g.dH === 1 && g.dW === 1 && Math.max(g.H, g.W, g.OH, g.OW) <= 8;
+}
+
+/**
+ * Whether the launchers pick the plane-group kernels: on CPU adapters (llvmpipe), where a lane
+ * doing four planes is what pays (on a GPU it would leave most of the device idle), for the
+ * small planes the vec4 row kernels do not take. On [32, 512, 7, 7] (bench/norm-pool.ts, CPU
+ * time, same runs) they are 2.5-3x faster than the one-output kernels.
+ */
+function planesPicked(g: Pool2dGeometry, pass: 'forward' | 'backward'): boolean {
+  return poolPlanesApply(g) && !poolRowsApply(g, pass) && isCpuAdapter(gpu().info);
+}
+
+function checkPlanes(g: Pool2dGeometry): void {
+  if (!poolPlanesApply(g)) throw new Error(`wgslgrad internal: the pooling plane kernels do not take this geometry (${JSON.stringify(g)})`);
+}
+
+/** The launch of a plane-group kernel: one invocation per 4 planes, the plane sizes as constants. */
+function planesLaunch(g: Pool2dGeometry): { workgroups: [number, number]; constants: Record<string, number> } {
+  const wg = 64;
+  return {
+    workgroups: grid1d((g.N * g.C) / 4, wg),
+    constants: { ...windowConstants(g), WG: wg, PH: g.pH, PW: g.pW, H: g.H, W: g.W, OH: g.OH, OW: g.OW },
+  };
+}
+
+/** The forward kernels: four planes per invocation, vec4 rows, one output per invocation. */
+export type PoolForwardMethod = 'planes' | 'rows' | 'plain';
+
+/** The forward kernel the launchers run for this geometry. */
+function forwardMethod(g: Pool2dGeometry): PoolForwardMethod {
+  if (planesPicked(g, 'forward')) return 'planes';
+  return poolRowsApply(g, 'forward') ? 'rows' : 'plain';
+}
+
+/** A forced method must apply (tests, benchmarks); the launchers' pick otherwise. */
+function resolveForward(g: Pool2dGeometry, method: PoolForwardMethod | undefined): PoolForwardMethod {
   if (method === 'rows') checkRows(g, 'forward');
+  if (method === 'planes') checkPlanes(g);
+  return method ?? forwardMethod(g);
+}
+
+/** Max pooling of a plain x: returns y and the int32 argmax (ih * W + iw) of each window. */
+export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForwardMethod): { y: Tensor; argmax: Tensor } {
+  method = resolveForward(g, method);
   const shape = [g.N, g.C, g.OH, g.OW];
   const y = emptyTensor(shape, 'float32', 'maxPool2d');
   const argmax = emptyTensor(shape, 'int32', 'maxPool2d argmax');
-  if (method ? method === 'rows' : poolRowsApply(g, 'forward')) {
+  if (method === 'planes') {
+    launch(maxForwardPlanesKernel, {
+      buffers: [x.buffer, y.buffer, argmax.buffer],
+      params: packPool2dParams(g),
+      ...planesLaunch(g),
+      label: 'maxPool2d forward',
+    });
+    return { y, argmax };
+  }
+  if (method === 'rows') {
     launch(maxForwardRowsKernel, {
       buffers: [x.buffer, y.buffer, argmax.buffer],
       params: packPool2dParams(g),
@@ -236,13 +304,25 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
 }
 
 /**
- * dx of max pooling from a plain gy and the saved argmax: the block gather of
+ * dx of max pooling from a plain gy and the saved argmax: on CPU adapters for small planes the
+ * four-plane gather of max_pool2d_backward_planes.wgsl, else the block gather of
  * max_pool2d_backward_rows.wgsl where it applies, else the phased scatter
  * (max_pool2d_backward_scatter.wgsl) when the windows overlap little, else the one-input gather
  * (max_pool2d_backward.wgsl). `method` forces one (tests, benchmarks).
  */
-export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'rows' | 'scatter' | 'gather'): Tensor {
+export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'planes' | 'rows' | 'scatter' | 'gather'): Tensor {
   if (method === 'rows') checkRows(g, 'backward');
+  if (method === 'planes') checkPlanes(g);
+  if (method ? method === 'planes' : planesPicked(g, 'backward')) {
+    const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
+    launch(maxBackwardPlanesKernel, {
+      buffers: [gy.buffer, argmax.buffer, dx.buffer],
+      params: packPool2dParams(g),
+      ...planesLaunch(g),
+      label: 'maxPool2d backward',
+    });
+    return dx;
+  }
   if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
     launch(maxBackwardRowsKernel, {
@@ -303,11 +383,15 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
   return dx;
 }
 
-/** Average pooling of a plain x: the vec4 row kernel where it applies; `method` forces one. */
-export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): Tensor {
-  if (method === 'rows') checkRows(g, 'forward');
+/** Average pooling of a plain x: the four-plane or vec4 row kernel where picked; `method` forces one. */
+export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForwardMethod): Tensor {
+  method = resolveForward(g, method);
   const y = emptyTensor([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
-  if (method ? method === 'rows' : poolRowsApply(g, 'forward')) {
+  if (method === 'planes') {
+    launch(avgForwardPlanesKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...planesLaunch(g), label: 'avgPool2d forward' });
+    return y;
+  }
+  if (method === 'rows') {
     launch(avgForwardRowsKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...forwardRowsLaunch(g), label: 'avgPool2d forward' });
     return y;
   }
@@ -320,10 +404,15 @@ export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: 'rows' |
   return y;
 }
 
-/** dx of average pooling from a plain gy: the vec4 block gather where it applies; `method` forces one. */
-export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'rows' | 'plain'): Tensor {
+/** dx of average pooling from a plain gy: the four-plane or vec4 block gather where picked; `method` forces one. */
+export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'planes' | 'rows' | 'plain'): Tensor {
   if (method === 'rows') checkRows(g, 'backward');
+  if (method === 'planes') checkPlanes(g);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'avgPool2d dx');
+  if (method ? method === 'planes' : planesPicked(g, 'backward')) {
+    launch(avgBackwardPlanesKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...planesLaunch(g), label: 'avgPool2d backward' });
+    return dx;
+  }
   if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {
     launch(avgBackwardRowsKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...backwardRowsLaunch(g), label: 'avgPool2d backward' });
     return dx;
@@ -393,13 +482,28 @@ function globalUnits(g: AdaptivePoolGeometry): { vec4: boolean; S: number; param
 
 /**
  * adaptiveAvgPool2d to (1, 1) of a plain x: on CPU adapters one plane per lane (enough planes to
- * keep 8 workgroups busy), elsewhere one workgroup per plane with a tree sum. `layout` forces one.
+ * keep 8 workgroups busy; four planes per lane, read as vec4s, where planes are not whole vec4s
+ * and their number divides by 4), elsewhere one workgroup per plane with a tree sum. `layout`
+ * forces one.
  */
-export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry, layout?: 'perLane' | 'tree'): Tensor {
+export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry, layout?: 'perLane' | 'perLaneQuad' | 'tree'): Tensor {
   const y = emptyTensor([g.N, g.C, 1, 1], 'float32', 'adaptiveAvgPool2d');
   const u = globalUnits(g);
   const planes = g.N * g.C;
-  if (layout ? layout === 'perLane' : isCpuAdapter(gpu().info) && planes >= 8 * 16) {
+  const perLane = layout ? layout !== 'tree' : isCpuAdapter(gpu().info) && planes >= 8 * 16;
+  if (layout === 'perLaneQuad' && (u.vec4 || planes % 4 !== 0)) throw new Error(`wgslgrad internal: the four-plane global pooling takes planes that are not whole vec4s, a multiple of 4 of them (${JSON.stringify(g)})`);
+  if (perLane && layout !== 'perLane' && !u.vec4 && planes % 4 === 0) {
+    const lanes = Math.min(64, 2 ** Math.floor(Math.log2(Math.max(planes / 32, 1))));
+    launch(globalForwardKernels.perLaneQuad, {
+      buffers: [x.buffer, y.buffer],
+      params: u.params,
+      workgroups: grid1d(planes / 4, lanes),
+      constants: { WG: lanes, PLANE: g.H * g.W },
+      label: 'adaptiveAvgPool2d global forward',
+    });
+    return y;
+  }
+  if (perLane) {
     const lanes = Math.min(64, 2 ** Math.floor(Math.log2(planes / 8)));
     launch(u.vec4 ? globalForwardKernels.perLaneVec4 : globalForwardKernels.perLane, {
       buffers: [x.buffer, y.buffer],
@@ -421,17 +525,44 @@ export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry, layou
   return y;
 }
 
-/** dx of global average pooling from a plain gy (N, C, 1, 1). */
-export function globalAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry): Tensor {
+/** The largest divisor of n up to `limit`. */
+function divisorUpTo(n: number, limit: number): number {
+  for (let d = Math.min(n, limit); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}
+
+/**
+ * dx of global average pooling from a plain gy (N, C, 1, 1). Planes that are not whole vec4s
+ * (7x7): on CPU adapters four planes per invocation group (`quad`: one vec4 of gy loaded, the
+ * planes' dx stored as vec4s) where their number divides by 4, else vec4s that straddle two
+ * planes (`split`). `layout` forces one.
+ */
+export function globalAvgPool2dBackward(gy: Tensor, g: AdaptivePoolGeometry, layout?: 'quad' | 'split' | 'plain'): Tensor {
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'adaptiveAvgPool2d dx');
   const u = globalUnits(g);
   const area = g.H * g.W;
-  if (!u.vec4 && area >= 4 && (g.N * g.C * area) % 4 === 0) {
+  const planes = g.N * g.C;
+  const quad = !u.vec4 && planes % 4 === 0;
+  const split = !u.vec4 && area >= 4 && (planes * area) % 4 === 0;
+  if (layout === 'quad' && !quad) throw new Error(`wgslgrad internal: the four-plane global pooling backward does not take ${JSON.stringify(g)}`);
+  if (layout === 'split' && !split) throw new Error(`wgslgrad internal: the straddling global pooling backward does not take ${JSON.stringify(g)}`);
+  if (layout ? layout === 'quad' : quad && isCpuAdapter(gpu().info)) {
+    const units = divisorUpTo(area, 16);   // vec4s stored per invocation (it loads gy once)
+    launch(globalBackwardKernels.quad, {
+      buffers: [gy.buffer, dx.buffer],
+      params: u.params,
+      workgroups: grid1d((planes / 4) * (area / units), WG),
+      constants: { WG, UNITS: units, PER_PLANE: area / units, PLANE: area },
+      label: 'adaptiveAvgPool2d global backward',
+    });
+    return dx;
+  }
+  if (layout ? layout === 'split' : split) {
     // Planes that are not whole vec4s (7x7), written as vec4s that may straddle two planes.
     launch(globalBackwardKernels.splitVec4, {
       buffers: [gy.buffer, dx.buffer],
       params: u.params,
-      workgroups: grid1d((g.N * g.C * area) / 4, WG),
+      workgroups: grid1d((planes * area) / 4, WG),
       constants: { WG, PLANE: area },
       label: 'adaptiveAvgPool2d global backward',
     });

@@ -5,7 +5,10 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL, type FixtureCase } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
-import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, globalAvgPool2dForward, type Pool2dSpec } from '../../src/kernels/pool.js';
+import {
+  pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, poolPlanesApply, globalAvgPool2dForward,
+  globalAvgPool2dBackward, type Pool2dSpec,
+} from '../../src/kernels/pool.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
 } from '../../src/kernels/reference/pool.js';
@@ -139,6 +142,94 @@ describe('pooling vs the float64 references', () => {
     }
   });
 
+  it('four-plane kernels: bit for bit the one-output kernels, and the reference', async () => {
+    // shape, spec; N*C a multiple of 4, planes up to 8x8 (7x7: the last stage of ImageNet ResNets)
+    const configs: [number[], Pool2dSpec][] = [
+      [[2, 2, 7, 7], spec([3, 3], [2, 2], [1, 1])],                        // 4 planes of 49 floats
+      [[3, 44, 7, 7], spec([3, 3], [2, 2], [1, 1])],                       // 33 groups: a partial workgroup
+      [[2, 6, 7, 5], spec([3, 3], [1, 1], [1, 1], [1, 1], false, false)],  // stride 1, excluded padding
+      [[1, 8, 5, 6], spec([2, 2], [2, 2], [0, 0], [1, 1], true)],          // ceil mode, last windows clipped
+      [[2, 2, 7, 7], spec([3, 3], [2, 2], [0, 0], [1, 1], true, false)],   // ceil mode, 3x3 outputs (9 per plane)
+      [[1, 4, 7, 7], spec([2, 2], [3, 3], [1, 1])],                        // stride > kernel: gaps in dx
+      [[2, 2, 6, 6], spec([3, 2], [1, 2], [1, 0])],                        // unequal kernel and stride
+      [[4, 1, 3, 3], spec([2, 2], [1, 1], [0, 0])],                        // tiny planes
+      [[1, 4, 8, 7], spec([2, 2], [1, 1], [1, 1], [1, 1], false, false)],  // 9x8 outputs: too tall
+    ];
+    for (const [shape, sp] of configs) {
+      const at = `${JSON.stringify(shape)} ${JSON.stringify(sp)}`;
+      const g = pool2dGeometry('maxPool2d', shape, sp);
+      if (g.OH > 8) {
+        expect(poolPlanesApply(g), at).toBe(false);
+        expect(() => maxPool2dForward(wg.zeros(shape), g, 'planes'), at).toThrow(/plane kernels do not take this geometry/);
+        continue;
+      }
+      expect(poolPlanesApply(g), at).toBe(true);
+      // Integers in a small range: many ties (and -0), so the scan order is tested too.
+      const data = randomArray(numel(shape), rnd, -3, 3).map(Math.round);
+      const x = wg.tensor(data, shape);
+      const ref = maxPool2dRef(data, g);
+      const planes = maxPool2dForward(x, g, 'planes');
+      const plain = maxPool2dForward(x, g, 'plain');
+      expect(Array.from(await planes.y.data()), at).toEqual(Array.from(await plain.y.data()));
+      expect(Array.from(await planes.argmax.data()), at).toEqual(Array.from(await plain.argmax.data()));
+      expectClose(await planes.y.data(), ref.y, 0, `${at} max y`);
+      expect(Array.from(await planes.argmax.data()), at).toEqual(Array.from(ref.argmax));
+      const gyData = randomArray(planes.y.size, rnd);
+      const gy = wg.tensor(gyData, [...planes.y.shape]);
+      const dxPlanes = maxPool2dBackward(gy, planes.argmax, g, 'planes');
+      const dxGather = maxPool2dBackward(gy, planes.argmax, g, 'gather');
+      expect(Array.from(await dxPlanes.data()), at).toEqual(Array.from(await dxGather.data()));
+      expectClose(await dxPlanes.data(), maxPool2dBackwardRef(gyData, ref.argmax, g), 1e-6, `${at} max dx`);
+
+      const ag = pool2dGeometry('avgPool2d', shape, sp);
+      const xf = wg.tensor(randomArray(numel(shape), rnd, -3, 3), shape);
+      const yPlanes = avgPool2dForward(xf, ag, 'planes');
+      const yPlain = avgPool2dForward(xf, ag, 'plain');
+      expect(Array.from(await yPlanes.data()), at).toEqual(Array.from(await yPlain.data()));
+      expectClose(await yPlanes.data(), avgPool2dRef(await xf.data(), ag), FORWARD_TOL, `${at} avg y`);
+      const adxPlanes = avgPool2dBackward(gy, ag, 'planes');
+      const adxPlain = avgPool2dBackward(gy, ag, 'plain');
+      expect(Array.from(await adxPlanes.data()), at).toEqual(Array.from(await adxPlain.data()));
+      expectClose(await adxPlanes.data(), avgPool2dBackwardRef(gyData, ag), GRAD_TOL, `${at} avg dx`);
+      for (const t of [x, planes.y, planes.argmax, plain.y, plain.argmax, gy, dxPlanes, dxGather, xf, yPlanes, yPlain, adxPlanes, adxPlain]) t.dispose();
+    }
+  });
+
+  it('four-plane kernels take N*C % 4 == 0, planes up to 8x8, no dilation; the launchers pick them for 7x7', async () => {
+    const sp = spec([3, 3], [2, 2], [1, 1]);
+    expect(poolPlanesApply(pool2dGeometry('maxPool2d', [1, 6, 7, 7], sp))).toBe(false);
+    expect(poolPlanesApply(pool2dGeometry('maxPool2d', [1, 4, 9, 9], sp))).toBe(false);
+    expect(poolPlanesApply(pool2dGeometry('maxPool2d', [1, 4, 7, 7], spec([2, 2], [1, 1], [0, 0], [2, 2])))).toBe(false);
+    // The default path on lavapipe (a CPU adapter) runs them: the same values as the one-output kernels.
+    const shape = [2, 2, 7, 7];
+    const g = pool2dGeometry('maxPool2d', shape, sp);
+    const data = randomArray(numel(shape), rnd, -3, 3);
+    const x = wg.tensor(data, shape);
+    const byDefault = maxPool2dForward(x, g);
+    expect(Array.from(await byDefault.argmax.data())).toEqual(Array.from(maxPool2dRef(data, g).argmax));
+    byDefault.y.dispose();
+    byDefault.argmax.dispose();
+    x.dispose();
+  });
+
+  it('four-plane max pooling: NaN propagates and -inf windows keep their first tap', async () => {
+    const N = NaN;
+    const I = -Infinity;
+    // 4 planes of 2x3 (2x2 windows, stride 1): a NaN, two NaNs (the last one wins), all -inf, ties
+    // (the first 7 wins).
+    const data = [1, N, 3, 4, 5, 6, 1, N, 2, N, 0, 9, I, I, I, I, I, I, 7, 7, 5, 7, 1, 7];
+    const x = wg.tensor(data, [1, 4, 2, 3]);
+    const g = pool2dGeometry('maxPool2d', [1, 4, 2, 3], spec([2, 2], [1, 1], [0, 0]));
+    for (const method of ['planes', 'plain'] as const) {
+      const { y, argmax } = maxPool2dForward(x, g, method);
+      expect(Array.from(await y.data()), method).toEqual([N, N, N, N, I, I, 7, 7]);
+      expect(Array.from(await argmax.data()), method).toEqual([1, 1, 3, 1, 0, 1, 0, 1]);
+      y.dispose();
+      argmax.dispose();
+    }
+    x.dispose();
+  });
+
   it('refuses to force a row kernel onto a geometry it does not take (W % 4 != 0)', () => {
     const g = pool2dGeometry('maxPool2d', [1, 2, 7, 7], spec([3, 3], [2, 2], [1, 1]));
     const x = wg.zeros([1, 2, 7, 7]);
@@ -236,6 +327,30 @@ describe('pooling vs the float64 references', () => {
       }
       x.dispose();
     }
+  });
+
+  it('global average pooling of planes that are not whole vec4s: four planes per lane, forward and backward', async () => {
+    for (const shape of [[2, 4, 7, 7], [3, 4, 5, 3], [1, 12, 1, 3], [2, 132, 7, 7]]) {
+      const data = randomArray(numel(shape), rnd, -3, 3);
+      const x = wg.tensor(data, shape);
+      const g = { N: shape[0], C: shape[1], H: shape[2], W: shape[3], OH: 1, OW: 1 };
+      const y = globalAvgPool2dForward(x, g, 'perLaneQuad');
+      expectClose(await y.data(), adaptiveAvgPool2dRef(data, g), FORWARD_TOL, `${JSON.stringify(shape)} forward`);
+      const gyData = randomArray(shape[0] * shape[1], rnd);
+      const gy = wg.tensor(gyData, [shape[0], shape[1], 1, 1]);
+      const want = adaptiveAvgPool2dBackwardRef(gyData, g);
+      for (const layout of ['quad', 'plain', undefined] as const) {
+        const dx = globalAvgPool2dBackward(gy, g, layout);
+        expectClose(await dx.data(), want, 1e-6, `${JSON.stringify(shape)} backward ${layout ?? 'default'}`);
+        dx.dispose();
+      }
+      for (const t of [x, y, gy]) t.dispose();
+    }
+    const odd = { N: 1, C: 6, H: 7, W: 7, OH: 1, OW: 1 };
+    const x6 = wg.zeros([1, 6, 7, 7]);
+    expect(() => globalAvgPool2dForward(x6, odd, 'perLaneQuad')).toThrow(/four-plane global pooling/);
+    expect(() => globalAvgPool2dBackward(wg.zeros([1, 6, 1, 1]), odd, 'quad')).toThrow(/four-plane global pooling/);
+    x6.dispose();
   });
 
   const adaptiveCases: [number[], [number, number]][] = [

@@ -13,6 +13,12 @@
 //   walks the lanes anyway, so coalescing buys nothing, while the tree's workgroup-memory traffic
 //   and barriers cost as much as the sum itself on small planes (18-47% of the copy ceiling
 //   before, on 32x32 and 56x56 planes). Grid: one invocation per plane, in x (spilling into y).
+// - `per_lane_quad` (CPU adapters, planes that are not whole vec4s, e.g. 7x7 = 49 floats, and a
+//   number of planes divisible by 4): four planes per lane. Four consecutive planes are PLANE
+//   aligned vec4s (PLANE = H*W), so the lane reads them with PLANE vec4 loads instead of 4*PLANE
+//   scalar ones (54% of the copy ceiling on [32, 512, 7, 7]), and sends each component to its
+//   plane's sum with a select: component e of vec4 v belongs to plane (4v + e) / PLANE.
+//   y is stored as one vec4. Grid: one invocation per 4 planes, in x (spilling into y).
 // Bindings: 0 x (read), 1 y (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/pool.ts.
 
@@ -26,9 +32,11 @@ struct GlobalPoolParams {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y4: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> p: GlobalPoolParams;
 
 override WG: u32 = 64u;
+override PLANE: u32 = 1u;   // per_lane_quad: floats per plane (H * W), a constant divisor
 
 var<workgroup> tree: array<f32, WG>;
 
@@ -82,4 +90,22 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
   var acc = vec4<f32>(0.0);
   for (var s = lid.x; s < p.S; s += WG) { acc += x4[base + s]; }
   finish(lid.x, plane, (acc.x + acc.y) + (acc.z + acc.w));
+}
+
+@compute @workgroup_size(WG)
+fn per_lane_quad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let quad = gid.x + gid.y * nwg.x * WG;
+  if (quad >= p.planes / 4u) { return; }
+  let base = quad * PLANE;
+  var acc: array<vec4<f32>, 4>;   // acc[g]: partial sums of plane 4*quad + g, by component
+  for (var v = 0u; v < PLANE; v++) {
+    let x = x4[base + v];
+    let plane = (vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u)) / PLANE;
+    for (var g = 0u; g < 4u; g++) {
+      acc[g] += select(vec4<f32>(0.0), x, plane == vec4<u32>(g));
+    }
+  }
+  var sums: vec4<f32>;
+  for (var g = 0u; g < 4u; g++) { sums[g] = (acc[g].x + acc[g].y) + (acc[g].z + acc[g].w); }
+  y4[quad] = sums * p.scale;
 }
