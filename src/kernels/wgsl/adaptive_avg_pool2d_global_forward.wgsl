@@ -17,7 +17,8 @@
 //   number of planes divisible by 4): four planes per lane. Four consecutive planes are PLANE
 //   aligned vec4s (PLANE = H*W), so the lane reads them with PLANE vec4 loads instead of 4*PLANE
 //   scalar ones (54% of the copy ceiling on [32, 512, 7, 7]), and sends each component to its
-//   plane's sum with a select: component e of vec4 v belongs to plane (4v + e) / PLANE.
+//   plane's sum, masking the components of the neighbouring planes in the two vec4s it shares
+//   with them (loaded twice: 52 loads for four 7x7 planes).
 //   y is stored as one vec4. Grid: one invocation per 4 planes, in x (spilling into y).
 // Bindings: 0 x (read), 1 y (write), 2 params.
 // Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/pool.ts.
@@ -36,7 +37,7 @@ struct GlobalPoolParams {
 @group(0) @binding(2) var<uniform> p: GlobalPoolParams;
 
 override WG: u32 = 64u;
-override PLANE: u32 = 1u;   // per_lane_quad: floats per plane (H * W), a constant divisor
+override PLANE: u32 = 1u;   // per_lane_quad: floats per plane (H * W)
 
 var<workgroup> tree: array<f32, WG>;
 
@@ -97,15 +98,18 @@ fn per_lane_quad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let quad = gid.x + gid.y * nwg.x * WG;
   if (quad >= p.planes / 4u) { return; }
   let base = quad * PLANE;
-  var acc: array<vec4<f32>, 4>;   // acc[g]: partial sums of plane 4*quad + g, by component
-  for (var v = 0u; v < PLANE; v++) {
-    let x = x4[base + v];
-    let plane = (vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u)) / PLANE;
-    for (var g = 0u; g < 4u; g++) {
-      acc[g] += select(vec4<f32>(0.0), x, plane == vec4<u32>(g));
-    }
-  }
   var sums: vec4<f32>;
-  for (var g = 0u; g < 4u; g++) { sums[g] = (acc[g].x + acc[g].y) + (acc[g].z + acc[g].w); }
+  for (var g = 0u; g < 4u; g++) {
+    // Plane g is floats g*PLANE .. (g+1)*PLANE - 1 of the group, in vec4s v0 .. v1; the two end
+    // vec4s may hold floats of the neighbouring planes (loaded again by them), masked out here.
+    let f0 = g * PLANE;
+    let f1 = f0 + PLANE;
+    var acc = vec4<f32>(0.0);
+    for (var v = f0 / 4u; v <= (f1 - 1u) / 4u; v++) {
+      let f = vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u);
+      acc += select(vec4<f32>(0.0), x4[base + v], (f >= vec4<u32>(f0)) & (f < vec4<u32>(f1)));
+    }
+    sums[g] = (acc.x + acc.y) + (acc.z + acc.w);
+  }
   y4[quad] = sums * p.scale;
 }
