@@ -182,11 +182,25 @@ export function poolRowsApply(g: Pool2dGeometry, pass: 'forward' | 'backward'): 
   if (g.W % 4 !== 0 || g.OW % 4 !== 0 || g.dH !== 1 || g.dW !== 1) return false;
   if (pass === 'forward') return (4 - (g.pW % 4)) % 4 + 3 * g.sW + g.kW <= 16;
   if (g.sW > 2) return false;
+  const { rows, vec4s } = backwardCandidates(g);
+  return rows <= 4 && vec4s <= 3 && rows * vec4s <= 12;
+}
+
+/** The candidate outputs of a backward row block with one row of outputs: rows and vec4s (the kernels' A0..A1, NVB). */
+function backwardCandidates(g: Pool2dGeometry): { rows: number; vec4s: number } {
   const rows = Math.floor((g.sH - 1 + g.pH) / g.sH) + Math.floor((g.kH - 1 - g.pH) / g.sH) + 1;
   const b0 = -Math.floor((g.kW - 1 - g.pW) / g.sW);
   const b1 = Math.floor((4 * g.sW - 1 + g.pW) / g.sW);
-  const vec4s = Math.floor(b1 / 4) - Math.floor(b0 / 4) + 1;
-  return rows <= 4 && vec4s <= 3 && rows * vec4s <= 12;
+  return { rows, vec4s: Math.floor(b1 / 4) - Math.floor(b0 / 4) + 1 };
+}
+
+/**
+ * Rows of outputs per block of max_pool2d_backward_rows.wgsl: 2 where the candidates of the
+ * larger block still fit its registers (one more candidate row), else 1.
+ */
+function maxBackwardBlockRows(g: Pool2dGeometry): number {
+  const { rows, vec4s } = backwardCandidates(g);
+  return rows + 1 <= 4 && (rows + 1) * vec4s <= 12 ? 2 : 1;
 }
 
 /** A row kernel forced by a test or benchmark (`method` 'rows') must apply: they assume its layout. */
@@ -209,11 +223,16 @@ function forwardRowsLaunch(g: Pool2dGeometry): { workgroups: [number, number]; c
   };
 }
 
-/** The launch of a backward row kernel: a block of sH x 4*sW inputs per invocation. */
-function backwardRowsLaunch(g: Pool2dGeometry): { workgroups: [number, number]; constants: Record<string, number> } {
+/**
+ * The launch of a backward row kernel: a block of blockRows*sH x 4*sW inputs per invocation
+ * (max_pool2d_backward_rows.wgsl takes blockRows 1 or 2 as BR; avg_pool2d_backward_rows.wgsl 1).
+ */
+function backwardRowsLaunch(g: Pool2dGeometry, blockRows = 1): { workgroups: [number, number]; constants: Record<string, number> } {
   const CB = Math.ceil(g.W / (4 * g.sW));
-  const perPlane = Math.ceil(g.H / g.sH) * CB;
-  return { workgroups: grid1d(g.N * g.C * perPlane, WG), constants: { ...rowsConstants(g), CB, PER_PLANE: perPlane } };
+  const perPlane = Math.ceil(g.H / (g.sH * blockRows)) * CB;
+  const constants: Record<string, number> = { ...rowsConstants(g), CB, PER_PLANE: perPlane };
+  if (blockRows !== 1) constants.BR = blockRows;
+  return { workgroups: grid1d(g.N * g.C * perPlane, WG), constants };
 }
 
 /** The rows kernels' constants: the window, and its padding (the kernels index with it). */
@@ -328,7 +347,7 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
     launch(maxBackwardRowsKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
       params: packPool2dParams(g),
-      ...backwardRowsLaunch(g),
+      ...backwardRowsLaunch(g, maxBackwardBlockRows(g)),
       label: 'maxPool2d backward',
     });
     return dx;
