@@ -94,10 +94,12 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const mp = maxPool2dForward(x, mg);
   const mref = maxPool2dRef(host, mg);
   expectMatch('maxPool2d forward', await mp.y.data(), mref.y, 0);
-  const mpPlain = maxPool2dForward(x, mg, 'plain');
-  expectMatch('maxPool2d forward (plain)', await mpPlain.y.data(), mref.y, 0);
-  mpPlain.y.dispose();
-  mpPlain.argmax.dispose();
+  for (const method of poolRowsApply(mg, 'forward') ? (['rows', 'plain'] as const) : (['plain'] as const)) {
+    const other = maxPool2dForward(x, mg, method);
+    expectMatch(`maxPool2d forward (${method})`, await other.y.data(), mref.y, 0);
+    other.y.dispose();
+    other.argmax.dispose();
+  }
   const m = mp.y.size;
   const gyPool = wg.randn([...mp.y.shape], { seed: 15 });
   const mdxWant = maxPool2dBackwardRef(await gyPool.data(), mref.argmax, mg);
@@ -164,6 +166,17 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
         r.argmax.dispose();
       },
     },
+    ...(poolRowsApply(mg, 'forward')
+      ? [{
+          name: '  (vec4 row kernel instead)',
+          bytes: 4 * n + 8 * m,
+          run: () => {
+            const r = maxPool2dForward(x, mg, 'rows');
+            r.y.dispose();
+            r.argmax.dispose();
+          },
+        }]
+      : []),
     {
       name: '  (one output per invocation)',
       bytes: 4 * n + 8 * m,

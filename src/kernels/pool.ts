@@ -8,6 +8,7 @@ import maxBackwardSource from './wgsl/max_pool2d_backward.wgsl';
 import maxScatterSource from './wgsl/max_pool2d_backward_scatter.wgsl';
 import maxForwardRowsSource from './wgsl/max_pool2d_forward_rows.wgsl';
 import maxForwardPlanesSource from './wgsl/max_pool2d_forward_planes.wgsl';
+import maxForwardStripsSource from './wgsl/max_pool2d_forward_strips.wgsl';
 import maxBackwardPlanesSource from './wgsl/max_pool2d_backward_planes.wgsl';
 import avgForwardPlanesSource from './wgsl/avg_pool2d_forward_planes.wgsl';
 import avgBackwardPlanesSource from './wgsl/avg_pool2d_backward_planes.wgsl';
@@ -32,6 +33,7 @@ const maxBackwardKernel = defineKernel('max_pool2d_backward', maxBackwardSource,
 const maxScatterKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'main');
 const maxScatterZeroKernel = defineKernel('max_pool2d_backward_scatter', maxScatterSource, ['read', 'read', 'read_write', 'uniform'], 'zero');
 const maxForwardRowsKernel = defineKernel('max_pool2d_forward_rows', maxForwardRowsSource, ['read', 'read_write', 'read_write', 'uniform']);
+const maxForwardStripsKernel = defineKernel('max_pool2d_forward_strips', maxForwardStripsSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxForwardPlanesKernel = defineKernel('max_pool2d_forward_planes', maxForwardPlanesSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxBackwardPlanesKernel = defineKernel('max_pool2d_backward_planes', maxBackwardPlanesSource, ['read', 'read', 'read_write', 'uniform']);
 const maxBackwardRowsKernel = defineKernel('max_pool2d_backward_rows', maxBackwardRowsSource, ['read', 'read', 'read_write', 'uniform']);
@@ -273,28 +275,57 @@ function planesLaunch(g: Pool2dGeometry): { workgroups: [number, number]; consta
   };
 }
 
-/** The forward kernels: four planes per invocation, vec4 rows, one output per invocation. */
-export type PoolForwardMethod = 'planes' | 'rows' | 'plain';
+/**
+ * The forward kernels: four planes per invocation, strips of 4 output columns down a run of rows
+ * (max pooling only), vec4 rows, one output per invocation.
+ */
+export type PoolForwardMethod = 'planes' | 'strips' | 'rows' | 'plain';
 
-/** The forward kernel the launchers run for this geometry. */
-function forwardMethod(g: Pool2dGeometry): PoolForwardMethod {
+/**
+ * Whether max_pool2d_forward_strips.wgsl takes this geometry: the row kernel's, with windows at
+ * least as tall as the stride (consecutive output rows share KH - SH window rows) and at most 4
+ * of each kind of row in its register arrays.
+ */
+export function poolStripsApply(g: Pool2dGeometry): boolean {
+  return poolRowsApply(g, 'forward') && g.kH >= g.sH && g.kH - g.sH <= 4 && g.sH <= 4;
+}
+
+/** Output rows per invocation of the strip kernel (32-56 measured alike, 8 slower). */
+const POOL_STRIP_RUN = 32;
+
+/** The forward kernel the launchers run for this geometry (strips and planes: CPU adapters only). */
+function forwardMethod(g: Pool2dGeometry, op: 'max' | 'avg'): PoolForwardMethod {
   if (planesPicked(g, 'forward')) return 'planes';
+  if (op === 'max' && poolStripsApply(g) && isCpuAdapter(gpu().info)) return 'strips';
   return poolRowsApply(g, 'forward') ? 'rows' : 'plain';
 }
 
 /** A forced method must apply (tests, benchmarks); the launchers' pick otherwise. */
-function resolveForward(g: Pool2dGeometry, method: PoolForwardMethod | undefined): PoolForwardMethod {
+function resolveForward(g: Pool2dGeometry, method: PoolForwardMethod | undefined, op: 'max' | 'avg'): PoolForwardMethod {
   if (method === 'rows') checkRows(g, 'forward');
   if (method === 'planes') checkPlanes(g);
-  return method ?? forwardMethod(g);
+  if (method === 'strips' && (op !== 'max' || !poolStripsApply(g))) throw new Error(`wgslgrad internal: the strip kernel does not take this ${op} pooling geometry (${JSON.stringify(g)})`);
+  return method ?? forwardMethod(g, op);
 }
 
 /** Max pooling of a plain x: returns y and the int32 argmax (ih * W + iw) of each window. */
 export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForwardMethod): { y: Tensor; argmax: Tensor } {
-  method = resolveForward(g, method);
+  method = resolveForward(g, method, 'max');
   const shape = [g.N, g.C, g.OH, g.OW];
   const y = emptyTensor(shape, 'float32', 'maxPool2d');
   const argmax = emptyTensor(shape, 'int32', 'maxPool2d argmax');
+  if (method === 'strips') {
+    const QW = g.OW / 4;
+    const perPlane = Math.ceil(g.OH / POOL_STRIP_RUN) * QW;
+    launch(maxForwardStripsKernel, {
+      buffers: [x.buffer, y.buffer, argmax.buffer],
+      params: packPool2dParams(g),
+      workgroups: grid1d(g.N * g.C * perPlane, 64),
+      constants: { ...rowsConstants(g), WG: 64, QW, PER_PLANE: perPlane, RUN: POOL_STRIP_RUN },
+      label: 'maxPool2d forward',
+    });
+    return { y, argmax };
+  }
   if (method === 'planes') {
     launch(maxForwardPlanesKernel, {
       buffers: [x.buffer, y.buffer, argmax.buffer],
@@ -404,7 +435,7 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
 
 /** Average pooling of a plain x: the four-plane or vec4 row kernel where picked; `method` forces one. */
 export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForwardMethod): Tensor {
-  method = resolveForward(g, method);
+  method = resolveForward(g, method, 'avg');
   const y = emptyTensor([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
   if (method === 'planes') {
     launch(avgForwardPlanesKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...planesLaunch(g), label: 'avgPool2d forward' });

@@ -7,7 +7,7 @@ import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, F
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import {
   pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, poolPlanesApply, globalAvgPool2dForward,
-  globalAvgPool2dBackward, type Pool2dSpec,
+  globalAvgPool2dBackward, poolStripsApply, type Pool2dSpec,
 } from '../../src/kernels/pool.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
@@ -125,6 +125,13 @@ describe('pooling vs the float64 references', () => {
       const plain = maxPool2dForward(x, g, 'plain');
       expect(Array.from(await rows.y.data()), at).toEqual(Array.from(await plain.y.data()));
       expect(Array.from(await rows.argmax.data()), at).toEqual(Array.from(await plain.argmax.data()));
+      // The strip kernel (the rows' geometries with KH >= SH; all of these) too, across runs of 32 output rows.
+      expect(poolStripsApply(g), at).toBe(true);
+      const strips = maxPool2dForward(x, g, 'strips');
+      expect(Array.from(await strips.y.data()), at).toEqual(Array.from(await plain.y.data()));
+      expect(Array.from(await strips.argmax.data()), at).toEqual(Array.from(await plain.argmax.data()));
+      strips.y.dispose();
+      strips.argmax.dispose();
       expectClose(await rows.y.data(), ref.y, 0, `${at} y`);
       expect(Array.from(await rows.argmax.data()), at).toEqual(Array.from(ref.argmax));
       const gyData = randomArray(rows.y.size, rnd);
@@ -247,7 +254,7 @@ describe('pooling vs the float64 references', () => {
     // 4 windows of 2x2 (stride 2) in a 2x8 plane: a NaN, all -inf, ties, plain.
     const x = wg.tensor([1, N, I, I, 7, 7, 0, 1, 2, 3, I, I, 7, 7, 5, 0], [1, 1, 2, 8]);
     const g = pool2dGeometry('maxPool2d', [1, 1, 2, 8], spec([2, 2], [2, 2], [0, 0]));
-    for (const method of ['rows', 'plain'] as const) {
+    for (const method of ['strips', 'rows', 'plain'] as const) {
       const { y, argmax } = maxPool2dForward(x, g, method);
       expect(Array.from(await y.data()), method).toEqual([NaN, -Infinity, 7, 5]);
       expect(Array.from(await argmax.data()), method).toEqual([1, 2, 4, 14]);
