@@ -103,7 +103,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const m = mp.y.size;
   const gyPool = wg.randn([...mp.y.shape], { seed: 15 });
   const mdxWant = maxPool2dBackwardRef(await gyPool.data(), mref.argmax, mg);
-  const maxMethods = [...(poolPlanesApply(mg) ? ['planes'] as const : []), ...(poolRowsApply(mg, 'backward') ? ['rows'] as const : []), 'scatter', 'gather'] as const;
+  const maxMethods = [...(poolPlanesApply(mg) ? ['planes'] as const : []), ...(poolRowsApply(mg, 'backward') ? ['strips', 'rows'] as const : []), 'scatter', 'gather'] as const;
   for (const method of maxMethods) {
     const mdx = maxPool2dBackward(gyPool, mp.argmax, mg, method);
     errs.push(`max dx (${method}) ${expectMatch(`maxPool2d dx (${method})`, await mdx.data(), mdxWant, 1e-6).toExponential(1)}`);
@@ -187,6 +187,9 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
       },
     },
     { name: 'maxPool2d 3x3 s2 p1 backward', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg).dispose() },
+    ...(poolRowsApply(mg, 'backward')
+      ? [{ name: '  (block row kernel instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'rows').dispose() }]
+      : []),
     { name: '  (phased scatter instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'scatter').dispose() },
     { name: '  (one-input gather instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'gather').dispose() },
     { name: 'avgPool2d 2x2 s2 forward', bytes: 4 * n + 4 * am, run: () => wg.noGrad(() => F.avgPool2d(x, { kernelSize: 2 })).dispose() },

@@ -10,6 +10,7 @@ import maxForwardRowsSource from './wgsl/max_pool2d_forward_rows.wgsl';
 import maxForwardPlanesSource from './wgsl/max_pool2d_forward_planes.wgsl';
 import maxForwardStripsSource from './wgsl/max_pool2d_forward_strips.wgsl';
 import maxBackwardPlanesSource from './wgsl/max_pool2d_backward_planes.wgsl';
+import maxBackwardStripsSource from './wgsl/max_pool2d_backward_strips.wgsl';
 import avgForwardPlanesSource from './wgsl/avg_pool2d_forward_planes.wgsl';
 import avgBackwardPlanesSource from './wgsl/avg_pool2d_backward_planes.wgsl';
 import maxBackwardRowsSource from './wgsl/max_pool2d_backward_rows.wgsl';
@@ -36,6 +37,7 @@ const maxForwardRowsKernel = defineKernel('max_pool2d_forward_rows', maxForwardR
 const maxForwardStripsKernel = defineKernel('max_pool2d_forward_strips', maxForwardStripsSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxForwardPlanesKernel = defineKernel('max_pool2d_forward_planes', maxForwardPlanesSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxBackwardPlanesKernel = defineKernel('max_pool2d_backward_planes', maxBackwardPlanesSource, ['read', 'read', 'read_write', 'uniform']);
+const maxBackwardStripsKernel = defineKernel('max_pool2d_backward_strips', maxBackwardStripsSource, ['read', 'read', 'read_write', 'uniform']);
 const maxBackwardRowsKernel = defineKernel('max_pool2d_backward_rows', maxBackwardRowsSource, ['read', 'read', 'read_write', 'uniform']);
 /** The phased scatter runs ceil(Kh/sH) * ceil(Kw/sW) dispatches; beyond this many, gather. */
 const MAX_SCATTER_PHASES = 9;
@@ -290,7 +292,10 @@ export function poolStripsApply(g: Pool2dGeometry): boolean {
   return poolRowsApply(g, 'forward') && g.kH >= g.sH && g.kH - g.sH <= 4 && g.sH <= 4;
 }
 
-/** Output rows per invocation of the strip kernel (32-56 measured alike, 8 slower). */
+/**
+ * Output rows (forward) or blocks of input rows (backward) per invocation of the strip kernels:
+ * 32 to 56 measured alike, 8 and 16 slower (each run reads its first shared rows again).
+ */
 const POOL_STRIP_RUN = 32;
 
 /** The forward kernel the launchers run for this geometry (strips and planes: CPU adapters only). */
@@ -354,14 +359,15 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForw
 }
 
 /**
- * dx of max pooling from a plain gy and the saved argmax: on CPU adapters for small planes the
- * four-plane gather of max_pool2d_backward_planes.wgsl, else the block gather of
+ * dx of max pooling from a plain gy and the saved argmax. On CPU adapters: for small planes the
+ * four-plane gather of max_pool2d_backward_planes.wgsl, where the row kernel applies the strip
+ * walk of max_pool2d_backward_strips.wgsl. Elsewhere the block gather of
  * max_pool2d_backward_rows.wgsl where it applies, else the phased scatter
  * (max_pool2d_backward_scatter.wgsl) when the windows overlap little, else the one-input gather
  * (max_pool2d_backward.wgsl). `method` forces one (tests, benchmarks).
  */
-export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'planes' | 'rows' | 'scatter' | 'gather'): Tensor {
-  if (method === 'rows') checkRows(g, 'backward');
+export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry, method?: 'planes' | 'strips' | 'rows' | 'scatter' | 'gather'): Tensor {
+  if (method === 'rows' || method === 'strips') checkRows(g, 'backward');
   if (method === 'planes') checkPlanes(g);
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
@@ -369,6 +375,19 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
       params: packPool2dParams(g),
       ...planesLaunch(g),
+      label: 'maxPool2d backward',
+    });
+    return dx;
+  }
+  if (method ? method === 'strips' : poolRowsApply(g, 'backward') && isCpuAdapter(gpu().info)) {
+    const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
+    const CB = Math.ceil(g.W / (4 * g.sW));
+    const perPlane = Math.ceil(Math.ceil(g.H / g.sH) / POOL_STRIP_RUN) * CB;
+    launch(maxBackwardStripsKernel, {
+      buffers: [gy.buffer, argmax.buffer, dx.buffer],
+      params: packPool2dParams(g),
+      workgroups: grid1d(g.N * g.C * perPlane, 64),
+      constants: { ...rowsConstants(g), WG: 64, CB, PER_PLANE: perPlane, RUN: POOL_STRIP_RUN },
       label: 'maxPool2d backward',
     });
     return dx;

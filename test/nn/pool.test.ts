@@ -139,11 +139,12 @@ describe('pooling vs the float64 references', () => {
       const want = maxPool2dBackwardRef(gyData, ref.argmax, g);
       if (backwardRows) {
         const dxRows = maxPool2dBackward(gy, rows.argmax, g, 'rows');
+        const dxStrips = maxPool2dBackward(gy, rows.argmax, g, 'strips');
         const dxGather = maxPool2dBackward(gy, rows.argmax, g, 'gather');
         expect(Array.from(await dxRows.data()), at).toEqual(Array.from(await dxGather.data()));
+        expect(Array.from(await dxStrips.data()), `${at} strips`).toEqual(Array.from(await dxGather.data()));
         expectClose(await dxRows.data(), want, 1e-6, `${at} dx`);
-        dxRows.dispose();
-        dxGather.dispose();
+        for (const t of [dxRows, dxStrips, dxGather]) t.dispose();
       }
       for (const t of [x, rows.y, rows.argmax, plain.y, plain.argmax, gy]) t.dispose();
     }
