@@ -199,12 +199,14 @@ function backwardCandidates(g: Pool2dGeometry): { rows: number; vec4s: number } 
 }
 
 /**
- * Rows of outputs per block of max_pool2d_backward_rows.wgsl: 2 where the candidates of the
- * larger block still fit its registers (one more candidate row), else 1.
+ * Rows of outputs per block of max_pool2d_backward_rows.wgsl: on CPU adapters 2 where the
+ * candidates of the larger block still fit its registers (one more candidate row; 1.0-1.1x on
+ * lavapipe, where the strip kernel now runs instead unless a test forces this one), else 1. GPUs
+ * keep 1 (twice the threads; 2 is unmeasured there).
  */
 function maxBackwardBlockRows(g: Pool2dGeometry): number {
   const { rows, vec4s } = backwardCandidates(g);
-  return rows + 1 <= 4 && (rows + 1) * vec4s <= 12 ? 2 : 1;
+  return rows + 1 <= 4 && (rows + 1) * vec4s <= 12 && isCpuAdapter(gpu().info) ? 2 : 1;
 }
 
 /** A row kernel forced by a test or benchmark (`method` 'rows') must apply: they assume its layout. */
