@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Batch-norm, pooling and elementwise bandwidth on ResNet-sized activations: [32, 64, 32, 32] (CIFAR ResNet
-// stage 1 at batch 32), [8, 64, 56, 56] (ImageNet ResNet stage 1 at batch 8) and [32, 512, 7, 7] (ImageNet
-// ResNet-18/34 stage 4 at batch 32: planes of 49 floats, not whole vec4s).
+// stage 1 at batch 32), [8, 64, 56, 56] (ImageNet ResNet stage 1 at batch 8), [32, 512, 7, 7] (ImageNet
+// ResNet-18/34 stage 4 at batch 32: planes of 49 floats, not whole vec4s) and [128, 64, 8, 8] (CIFAR
+// ResNet stage 3 at batch 128: planes of 16 vec4s).
 //
 //   GB/s = bytes that must move / seconds per call, counted per float32 element (4 bytes):
 //     add, addRelu                  read 2, write 1                              3 * 4 * n
@@ -236,7 +237,7 @@ async function main(): Promise<void> {
   console.log(`batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}`);
   const ceiling = await bandwidthRates(); // the shader copy ceiling of this run
   console.log(`copy ceiling (bench/ceiling.ts, this run): ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
-  for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56], [32, 512, 7, 7]]) await benchShape(shape, ceiling);
+  for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56], [32, 512, 7, 7], [128, 64, 8, 8]]) await benchShape(shape, ceiling);
   await wg.close();
 }
 
