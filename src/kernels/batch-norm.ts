@@ -20,6 +20,7 @@ import forwardSource from './wgsl/batch_norm_forward.wgsl';
 import backwardReduceSource from './wgsl/batch_norm_backward_reduce.wgsl';
 import backwardFinalizeSource from './wgsl/batch_norm_backward_finalize.wgsl';
 import backwardInputSource from './wgsl/batch_norm_backward_input.wgsl';
+import onePassSource from './wgsl/batch_norm_forward_one_pass.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
@@ -42,6 +43,9 @@ const forwardKernels = {
   splitVec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_groups'),
 };
+const onePassKernel = defineKernel('batch_norm_forward_one_pass', onePassSource, [
+  'read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform',
+]);
 const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
 const backwardReduceKernels = {
   scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
@@ -108,6 +112,12 @@ export const BATCH_NORM_LAUNCH = {
    * backward at 5.4-5.8 GB per CPU-second with it, 4.2-4.5 with 8.
    */
   planeGroupImages: { forward: 8, backward: 32 },
+  /**
+   * With planeGroups, the training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl)
+   * when a workgroup's four channels over the batch take at most this many bytes, so that its
+   * second read of x comes from the cache; 0 turns it off.
+   */
+  onePassBytes: 256 * 1024,
 };
 
 /**
@@ -319,6 +329,62 @@ export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, r
     label: relu ? 'batchNorm forward (+relu)' : 'batchNorm forward',
   });
   return y;
+}
+
+/** Whether a training forward of this geometry runs as one dispatch (see BATCH_NORM_LAUNCH.onePassBytes). */
+export function batchNormOnePass(g: BatchNormGeometry): boolean {
+  return g.planeGroups && g.C / 4 <= 65535 && g.N * 4 * g.S * 4 <= BATCH_NORM_LAUNCH.onePassBytes;
+}
+
+/**
+ * The forward pass: the statistics (batchNormStatistics) and y (batchNormApply), or both in one
+ * dispatch of batch_norm_forward_one_pass.wgsl where it applies, with the same results bit for
+ * bit. x plain; max(y, 0) when `relu`.
+ */
+export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false): { stats: Tensor; y: Tensor } {
+  if (!a.training || !batchNormOnePass(g)) {
+    const stats = batchNormStatistics(x, g, a);
+    return { stats, y: batchNormApply(x, stats, g, relu) };
+  }
+  const temps: Tensor[] = [];
+  const placeholder = (): GPUBuffer => {
+    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
+    temps.push(t);
+    return t.buffer;
+  };
+  const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
+  const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
+  const update = a.runningMean !== null && a.runningVar !== null;
+  const count = a.counter ?? null;
+  launch(onePassKernel, {
+    buffers: [
+      x.buffer,
+      a.weight?.buffer ?? placeholder(),
+      a.bias?.buffer ?? placeholder(),
+      a.runningMean?.buffer ?? placeholder(),
+      a.runningVar?.buffer ?? placeholder(),
+      stats.buffer,
+      y.buffer,
+      count?.buffer ?? placeholder(),
+    ],
+    params: new Uniforms()
+      .u32(g.N).u32(g.C).f32(g.M).f32(a.eps)
+      .f32(a.momentum).u32(a.runningMean?.offset ?? 0).u32(a.runningVar?.offset ?? 0).u32(count?.offset ?? 0)
+      .finish(),
+    workgroups: [g.C / 4],
+    constants: {
+      WG: 8 * Math.ceil(g.S / 8),
+      PLANE: g.S,
+      UPDATE_RUNNING: update ? 1 : 0,
+      HAS_WEIGHT: a.weight ? 1 : 0,
+      HAS_BIAS: a.bias ? 1 : 0,
+      COUNT: count ? 1 : 0,
+      FUSE_RELU: relu ? 1 : 0,
+    },
+    label: relu ? 'batchNorm forward, one pass (+relu)' : 'batchNorm forward, one pass',
+  });
+  for (const t of temps) t.dispose();
+  return { stats, y };
 }
 
 export interface BatchNormBackwardArgs {

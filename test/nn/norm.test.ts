@@ -90,6 +90,7 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [4, 6, 7, 7], training: false, affine: true, running: true },
     { shape: [2, 2, 3, 3], training: true, affine: true, running: true },       // straddling vec4s, 9-float planes
     { shape: [3, 8, 7, 7], training: true, affine: true, running: true },       // 7x7 in groups of four planes (C % 4 == 0)
+    { shape: [3, 8, 7, 7], training: true, affine: true, running: true, offset: 1000 },  // ... large mean
     { shape: [9, 12, 7, 7], training: false, affine: true, running: true },     // ... eval; 9 images: a short last image block
     { shape: [2, 4, 5, 5], training: true, affine: false, running: true },      // ... 25-float planes
     { shape: [5, 3, 8, 8], training: true, affine: true, running: true },       // small vec4 planes, 4 images per workgroup (5: a short last block)
@@ -178,6 +179,48 @@ describe('batchNorm vs the float64 reference', () => {
           const scalar = await run(shape, relu);
           expectSame(split, scalar, `${what}, straddling vec4s vs scalars`);
           expectSame(fast, split, `${what}, as the launch settings pick vs straddling vec4s`);
+        }
+      }
+    } finally {
+      Object.assign(BATCH_NORM_LAUNCH, saved);
+    }
+  });
+
+  it('runs the training forward of 7x7 planes in one dispatch, bit for bit the three-dispatch path', async () => {
+    // [3, 128, 7, 7]: plane groups with one chunk per channel, as the one-pass kernel computes.
+    const shape = [3, 128, 7, 7];
+    const C = shape[1];
+    expect(batchNormGeometry(shape)).toMatchObject({ planeGroups: true, P: 1 });
+    const run = async (relu: boolean, affine: boolean) => {
+      const x = wg.randn(shape, { seed: 31, mean: 3, std: 2 });
+      x.requiresGrad = true;
+      const rm = wg.randn([C], { seed: 32 });
+      const rv = wg.rand([C], { seed: 33, low: 0.5, high: 2 });
+      const w = affine ? wg.rand([C], { seed: 34, low: 0.5, high: 1.5 }) : null;
+      const b = affine ? wg.randn([C], { seed: 35 }) : null;
+      const counter = wg.zeros([], { dtype: 'int32' });
+      const y = F.batchNorm(x, rm, rv, w, b, { training: true, relu, numBatchesTracked: counter });
+      const gy = wg.randn(shape, { seed: 36 });
+      y.backward(gy); // uses the statistics the forward saved
+      const out = [await y.data(), await rm.data(), await rv.data(), await x.grad!.data(), await counter.data()];
+      for (const t of [x, x.grad, rm, rv, w, b, counter, y, gy]) t?.dispose();
+      return out.map((a) => Array.from(a as ArrayLike<number>));
+    };
+    // The one-pass kernel is what runs (one dispatch, no statistics pass).
+    const x = wg.randn(shape, { seed: 30 });
+    const ran = await wg.profile(() => F.batchNorm(x, null, null, null, null, { training: true }).dispose());
+    x.dispose();
+    expect(ran.map((e) => e.label)).toEqual(['batchNorm forward, one pass']);
+    const saved = { ...BATCH_NORM_LAUNCH };
+    try {
+      for (const relu of [false, true]) {
+        for (const affine of [true, false]) {
+          const onePass = await run(relu, affine);
+          BATCH_NORM_LAUNCH.onePassBytes = 0;
+          const threePass = await run(relu, affine);
+          Object.assign(BATCH_NORM_LAUNCH, saved);
+          expect(onePass[4]).toEqual([1]);
+          for (let k = 0; k < onePass.length; k++) expect(onePass[k], `relu ${relu} affine ${affine}: output ${k}`).toEqual(threePass[k]);
         }
       }
     } finally {

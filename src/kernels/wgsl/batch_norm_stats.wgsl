@@ -166,9 +166,29 @@ fn main_split_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workg
 // lane l always reads the group's vec4 l, whose float k lies in channel 4 * cg + (4 * l + k) / PLANE.
 // So each of a lane's four Welford states (one per float, all with the same count) belongs to
 // one channel, and nothing is masked. The lanes' states are then laid out in float order:
-// channel j's are the PLANE states from j * PLANE on, merged in order by lane j.
+// channel j's are the PLANE states from j * PLANE on, merged by lane j (merge_equal_counts).
 // Here p.N = images, p.chunk = images per chunk; p.S, p.total and the steps are unused.
 var<workgroup> float_states: array<vec4<f32>, 4 * WG>;   // (count, mean, m2, unused) per float
+
+// The PLANE states of one channel, from float_states[first] on, all have the same count n (every
+// lane saw every image of the chunk), so Chan's merge simplifies: the mean is the mean of the
+// means, m2 the sum of the m2s plus n times the squared spread of the means around it. Two short
+// loops of adds instead of PLANE - 1 dependent merges with a division each.
+fn merge_equal_counts(first: u32) -> vec4<f32> {
+  let n = float_states[first].x;
+  var sum = 0.0;
+  for (var i = 0u; i < PLANE; i++) { sum += float_states[first + i].y; }
+  let mean = sum / f32(PLANE);
+  var m2 = 0.0;
+  var spread = 0.0;
+  for (var i = 0u; i < PLANE; i++) {
+    let s = float_states[first + i];
+    let d = s.y - mean;
+    m2 += s.z;
+    spread += d * d;
+  }
+  return vec4<f32>(n * f32(PLANE), mean, m2 + n * spread, 0.0);
+}
 
 @compute @workgroup_size(WG)
 fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -195,8 +215,6 @@ fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(wor
   }
   workgroupBarrier();
   if (l < 4u) {
-    var state = float_states[l * PLANE];
-    for (var i = 1u; i < PLANE; i++) { state = merge(state, float_states[l * PLANE + i]); }
-    partial[(4u * cg + l) * p.P + part] = state;
+    partial[(4u * cg + l) * p.P + part] = merge_equal_counts(l * PLANE);
   }
 }

@@ -16,7 +16,7 @@ import { Tensor, assertAlive } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy } from '../../ops/shape.js';
-import { batchNormGeometry, batchNormStatistics, batchNormApply, batchNormBackward } from '../../kernels/batch-norm.js';
+import { batchNormGeometry, batchNormForward, batchNormBackward } from '../../kernels/batch-norm.js';
 import { checkOptions } from './check-options.js';
 
 export interface BatchNormOptions {
@@ -104,8 +104,7 @@ export function batchNorm(
   const wp = weight ? plain(weight) : null;
   const bp = bias ? plain(bias) : null;
   const counter = training ? checkedCounter(opts.numBatchesTracked ?? null) : null;
-  const stats = batchNormStatistics(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter });
-  const y = batchNormApply(xp, stats, g, relu);
+  const { stats, y } = batchNormForward(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter }, relu);
   if (bp && bp !== bias) bp.dispose();
 
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
