@@ -8,7 +8,7 @@
 //     add, addRelu                  read 2, write 1                              3 * 4 * n
 //     relu                          read 1, write 1                              2 * 4 * n
 //     batchNorm forward, training   read x twice (stats, apply), write y        3 * 4 * n
-//                                   (in one dispatch on 7x7 planes the second read hits the cache)
+//                                   (in one dispatch, where it applies, the second read hits the cache)
 //     batchNorm forward, eval       read x, write y                              2 * 4 * n
 //     batchNorm backward, training  read gy, x twice (reduce, dx), write dx      5 * 4 * n
 //     maxPool2d 3x3 s2 p1 forward   read x, write y and the int32 argmax         4 * n + 8 * m
@@ -28,7 +28,7 @@
 import * as wg from '../src/index.js';
 import { bandwidthRates, type Rate } from './ceiling.js';
 import { timePerCall, type Timing } from './timing.js';
-import { batchNormGeometry, batchNormStatistics, batchNormBackward, batchNormOnePass, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
+import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
 import {
@@ -139,7 +139,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   gp.dispose();
   gdx.dispose();
   console.log(`All results match the float64 references (max rel. errors: ${errs.join(', ')})`);
-  const onePass = batchNormOnePass(g);
+  const onePass = g.onePass;
   const layout = g.planeGroups ? 'whole vec4s, four channels per workgroup' : g.splitVec4 ? 'vec4s straddling planes' : g.vec4 ? 'vec4' : 'scalar';
   console.log(`batch-norm reduction grid: ${g.P} chunk(s) x ${g.planeGroups ? `${C / 4} groups of four` : C} channels, ${layout} loads`);
 
@@ -150,8 +150,8 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
     { name: 'add (x + gy)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => wg.add(x, gy)).dispose() },
     { name: 'relu', bytes: 2 * 4 * n, run: () => wg.noGrad(() => wg.relu(x)).dispose() },
     { name: 'addRelu (relu(x + gy))', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.addRelu(x, gy)).dispose() },
-    // In one dispatch (batch_norm_forward_one_pass.wgsl, 7x7 planes on CPU adapters) x is still
-    // read twice, the second time from the cache; the three-dispatch path is timed beside it.
+    // In one dispatch (batch_norm_forward_one_pass.wgsl, on CPU adapters where a channel fits the
+    // cache) x is still read twice, the second time from the cache; three dispatches beside it.
     { name: 'batchNorm forward (training)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose() },
     ...(onePass
       ? [{

@@ -43,9 +43,11 @@ const forwardKernels = {
   splitVec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_groups'),
 };
-const onePassKernel = defineKernel('batch_norm_forward_one_pass', onePassSource, [
-  'read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform',
-]);
+const onePassBindings = ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform'] as const;
+const onePassKernels = {
+  planeGroups: defineKernel('batch_norm_forward_one_pass', onePassSource, onePassBindings, 'main'),
+  vec4: defineKernel('batch_norm_forward_one_pass', onePassSource, onePassBindings, 'main_vec4'),
+};
 const reduceBindings = ['read', 'read', 'read', 'read_write', 'uniform'] as const;
 const backwardReduceKernels = {
   scalar: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main'),
@@ -113,11 +115,15 @@ export const BATCH_NORM_LAUNCH = {
    */
   planeGroupImages: { forward: 8, backward: 32 },
   /**
-   * With planeGroups, the training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl)
-   * when a workgroup's four channels over the batch take at most this many bytes, so that its
-   * second read of x comes from the cache; 0 turns it off.
+   * The training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl) when what one
+   * workgroup reads (four channels over the batch with planeGroups, else one channel) takes at
+   * most this many bytes, so that its second read of x comes from the core's L1 cache; 0 turns
+   * it off. Four interleaved rounds by worker CPU time, against three dispatches: [32,512,7,7]
+   * (25 KB per workgroup) 1.1-1.25x, [128,64,8,8] (32 KB) 1.05-1.15x; but [32,64,32,32] and
+   * [128,32,16,16] (128 KB, from L2) 0.8-0.9x: the walk in (n, s) order with 32 lanes per
+   * channel writes y slower than the plane-shaped apply pass.
    */
-  onePassBytes: 256 * 1024,
+  onePassBytes: 32 * 1024,
 };
 
 /**
@@ -126,7 +132,7 @@ export const BATCH_NORM_LAUNCH = {
  * 100,000+ in flight: on an H100 the two batch-norm reductions took 18% of a ResNet-50 training
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
-export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1 };
+export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0 };
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -166,6 +172,8 @@ export interface BatchNormGeometry {
   planeGroups: boolean;
   /** Images per workgroup in the elementwise passes over vec4 planes (smallPlaneImages, or 1). */
   applyImages: number;
+  /** A training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl; onePassBytes). */
+  onePass: boolean;
 }
 
 export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
@@ -178,7 +186,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   // With straddling vec4s a reduction visits every vec4 that touches a plane: at most this many.
   const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
   const total = N * reduceUnitsS;
-  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
+  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
   const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
   // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
   const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
@@ -187,7 +195,12 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const chunk = Math.ceil((planeGroups ? N : total) / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
   const applyImages = vec4 && unitsS < 256 ? smallPlaneImages : 1;
-  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages };
+  // One dispatch when the reductions would not split a channel (P == 1: the same workgroups, so the
+  // same sums) and a workgroup's share of x (four channels with plane groups, else one) fits the cache.
+  const onePass = P === 1 && (planeGroups
+    ? C / 4 <= 65535 && N * 4 * S * 4 <= onePassBytes
+    : vec4 && !flat && N * S * 4 <= onePassBytes);
+  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, onePass };
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -331,18 +344,13 @@ export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, r
   return y;
 }
 
-/** Whether a training forward of this geometry runs as one dispatch (see BATCH_NORM_LAUNCH.onePassBytes). */
-export function batchNormOnePass(g: BatchNormGeometry): boolean {
-  return g.planeGroups && g.C / 4 <= 65535 && g.N * 4 * g.S * 4 <= BATCH_NORM_LAUNCH.onePassBytes;
-}
-
 /**
  * The forward pass: the statistics (batchNormStatistics) and y (batchNormApply), or both in one
  * dispatch of batch_norm_forward_one_pass.wgsl where it applies, with the same results bit for
  * bit. x plain; max(y, 0) when `relu`.
  */
 export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false): { stats: Tensor; y: Tensor } {
-  if (!a.training || !batchNormOnePass(g)) {
+  if (!a.training || !g.onePass) {
     const stats = batchNormStatistics(x, g, a);
     return { stats, y: batchNormApply(x, stats, g, relu) };
   }
@@ -356,7 +364,7 @@ export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormSt
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
   const update = a.runningMean !== null && a.runningVar !== null;
   const count = a.counter ?? null;
-  launch(onePassKernel, {
+  launch(g.planeGroups ? onePassKernels.planeGroups : onePassKernels.vec4, {
     buffers: [
       x.buffer,
       a.weight?.buffer ?? placeholder(),
@@ -370,10 +378,13 @@ export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormSt
     params: new Uniforms()
       .u32(g.N).u32(g.C).f32(g.M).f32(a.eps)
       .f32(a.momentum).u32(a.runningMean?.offset ?? 0).u32(a.runningVar?.offset ?? 0).u32(count?.offset ?? 0)
+      .u32(g.unitsS).u32(Math.floor(g.reduceWG / g.unitsS)).u32(g.reduceWG % g.unitsS).u32(0)
       .finish(),
-    workgroups: [g.C / 4],
+    // Plane groups: a workgroup per four channels, lanes over a group's S vec4s; else a workgroup
+    // per channel with the reductions' lane count (a power of two, for its tree).
+    workgroups: [g.planeGroups ? g.C / 4 : g.C],
     constants: {
-      WG: 8 * Math.ceil(g.S / 8),
+      WG: g.planeGroups ? 8 * Math.ceil(g.S / 8) : g.reduceWG,
       PLANE: g.S,
       UPDATE_RUNNING: update ? 1 : 0,
       HAS_WEIGHT: a.weight ? 1 : 0,

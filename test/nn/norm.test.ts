@@ -186,45 +186,49 @@ describe('batchNorm vs the float64 reference', () => {
     }
   });
 
-  it('runs the training forward of 7x7 planes in one dispatch, bit for bit the three-dispatch path', async () => {
-    // [3, 128, 7, 7]: plane groups with one chunk per channel, as the one-pass kernel computes.
-    const shape = [3, 128, 7, 7];
-    const C = shape[1];
-    expect(batchNormGeometry(shape)).toMatchObject({ planeGroups: true, P: 1 });
-    const run = async (relu: boolean, affine: boolean) => {
-      const x = wg.randn(shape, { seed: 31, mean: 3, std: 2 });
-      x.requiresGrad = true;
-      const rm = wg.randn([C], { seed: 32 });
-      const rv = wg.rand([C], { seed: 33, low: 0.5, high: 2 });
-      const w = affine ? wg.rand([C], { seed: 34, low: 0.5, high: 1.5 }) : null;
-      const b = affine ? wg.randn([C], { seed: 35 }) : null;
-      const counter = wg.zeros([], { dtype: 'int32' });
-      const y = F.batchNorm(x, rm, rv, w, b, { training: true, relu, numBatchesTracked: counter });
-      const gy = wg.randn(shape, { seed: 36 });
-      y.backward(gy); // uses the statistics the forward saved
-      const out = [await y.data(), await rm.data(), await rv.data(), await x.grad!.data(), await counter.data()];
-      for (const t of [x, x.grad, rm, rv, w, b, counter, y, gy]) t?.dispose();
-      return out.map((a) => Array.from(a as ArrayLike<number>));
-    };
-    // The one-pass kernel is what runs (one dispatch, no statistics pass).
-    const x = wg.randn(shape, { seed: 30 });
-    const ran = await wg.profile(() => F.batchNorm(x, null, null, null, null, { training: true }).dispose());
-    x.dispose();
-    expect(ran.map((e) => e.label)).toEqual(['batchNorm forward, one pass']);
-    const saved = { ...BATCH_NORM_LAUNCH };
-    try {
-      for (const relu of [false, true]) {
-        for (const affine of [true, false]) {
-          const onePass = await run(relu, affine);
-          BATCH_NORM_LAUNCH.onePassBytes = 0;
-          const threePass = await run(relu, affine);
-          Object.assign(BATCH_NORM_LAUNCH, saved);
-          expect(onePass[4]).toEqual([1]);
-          for (let k = 0; k < onePass.length; k++) expect(onePass[k], `relu ${relu} affine ${affine}: output ${k}`).toEqual(threePass[k]);
+  it('runs the training forward in one dispatch where a channel fits the cache, bit for bit the three-dispatch path', async () => {
+    // Plane groups (7x7) and vec4 planes, each with one chunk per channel in the three-dispatch
+    // path, as the one-pass kernel computes.
+    for (const shape of [[3, 128, 7, 7], [3, 64, 8, 8], [2, 8, 16, 16]]) {
+      const C = shape[1];
+      expect(batchNormGeometry(shape)).toMatchObject({ onePass: true, P: 1 });
+      // The one-pass kernel is what runs (one dispatch, no statistics pass).
+      const x0 = wg.randn(shape, { seed: 30 });
+      const ran = await wg.profile(() => F.batchNorm(x0, null, null, null, null, { training: true }).dispose());
+      x0.dispose();
+      expect(ran.map((e) => e.label)).toEqual(['batchNorm forward, one pass']);
+      const run = async (relu: boolean, affine: boolean) => {
+        const x = wg.randn(shape, { seed: 31, mean: 3, std: 2 });
+        x.requiresGrad = true;
+        const rm = wg.randn([C], { seed: 32 });
+        const rv = wg.rand([C], { seed: 33, low: 0.5, high: 2 });
+        const w = affine ? wg.rand([C], { seed: 34, low: 0.5, high: 1.5 }) : null;
+        const b = affine ? wg.randn([C], { seed: 35 }) : null;
+        const counter = wg.zeros([], { dtype: 'int32' });
+        const y = F.batchNorm(x, rm, rv, w, b, { training: true, relu, numBatchesTracked: counter });
+        const gy = wg.randn(shape, { seed: 36 });
+        y.backward(gy); // uses the statistics the forward saved
+        const out = [await y.data(), await rm.data(), await rv.data(), await x.grad!.data(), await counter.data()];
+        for (const t of [x, x.grad, rm, rv, w, b, counter, y, gy]) t?.dispose();
+        return out.map((a) => Array.from(a as ArrayLike<number>));
+      };
+      const saved = { ...BATCH_NORM_LAUNCH };
+      try {
+        for (const relu of [false, true]) {
+          for (const affine of [true, false]) {
+            const onePass = await run(relu, affine);
+            BATCH_NORM_LAUNCH.onePassBytes = 0;
+            expect(batchNormGeometry(shape).onePass).toBe(false);
+            const threePass = await run(relu, affine);
+            Object.assign(BATCH_NORM_LAUNCH, saved);
+            expect(onePass[4]).toEqual([1]);
+            const what = `${JSON.stringify(shape)} relu ${relu} affine ${affine}`;
+            for (let k = 0; k < onePass.length; k++) expect(onePass[k], `${what}: output ${k}`).toEqual(threePass[k]);
+          }
         }
+      } finally {
+        Object.assign(BATCH_NORM_LAUNCH, saved);
       }
-    } finally {
-      Object.assign(BATCH_NORM_LAUNCH, saved);
     }
   });
 

@@ -1,6 +1,7 @@
-// batch_norm_forward_one_pass.wgsl — batch norm's training forward in one dispatch, for planes
-// that are not whole vec4s (7x7): the statistics, the running-statistics update and y, four
-// channels per workgroup, NCHW f32.
+// batch_norm_forward_one_pass.wgsl — batch norm's training forward in one dispatch: the
+// statistics, the running-statistics update and y, NCHW f32. `main`: planes that are not whole
+// vec4s (7x7), four channels per workgroup; `main_vec4`: planes of whole vec4s, one channel per
+// workgroup (see there).
 //
 // Legend: x, y are (N, C, S), S = H*W = PLANE floats per plane; C % 4 == 0.
 // The three-dispatch path reads x twice from memory: batch_norm_stats.wgsl, batch_norm_finalize
@@ -28,12 +29,16 @@
 struct OnePassParams {    // packed by batchNormForward() in src/kernels/batch-norm.ts
   N: u32,
   C: u32,
-  M: f32,                 // values per channel, N * PLANE
+  M: f32,                 // values per channel, N * S
   eps: f32,
   momentum: f32,
   rm_offset: u32,         // element offsets of the running tensors in their buffers (views)
   rv_offset: u32,
   count_offset: u32,      // element offset of num_batches_tracked in its buffer
+  S4: u32,                // main_vec4: vec4s per plane (S / 4)
+  step_n: u32,            // main_vec4: WG / S4 and WG % S4, the lanes' stride in (n, s)
+  step_s: u32,
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
@@ -46,8 +51,8 @@ struct OnePassParams {    // packed by batchNormForward() in src/kernels/batch-n
 @group(0) @binding(7) var<storage, read_write> num_batches_tracked: array<i32>;
 @group(0) @binding(8) var<uniform> p: OnePassParams;
 
-override WG: u32 = 56u;          // PLANE rounded up to whole 8-lane SIMD rows
-override PLANE: u32 = 49u;       // floats per plane (S), not a multiple of 4
+override WG: u32 = 56u;          // main: PLANE rounded up to whole 8-lane SIMD rows
+override PLANE: u32 = 49u;       // main: floats per plane (S), not a multiple of 4
 override UPDATE_RUNNING: bool = true;
 override HAS_WEIGHT: bool = true;
 override HAS_BIAS: bool = true;
@@ -56,6 +61,17 @@ override FUSE_RELU: bool = false;
 
 var<workgroup> float_states: array<vec4<f32>, 4 * WG>;   // (count, mean, m2, unused) per float
 var<workgroup> coefficients: array<vec2<f32>, 4>;        // (scale, shift) of the group's channels
+var<workgroup> tree: array<vec4<f32>, WG>;               // main_vec4: (count, mean, m2, unused) per lane
+
+// Chan et al.'s merge of two Welford states (count, mean, m2), as in batch_norm_stats.wgsl.
+fn merge(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  let n = a.x + b.x;
+  if (b.x == 0.0) { return a; }
+  if (a.x == 0.0) { return b; }
+  let d = b.y - a.y;
+  let fb = b.x / n;
+  return vec4<f32>(n, a.y + d * fb, a.z + b.z + d * d * a.x * fb, 0.0);
+}
 
 // The PLANE states of one channel, from float_states[first] on, all have the same count n (every
 // lane saw every image of the chunk), so Chan's merge simplifies: the mean is the mean of the
@@ -151,5 +167,62 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
       let i = (n * groups + cg) * PLANE + l;
       y4[i] = act4(x4[i] * scale + shift);
     }
+  }
+}
+
+// Planes of whole vec4s (S % 4 == 0), one channel per workgroup (workgroup c), the channel's N
+// planes small enough for the cache (the launcher checks). The statistics pass of
+// batch_norm_stats.wgsl's main_vec4 with one chunk: lane l walks vec4s l, l + WG, ... of the
+// channel in (n, s) order, keeping four Welford states of equal count; they are merged into the
+// lane's state, the lanes' states in a fixed tree; lane 0 finalizes; then every lane walks the
+// same vec4s again to write y.
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let l = lid3.x;
+  let c = wid.x;
+  let total = p.N * p.S4;
+  var count = 0.0;
+  var mean = vec4<f32>(0.0);
+  var m2 = vec4<f32>(0.0);
+  var u = l;
+  var n = u / p.S4;
+  var s = u % p.S4;
+  while (u < total) {
+    let v = x4[(n * p.C + c) * p.S4 + s];
+    count += 1.0;
+    let d = v - mean;
+    mean += d / count;
+    m2 += d * (v - mean);
+    u += WG;
+    s += p.step_s;
+    n += p.step_n;
+    if (s >= p.S4) { s -= p.S4; n += 1u; }
+  }
+  // The four equal-count states: mean of means, m2 plus the spread of the means.
+  let m = (mean.x + mean.y + mean.z + mean.w) * 0.25;
+  let dm = mean - vec4<f32>(m);
+  tree[l] = vec4<f32>(4.0 * count, m, m2.x + m2.y + m2.z + m2.w + count * dot(dm, dm), 0.0);
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (l < width) { tree[l] = merge(tree[l], tree[l + width]); }
+    workgroupBarrier();
+  }
+  if (l == 0u) {
+    coefficients[0] = finalize(c, tree[0]);
+    if (COUNT && c == 0u) { num_batches_tracked[p.count_offset] += 1; }
+  }
+  workgroupBarrier();
+  let scale = vec4<f32>(coefficients[0].x);
+  let shift = vec4<f32>(coefficients[0].y);
+  u = l;
+  n = u / p.S4;
+  s = u % p.S4;
+  while (u < total) {
+    let i = (n * p.C + c) * p.S4 + s;
+    y4[i] = act4(x4[i] * scale + shift);
+    u += WG;
+    s += p.step_s;
+    n += p.step_n;
+    if (s >= p.S4) { s -= p.S4; n += 1u; }
   }
 }
