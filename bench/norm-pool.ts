@@ -29,7 +29,8 @@ import * as wg from '../src/index.js';
 import { bandwidthRates, type Rate } from './ceiling.js';
 import { timePerCall, type Timing } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
-import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/pool.js';
+import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from '../src/kernels/pool.js';
+import { globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/adaptive-pool.js';
 import { batchNormForwardRef, batchNormBackwardRef } from '../src/kernels/reference/batch-norm.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,

@@ -6,9 +6,10 @@ import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL, type FixtureCase } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import {
-  pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, poolPlanesApply, globalAvgPool2dForward,
-  globalAvgPool2dBackward, poolStripsApply, type Pool2dSpec,
+  pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, poolPlanesApply,
+  poolStripsApply, type Pool2dSpec,
 } from '../../src/kernels/pool.js';
+import { globalAvgPool2dForward, globalAvgPool2dBackward } from '../../src/kernels/adaptive-pool.js';
 import {
   maxPool2dRef, maxPool2dBackwardRef, avgPool2dRef, avgPool2dBackwardRef, adaptiveAvgPool2dRef, adaptiveAvgPool2dBackwardRef,
 } from '../../src/kernels/reference/pool.js';

@@ -4,7 +4,8 @@
 // pool2dGeometry() in src/kernels/pool.ts. Backward references *scatter* from each output
 // (the obvious formulation); the kernels gather per input, so the two check each other.
 
-import type { Pool2dGeometry, AdaptivePoolGeometry } from '../pool.js';
+import type { Pool2dGeometry } from '../pool.js';
+import type { AdaptivePoolGeometry } from '../adaptive-pool.js';
 
 /** Each valid tap (ih, iw) of window (oh, ow) in scan order (kh outer, kw inner). */
 function taps(g: Pool2dGeometry, oh: number, ow: number): [number, number][] {

@@ -10,11 +10,11 @@ import { Tensor, assertAlive, assertFloat } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy, reshape, expand } from '../../ops/shape.js';
+import { pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, type Pool2dGeometry } from '../../kernels/pool.js';
 import {
-  pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, checkAdaptiveGeometry, globalAvgPool2dForward, globalAvgPool2dBackward,
-  type Pool2dGeometry, type AdaptivePoolGeometry,
-} from '../../kernels/pool.js';
+  type AdaptivePoolGeometry,
+} from '../../kernels/adaptive-pool.js';
 import { checkOptions } from './check-options.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
