@@ -9,7 +9,7 @@
 // Grid: x covers the H*W inputs of a plane, y (spilling into z) the planes. Fixed visiting
 // order (oh, ow).
 // Bindings: 0 gy (read), 1 dx (write), 2 params.
-// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/pool.ts.
+// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/adaptive-pool.ts.
 
 struct AdaptivePoolParams {   // packed by packAdaptiveParams(), same order
   planes: u32,

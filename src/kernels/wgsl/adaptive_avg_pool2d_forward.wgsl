@@ -7,7 +7,7 @@
 // Grid: x covers the OH*OW outputs of a plane, y (spilling into z) the planes. (The global (1, 1) case runs reduce.wgsl instead, see
 // the launcher.)
 // Bindings: 0 x (read), 1 y (write), 2 params.
-// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/pool.ts.
+// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/adaptive-pool.ts.
 
 struct AdaptivePoolParams {   // packed by packAdaptiveParams(), same order
   planes: u32,

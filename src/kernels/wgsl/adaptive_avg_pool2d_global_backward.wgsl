@@ -12,7 +12,7 @@
 // workgroup of 256).
 // `main_split_vec4`, `quad`: planes that are not whole vec4s (7x7), see there.
 // Bindings: 0 gy (read), 1 dx (write), 2 params.
-// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/pool.ts.
+// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dBackwardRef). Launcher: src/kernels/adaptive-pool.ts.
 
 struct GlobalPoolParams {   // the same struct as adaptive_avg_pool2d_global_forward.wgsl
   planes: u32,

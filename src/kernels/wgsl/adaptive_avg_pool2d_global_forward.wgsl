@@ -21,7 +21,7 @@
 //   with them (loaded twice: 52 loads for four 7x7 planes).
 //   y is stored as one vec4. Grid: one invocation per 4 planes, in x (spilling into y).
 // Bindings: 0 x (read), 1 y (write), 2 params.
-// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/pool.ts.
+// Reference: src/kernels/reference/pool.ts (adaptiveAvgPool2dRef). Launcher: src/kernels/adaptive-pool.ts.
 
 struct GlobalPoolParams {
   planes: u32,
