@@ -94,6 +94,8 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [9, 12, 7, 7], training: false, affine: true, running: true },     // ... eval; 9 images: a short last image block
     { shape: [2, 4, 5, 5], training: true, affine: false, running: true },      // ... 25-float planes
     { shape: [5, 3, 8, 8], training: true, affine: true, running: true },       // small vec4 planes, 4 images per workgroup (5: a short last block)
+    { shape: [3, 8, 8, 8], training: true, affine: false, running: false },     // one-dispatch forward (vec4), nothing optional bound
+    { shape: [3, 8, 7, 7], training: true, affine: false, running: false },     // one-dispatch forward (plane groups), nothing optional bound
     { shape: [16, 6], training: true, affine: true, running: true },            // (N, C)
     { shape: [4, 3, 10], training: true, affine: false, running: false },       // (N, C, L), no affine, no running
     { shape: [2, 3, 2, 2, 2], training: true, affine: true, running: true },    // 3-D spatial
