@@ -197,8 +197,10 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const applyImages = vec4 && unitsS < 256 ? smallPlaneImages : 1;
   // One dispatch when the reductions would not split a channel (P == 1: the same workgroups, so the
   // same sums) and a workgroup's share of x (four channels with plane groups, else one) fits the cache.
+  // (Plane groups of more than 248 floats would need 256 lanes, whose per-float states fill the
+  // 16 KB of workgroup memory a device must offer, with no room for the channels' coefficients.)
   const onePass = P === 1 && (planeGroups
-    ? C / 4 <= 65535 && N * 4 * S * 4 <= onePassBytes
+    ? C / 4 <= 65535 && S <= 248 && N * 4 * S * 4 <= onePassBytes
     : vec4 && !flat && N * S * 4 <= onePassBytes);
   return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, onePass };
 }

@@ -96,6 +96,7 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [5, 3, 8, 8], training: true, affine: true, running: true },       // small vec4 planes, 4 images per workgroup (5: a short last block)
     { shape: [3, 8, 8, 8], training: true, affine: false, running: false },     // one-dispatch forward (vec4), nothing optional bound
     { shape: [3, 8, 7, 7], training: true, affine: false, running: false },     // one-dispatch forward (plane groups), nothing optional bound
+    { shape: [2, 4, 5, 51], training: true, affine: true, running: true },      // plane groups of 255 floats: 256-lane workgroups
     { shape: [16, 6], training: true, affine: true, running: true },            // (N, C)
     { shape: [4, 3, 10], training: true, affine: false, running: false },       // (N, C, L), no affine, no running
     { shape: [2, 3, 2, 2, 2], training: true, affine: true, running: true },    // 3-D spatial
@@ -186,6 +187,14 @@ describe('batchNorm vs the float64 reference', () => {
     } finally {
       Object.assign(BATCH_NORM_LAUNCH, saved);
     }
+  });
+
+  it('runs the training forward in one dispatch only where it fits the cache and the workgroup memory', () => {
+    expect(batchNormGeometry([2, 4, 7, 7]).onePass).toBe(true);
+    expect(batchNormGeometry([2, 4, 5, 51]).onePass).toBe(false);   // 255-float planes: 256 lanes
+    expect(batchNormGeometry([64, 512, 7, 7]).onePass).toBe(false);  // 50 KB per workgroup
+    expect(batchNormGeometry([32, 64, 32, 32]).onePass).toBe(false); // 128 KB per channel
+    expect(batchNormGeometry([128, 64, 8, 8]).onePass).toBe(true);   // 32 KB
   });
 
   it('runs the training forward in one dispatch where a channel fits the cache, bit for bit the three-dispatch path', async () => {
