@@ -205,6 +205,24 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, onePass };
 }
 
+/**
+ * A maker of small buffers to bind where a kernel declares a tensor the call does not have (no
+ * weight, no running statistics, ...); each is pushed onto `temps`, which the caller disposes.
+ * A buffer bound writable may not be bound twice in one dispatch, so every call makes a new one.
+ */
+function placeholders(temps: Tensor[]): () => GPUBuffer {
+  return () => {
+    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
+    temps.push(t);
+    return t.buffer;
+  };
+}
+
+/** Lanes of a plane-group workgroup: the group's S vec4s rounded up to whole 8-lane SIMD rows. */
+function groupLanes(g: BatchNormGeometry): number {
+  return 8 * Math.ceil(g.S / 8);
+}
+
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
 function packChunkParams(g: BatchNormGeometry): Uint8Array {
   return new Uniforms()
@@ -227,10 +245,8 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
  */
 function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { workgroups: number[]; constants: Record<string, number> } {
   if (g.planeGroups) {
-    const WG = 8 * Math.ceil(g.S / 8);
     const IMAGES = BATCH_NORM_LAUNCH.planeGroupImages[pass];
-    // Workgroups (image blocks, C / 4), its lanes the group's S vec4s rounded up to 8-lane SIMD rows.
-    return { workgroups: [Math.ceil(g.N / IMAGES), g.C / 4], constants: { WG, PLANE: g.S, CHANNELS: g.C, IMAGES } };
+    return { workgroups: [Math.ceil(g.N / IMAGES), g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S, CHANNELS: g.C, IMAGES } };
   }
   if (g.splitVec4) return { workgroups: grid1d((g.N * g.C * g.S) / 4, 64), constants: { WG: 64, V: 1, PLANE: g.S, CHANNELS: g.C } };
   if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
@@ -243,7 +259,7 @@ function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { work
 
 /** The reduction launch: its kernel among the entry points, workgroup grid and constants. */
 function reduceLaunch<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; splitVec4: T; planeGroups: T }): { kernel: T; workgroups: number[]; constants: Record<string, number> } {
-  if (g.planeGroups) return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: 8 * Math.ceil(g.S / 8), PLANE: g.S } };
+  if (g.planeGroups) return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S } };
   const kernel = g.splitVec4 ? kernels.splitVec4 : g.vec4 ? kernels.vec4 : kernels.scalar;
   return { kernel, workgroups: [g.P, g.C], constants: { WG: g.reduceWG, PLANE: g.S } };
 }
@@ -276,11 +292,7 @@ export interface BatchNormStatsArgs {
  */
 export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs): Tensor {
   const temps: Tensor[] = [];
-  const placeholder = (): GPUBuffer => {
-    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
-    temps.push(t);
-    return t.buffer;
-  };
+  const placeholder = placeholders(temps);
   let partial: GPUBuffer;
   if (a.training) {
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm partial');
@@ -357,11 +369,7 @@ export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormSt
     return { stats, y: batchNormApply(x, stats, g, relu) };
   }
   const temps: Tensor[] = [];
-  const placeholder = (): GPUBuffer => {
-    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
-    temps.push(t);
-    return t.buffer;
-  };
+  const placeholder = placeholders(temps);
   const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
   const update = a.runningMean !== null && a.runningVar !== null;
@@ -386,7 +394,7 @@ export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormSt
     // per channel with the reductions' lane count (a power of two, for its tree).
     workgroups: [g.planeGroups ? g.C / 4 : g.C],
     constants: {
-      WG: g.planeGroups ? 8 * Math.ceil(g.S / 8) : g.reduceWG,
+      WG: g.planeGroups ? groupLanes(g) : g.reduceWG,
       PLANE: g.S,
       UPDATE_RUNNING: update ? 1 : 0,
       HAS_WEIGHT: a.weight ? 1 : 0,
@@ -419,11 +427,7 @@ export function batchNormBackward(
   gy: Tensor, x: Tensor, stats: Tensor, g: BatchNormGeometry, a: BatchNormBackwardArgs,
 ): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
   const temps: Tensor[] = [];
-  const placeholder = (): GPUBuffer => {
-    const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
-    temps.push(t);
-    return t.buffer;
-  };
+  const placeholder = placeholders(temps);
   const fuse = a.relu ?? false;
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
