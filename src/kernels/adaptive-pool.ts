@@ -85,6 +85,11 @@ function globalUnits(g: AdaptivePoolGeometry): { vec4: boolean; S: number; param
   return { vec4, S, params: new Uniforms().u32(g.N * g.C).u32(S).f32(1 / area).u32(0).finish() };
 }
 
+/** Lanes per workgroup for `invocations` one-plane (or four-plane) lanes: at least 8 workgroups, 64 lanes at most. */
+function perLaneWorkgroup(invocations: number): number {
+  return Math.min(64, 2 ** Math.floor(Math.log2(Math.max(invocations / 8, 1))));
+}
+
 /**
  * adaptiveAvgPool2d to (1, 1) of a plain x: on CPU adapters one plane per lane (enough planes to
  * keep 8 workgroups busy; four planes per lane, read as vec4s, where planes are not whole vec4s
@@ -98,7 +103,7 @@ export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry, layou
   const perLane = layout ? layout !== 'tree' : isCpuAdapter(gpu().info) && planes >= 8 * 16;
   if (layout === 'perLaneQuad' && (u.vec4 || planes % 4 !== 0)) throw new Error(`wgslgrad internal: the four-plane global pooling takes planes that are not whole vec4s, a multiple of 4 of them (${JSON.stringify(g)})`);
   if (perLane && layout !== 'perLane' && !u.vec4 && planes % 4 === 0) {
-    const lanes = Math.min(64, 2 ** Math.floor(Math.log2(Math.max(planes / 32, 1))));
+    const lanes = perLaneWorkgroup(planes / 4);
     launch(globalForwardKernels.perLaneQuad, {
       buffers: [x.buffer, y.buffer],
       params: u.params,
@@ -109,7 +114,7 @@ export function globalAvgPool2dForward(x: Tensor, g: AdaptivePoolGeometry, layou
     return y;
   }
   if (perLane) {
-    const lanes = Math.min(64, 2 ** Math.floor(Math.log2(planes / 8)));
+    const lanes = perLaneWorkgroup(planes);
     launch(u.vec4 ? globalForwardKernels.perLaneVec4 : globalForwardKernels.perLane, {
       buffers: [x.buffer, y.buffer],
       params: u.params,
