@@ -12,7 +12,14 @@
 // (ResNet-20 train / ResNet-50 batch-1 inference) so each first step starts from a cold cache.
 // --autotune runs wg.autotune() on each workload first and lists the kernel choices it changed.
 // --batch-limit N submits a batch every N dispatches instead of the adapter's default (queue.ts).
-//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--only r20|r50] [--batch-limit N] [--json out.json]
+// --tune-json F writes every problem wg.autotune() timed (each candidate's ms) to F.
+// --reps N times N steps per row (default: 5, or as many as fill a second up to 50; 2 with --quick), after warm-up steps for --warm-ms
+// (default 3000: V8 compiles the step's JavaScript to steady speed; at least 2 steps).
+//
+// "host" is the time the step's JavaScript takes to record its dispatches (the call returns
+// before the GPU is waited for), and the dispatches per step: where host time is close to the
+// step time the workload is bound by per-dispatch host cost, not by the kernels.
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--tune-json F] [--only r20|r50] [--batch-limit N] [--reps N] [--warm-ms MS] [--json out.json]
 
 import * as wg from '../src/index.js';
 import { Conv2d } from '../src/nn/layers/conv.js';
@@ -32,6 +39,9 @@ const useWarmup = !flag('no-warmup');
 /** Run wg.autotune() on each workload before timing it (the tuning time is not counted). */
 const useAutotune = flag('autotune');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+const tuneJson = args.includes('--tune-json') ? args[args.indexOf('--tune-json') + 1] : null;
+/** Every problem the autotuner timed, for --tune-json. */
+const tuned: (wg.AutotuneResult & { workload: string })[] = [];
 
 /** Forward FLOPs per image (2 x multiply-adds of every conv and linear layer). */
 function countFlops(model: Module, size: number): number {
@@ -63,37 +73,62 @@ function countFlops(model: Module, size: number): number {
 }
 
 /** `warm`: what wg.warmup gets (the step without optimizer.step()). */
-async function timeSteps(step: () => void, warm: () => void, reps: number): Promise<{ firstMs: number; medianMs: number; warmupMs: number; built: number }> {
+interface StepTimes { firstMs: number; medianMs: number; warmupMs: number; built: number; hostMs: number; dispatches: number }
+
+/** Warm-up steps before timing: for at least WARM_MS (at least 2 steps, at most MAX_WARM_STEPS). */
+const WARM_MS = option('warm-ms', 3000);
+const MAX_WARM_STEPS = 500;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timeSteps(workload: string, step: () => void, warm: () => void, reps: number | undefined): Promise<StepTimes> {
   let t0 = performance.now();
   const built = useWarmup ? await wg.warmup(warm) : 0;
   const warmupMs = performance.now() - t0;
   if (useAutotune) {
     const t1 = performance.now();
-    const tuned = await wg.autotune(warm);
-    const changed = tuned.filter((r) => r.chosen !== r.rule);
-    console.log(`  autotune: ${tuned.length} problem(s) timed in ${((performance.now() - t1) / 1000).toFixed(1)} s; ${changed.length} differ from the rules:`);
+    const results = await wg.autotune(warm);
+    tuned.push(...results.map((r) => ({ ...r, workload })));
+    const changed = results.filter((r) => r.chosen !== r.rule);
+    console.log(`  autotune: ${results.length} problem(s) timed in ${((performance.now() - t1) / 1000).toFixed(1)} s; ${changed.length} differ from the rules:`);
     for (const r of changed) console.log(`    ${r.key}: ${r.chosen} ${r.ms[r.chosen].toFixed(2)} ms (rule: ${r.rule} ${r.ms[r.rule].toFixed(2)} ms)`);
     t0 = performance.now();
   }
   step();
   await wg.sync();
   const firstMs = performance.now() - t0;
-  step(); // second warm-up: pools filled
-  await wg.sync();
+  // Warm up to the steady state a training loop runs in: pools filled, and the step's JavaScript
+  // compiled by V8's optimizing tier, which takes some hundred calls of each function. On an H100
+  // (host-bound) ResNet-50 batch-1 inference took 7.1 ms per step after 2 warm-up steps and 3.3
+  // ms after 300; on lavapipe the kernels dominate and this costs a few steps.
+  const warmUntil = performance.now() + WARM_MS;
+  let lastMs = 0;
+  for (let i = 0; i < MAX_WARM_STEPS && (i < 2 || performance.now() < warmUntil); i++) {
+    const t = performance.now();
+    step();
+    await wg.sync();
+    lastMs = performance.now() - t;
+  }
+  // Short steps (a GPU) are timed over at least a second: their medians are steadier.
+  reps ??= Math.max(5, Math.min(50, Math.round(1000 / lastMs)));
   const times: number[] = [];
+  const host: number[] = [];
+  const before = wg.pipelineStats();
   for (let i = 0; i < reps; i++) {
     t0 = performance.now();
     step();
+    host.push(performance.now() - t0);
     await wg.sync();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { firstMs, medianMs: times[Math.floor(times.length / 2)], warmupMs, built };
+  const after = wg.pipelineStats();
+  const dispatches = (after.bindGroupHits + after.bindGroupMisses - before.bindGroupHits - before.bindGroupMisses) / reps;
+  return { firstMs, medianMs: median(times), warmupMs, built, hostMs: median(host), dispatches };
 }
 
-interface Row { name: string; batch: number; firstMs: number; warmupMs: number; built: number; ms: number; ips: number; gflops: number; ofCeiling: number }
+interface Row extends StepTimes { name: string; batch: number; ms: number; ips: number; gflops: number; ofCeiling: number }
 
-async function trainRow(name: string, model: Module, batch: number, size: number, classes: number, ceiling: number, reps: number): Promise<Row> {
+async function trainRow(name: string, model: Module, batch: number, size: number, classes: number, ceiling: number, reps: number | undefined): Promise<Row> {
   model.train();
   const opt = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
   const x = wg.randn([batch, 3, size, size], { seed: 1 }).keep();
@@ -104,23 +139,23 @@ async function trainRow(name: string, model: Module, batch: number, size: number
     forwardBackward();
     opt.step();
   });
-  const t = await timeSteps(step, forwardBackward, reps);
+  const t = await timeSteps(`${name} train b${batch}`, step, forwardBackward, reps);
   const flops = countFlops(model, size) * 3; // after timing: its forward would warm the pipelines
   x.dispose();
   labels.dispose();
   const ips = (batch * 1000) / t.medianMs;
-  return { name: `${name} train`, batch, firstMs: t.firstMs, warmupMs: t.warmupMs, built: t.built, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
+  return { ...t, name: `${name} train`, batch, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
 }
 
-async function inferRow(name: string, model: Module, batch: number, size: number, ceiling: number, reps: number): Promise<Row> {
+async function inferRow(name: string, model: Module, batch: number, size: number, ceiling: number, reps: number | undefined): Promise<Row> {
   model.eval();
   const x = wg.randn([batch, 3, size, size], { seed: 2 }).keep();
   const step = () => wg.noGrad(() => wg.scope(() => { model.forward(x); }));
-  const t = await timeSteps(step, step, reps);
+  const t = await timeSteps(`${name} inference b${batch}`, step, step, reps);
   const flops = countFlops(model, size);
   x.dispose();
   const ips = (batch * 1000) / t.medianMs;
-  return { name: `${name} inference`, batch, firstMs: t.firstMs, warmupMs: t.warmupMs, built: t.built, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
+  return { ...t, name: `${name} inference`, batch, ms: t.medianMs, ips, gflops: (flops * ips) / 1e9, ofCeiling: (flops * ips) / 1e9 / ceiling };
 }
 
 export async function run(): Promise<Row[]> {
@@ -136,10 +171,11 @@ export async function run(): Promise<Row[]> {
     console.log(
       `${r.name.padEnd(24)} batch ${String(r.batch).padStart(3)}  first ${(r.firstMs / 1000).toFixed(2).padStart(6)} s` +
         (useWarmup ? ` (warmup ${(r.warmupMs / 1000).toFixed(2)} s, ${r.built} pipelines)` : '') + `  step ${r.ms.toFixed(1).padStart(8)} ms  ` +
-        `${r.ips.toFixed(1).padStart(7)} img/s  ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  ${(100 * r.ofCeiling).toFixed(1).padStart(5)}% of ceiling`,
+        `${r.ips.toFixed(1).padStart(7)} img/s  ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  ${(100 * r.ofCeiling).toFixed(1).padStart(5)}% of ceiling  ` +
+        `host ${r.hostMs.toFixed(1)} ms (${Math.round(r.dispatches)} dispatches, ${((1000 * r.hostMs) / r.dispatches).toFixed(0)} µs each)`,
     );
   };
-  const reps = quick ? 2 : 5;
+  const reps = args.includes('--reps') ? option('reps', 5) : quick ? 2 : undefined;
   if (only === null || only === 'r20') {
     const r20 = wg.models.cifarResnet(20, { shortcut: 'A', numClasses: 10 });
     report(await trainRow('cifar resnet20', r20, option('batch20', quick ? 32 : 128), 32, 10, ceiling, reps));
@@ -153,10 +189,9 @@ export async function run(): Promise<Row[]> {
     m.dispose();
   }
   const out = args.indexOf('--json');
-  if (out >= 0) {
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(args[out + 1], JSON.stringify({ adapter: info, ceiling, rows }, null, 1));
-  }
+  const { writeFileSync } = await import('node:fs');
+  if (out >= 0) writeFileSync(args[out + 1], JSON.stringify({ adapter: info, ceiling, rows }, null, 1));
+  if (tuneJson) writeFileSync(tuneJson, JSON.stringify({ adapter: info, problems: tuned }, null, 1));
   await wg.close();
   return rows;
 }

@@ -11,6 +11,11 @@
 #          without autotuning, per-kernel profiles, conv layers, GEMM, and PyTorch CUDA on the same
 #          workloads.
 #   models: the same without GEMM and PyTorch (a rerun after a change).
+#   compare: this build against the baseline build (the same bench script in both), PyTorch CUDA,
+#          submitting every 64 dispatches against the ramp, profiles, the autotuned build, GEMM.
+#   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
+#          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
+#          inference (prof/), and the optimizer bench.
 phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -21,6 +26,24 @@ mkdir -p "$OUT"
 root=$(pwd)
 run() { local t=$1 log=$2; shift 2; echo "+ $*" | tee -a "$OUT/$log"; timeout "$t" "$@" 2>&1 | tee -a "$OUT/$log"; }
 cd .devdist/new
+if [ "$phase" = compare ]; then
+  run 120 models.txt node bench/models.js --train50
+  [ -d ../base ] && (cd ../base && run 120 models-base.txt node bench/models.js --train50)
+  (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
+  run 100 models-batch.txt node bench/models.js --train50 --batch-limit 64
+  run 40 profile.txt node cli.js profile -m resnet20 -b 128 --by-kernel
+  run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
+  run 150 models-tuned.txt node bench/models.js --train50 --autotune
+  run 45 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
+  exit 0
+fi
+if [ "$phase" = tune ]; then
+  run 240 models.txt node bench/models.js --train50 --autotune --tune-json "$OUT/tune.json"
+  run 90 models.txt node bench/models.js --train50
+  run 60 optim.txt node bench/optim.js
+  run 60 host.txt node --cpu-prof --cpu-prof-dir="$OUT/prof" bench/models.js --only r50 --reps 300
+  exit 0
+fi
 if [ "$phase" = probe ]; then
   run 40 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
   run 45 profile.txt node cli.js profile -m resnet50 -b 32 --by-kernel

@@ -12,7 +12,7 @@ rm -rf "$out" && mkdir -p "$out/node_modules/webgpu/dist"
 copy_build() { # $1 = a dist folder, $2 = where it goes
   mkdir -p "$2/bench"
   cp "$1/cli.js" "$2/"
-  for b in gemm models conv ceiling; do cp "$1/bench/$b.js" "$2/bench/"; done
+  for b in gemm models conv ceiling optim norm-pool; do cp "$1/bench/$b.js" "$2/bench/"; done
 }
 copy_build dist "$out/new"
 [ $# -ge 1 ] && copy_build "$1" "$out/base"

@@ -20,7 +20,7 @@
 // Within 'fast', each pass lists its kernels in the order the rules prefer them (FORWARD_KERNELS,
 // INPUT_KERNELS, WEIGHT_KERNELS at the end of this file): the first that applies runs, unless
 // wg.autotune() timed them on this device (src/kernels/autotune.ts). The order was measured on
-// lavapipe; on a GPU the kernels marked gpuFirst (the workgroup-tiled one) come first.
+// lavapipe; on a GPU the kernels marked gpuFirst (the workgroup-tiled one, prefetching) come first.
 // Launchers take plain (contiguous, offset 0) tensors and record no autograd: see
 // src/nn/functional/conv.ts for the differentiable op.
 
@@ -857,12 +857,13 @@ interface ConvKernel<A extends unknown[]> {
   name: string;
   applies: (g: Conv2dGeometry) => boolean;
   /**
-   * Among the rules' first choices on GPUs (in table order): the workgroup-tiled implicit GEMM,
-   * and for input gradients the stride-2 row kernel and the tiled GEMM. Measured on an H100
+   * Among the rules' first choices on GPUs (in table order), for every layer or for the layers
+   * the predicate accepts: the workgroup-tiled implicit GEMM with its prefetch, and for input
+   * gradients the stride-2 row kernel and, at stride 2, the tiled GEMM. Measured on an H100
    * (bench/RESULTS.md): the subgroup kernels shaped for lavapipe's 8-lane subgroups spent 72%
    * of a ResNet-50 training step in weight gradients, and batch 1 took as long as batch 32.
    */
-  gpuFirst?: boolean;
+  gpuFirst?: boolean | ((g: Conv2dGeometry) => boolean);
   run: (...args: A) => Tensor;
   /** An input-gradient kernel that adds `plus` to dx as it stores it (see conv2dBackwardInput). */
   runPlus?: (gy: Tensor, w: Tensor, g: Conv2dGeometry, plus: Tensor) => Tensor;
@@ -886,8 +887,11 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: conv2dForwardRows },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: (x, w, b, g, e) => withEpilogue(conv2dForwardFastPixels(x, w, b, g), e) },
   { name: 'gemm-tiled', applies: gemmTiledApplies, run: (x, w, b, g, e) => conv2dForwardGemm(x, w, b, g, e, 'tiled') },
-  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dForwardImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, true) },
+  // On GPUs the prefetching variant: wg.autotune() on an H100 timed both on the 158 problems of
+  // ResNet-20/18/50 (bench/results/h100-s7-tune.json): prefetch/plain geometric means 0.91
+  // (forward at batch 1-8), 0.92 (forward at 32-128), 0.99 (input), 0.96 (weight).
+  { name: 'implicit-gemm', applies: tiledApplies, run: conv2dForwardImplicitGemm },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, true) },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -905,17 +909,21 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   // subsampled pixels).
   { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), gpuFirst: true, run: conv2dBackwardInputRowsS2 },
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
-  { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: true, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
-  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardInputImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, true) },
+  // At stride 1 the implicit GEMM beat the tiled GEMM on 7 of 9 1x1 layers of ResNet-50 (by up to
+  // 1.4x); at stride 2 the tiled GEMM, on the subsampled pixels only, was 2.3-2.8x faster. With
+  // fewer than 32 input channels most of a 64-row tile idles: the row or phase kernels were
+  // 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
+  { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: (g) => g.stride_h > 1 || g.stride_w > 1 || g.C_g < 32, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
+  { name: 'implicit-gemm', applies: tiledApplies, run: conv2dBackwardInputImplicitGemm },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, true) },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
 const WEIGHT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
-  { name: 'implicit-gemm', applies: tiledApplies, gpuFirst: true, run: conv2dBackwardWeightImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, run: (gy, x, g) => conv2dBackwardWeightImplicitGemm(gy, x, g, true) },
+  { name: 'implicit-gemm', applies: tiledApplies, run: conv2dBackwardWeightImplicitGemm },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (gy, x, g) => conv2dBackwardWeightImplicitGemm(gy, x, g, true) },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 
@@ -947,7 +955,9 @@ export function setConvRulesFor(kind: 'adapter' | 'gpu' | 'cpu'): 'adapter' | 'g
 /** The kernels that apply to g, in the order the rules prefer them on this adapter. */
 function byRules<A extends unknown[]>(kernels: ConvKernel<A>[], g: Conv2dGeometry): ConvKernel<A>[] {
   const usable = kernels.filter((k) => k.applies(g));
-  return gpuRules() ? [...usable.filter((k) => k.gpuFirst), ...usable.filter((k) => !k.gpuFirst)] : usable;
+  if (!gpuRules()) return usable;
+  const first = (k: ConvKernel<A>) => (typeof k.gpuFirst === 'function' ? k.gpuFirst(g) : k.gpuFirst === true);
+  return [...usable.filter(first), ...usable.filter((k) => !first(k))];
 }
 
 /** The kernel that runs: the tuned one if measured (and still applicable), else the rules' first. */

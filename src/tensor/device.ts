@@ -30,8 +30,16 @@ export interface AdapterSummary {
  * Mesa's llvmpipe/lavapipe (and similar CPU rasterisers): a workgroup's lanes are SIMD lanes of
  * one CPU thread, so what is fast there differs (shared/docs/lavapipe.md); launchers pick by this.
  */
+/** Answers of isCpuAdapter by adapter (asked per convolution: the test is a regular expression). */
+const cpuAdapters = new WeakMap<AdapterSummary, boolean>();
+
 export function isCpuAdapter(info: AdapterSummary): boolean {
-  return info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+  let cpu = cpuAdapters.get(info);
+  if (cpu === undefined) {
+    cpu = info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+    cpuAdapters.set(info, cpu);
+  }
+  return cpu;
 }
 
 export interface GpuContext {

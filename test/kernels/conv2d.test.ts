@@ -201,9 +201,16 @@ describe('conv2d vs float64 reference (fast, the rules of a GPU)', () => {
       const old = setConvRulesFor('gpu');
       try {
         const g = conv2dGeometry(xs, ws, opts);
-        const want = g.G === 1 ? 'implicit-gemm' : expect.not.stringMatching('implicit-gemm');
-        // Input gradients: the stride-2 row kernel (3x3 s2 p1) or the tiled GEMM (1x1) where they apply.
-        const input = g.G > 1 ? want : g.R * g.S === 1 && g.C >= 8 && g.K >= 8 ? 'gemm-tiled' : g.R === 3 && g.S === 3 && g.stride_h === 2 && g.stride_w === 2 && g.pad_h === 1 && g.pad_w === 1 ? 'rows-s2' : 'implicit-gemm';
+        const notTiled = expect.not.stringMatching('implicit-gemm');
+        const want = g.G === 1 ? 'implicit-gemm-prefetch' : notTiled;
+        // Input gradients: the tiled GEMM (1x1 layers at stride 2 or with under 32 input channels)
+        // or the stride-2 row kernel (3x3 s2 p1) where they apply; the implicit GEMM from 32 input
+        // channels, the row or phase kernels below.
+        const strided = g.stride_h > 1 || g.stride_w > 1;
+        const input = g.G > 1 ? want
+          : g.R * g.S === 1 && g.C >= 8 && g.K >= 8 && (strided || g.C < 32) ? 'gemm-tiled'
+          : g.R === 3 && g.S === 3 && g.stride_h === 2 && g.stride_w === 2 && g.pad_h === 1 && g.pad_w === 1 ? 'rows-s2'
+          : g.C >= 32 ? 'implicit-gemm-prefetch' : notTiled;
         expect(['forward', 'input', 'weight'].map((pass) => convKernelFor(pass as 'forward', g))).toEqual([want, input, want]);
         await checkAgainstReference(name, xs, ws, opts, withBias);
       } finally {
@@ -430,7 +437,7 @@ describe('conv2d forward epilogue: y = relu(conv(x) + b + residual)', () => {
           expectClose(await y.data(), want, FORWARD_TOL, `${name} relu=${relu} residual=${!!residual}`);
           y.dispose();
         }
-        if (impl === 'gpu rules') expect(convKernelFor('forward', g, { relu: true, residual: r }, true)).toBe('implicit-gemm');
+        if (impl === 'gpu rules') expect(convKernelFor('forward', g, { relu: true, residual: r }, true)).toBe('implicit-gemm-prefetch');
         for (const t of [x, w, b, r]) t.dispose();
       });
     }
