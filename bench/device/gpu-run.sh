@@ -27,10 +27,13 @@ root=$(pwd)
 run() { local t=$1 log=$2; shift 2; echo "+ $*" | tee -a "$OUT/$log"; timeout "$t" "$@" 2>&1 | tee -a "$OUT/$log"; }
 cd .devdist/new
 if [ "$phase" = compare ]; then
+  # Two alternating rounds of this build with and without the ramped batches (queue.ts).
   run 120 models.txt node bench/models.js --train50
+  run 120 models-batch.txt node bench/models.js --train50 --batch-limit 64
   [ -d ../base ] && (cd ../base && run 120 models-base.txt node bench/models.js --train50)
   (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
-  run 100 models-batch.txt node bench/models.js --train50 --batch-limit 64
+  run 120 models.txt node bench/models.js --train50
+  run 120 models-batch.txt node bench/models.js --train50 --batch-limit 64
   run 40 profile.txt node cli.js profile -m resnet20 -b 128 --by-kernel
   run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
   run 150 models-tuned.txt node bench/models.js --train50 --autotune

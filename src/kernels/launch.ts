@@ -33,7 +33,7 @@ interface CachedKernel {
   /**
    * Bind groups by the buffers they bind. Creating one costs ~18 µs of host time in Dawn (as much
    * as the rest of an op's host work); a training or inference step binds the same pooled buffers
-   * every time, and its uniform structs at the same offsets of the queue's arena (the batches
+   * every time (the pool hands out its oldest free buffer: buffer-pool.ts), and its uniform structs at the same offsets of the queue's arena (the batches
    * of a step break at the same dispatches), so after the first step nearly every dispatch finds
    * its bind group here. Cleared when it grows past BIND_GROUP_CACHE (entries of buffers
    * destroyed since are never hit again: buffer ids are not reused). (A dynamic offset for the
