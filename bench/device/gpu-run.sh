@@ -13,6 +13,7 @@
 #   models: the same without GEMM and PyTorch (a rerun after a change).
 #   compare: this build against the baseline build (the same bench script in both), PyTorch CUDA,
 #          submitting every 64 dispatches against the ramp, profiles, the autotuned build, GEMM.
+#   final: this build and PyTorch CUDA in two alternating rounds, and a ResNet-20 profile.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
@@ -38,6 +39,15 @@ if [ "$phase" = compare ]; then
   run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
   run 150 models-tuned.txt node bench/models.js --train50 --autotune
   run 45 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
+  exit 0
+fi
+if [ "$phase" = final ]; then
+  # This build and PyTorch CUDA, two alternating rounds (their host-bound rows move between runs).
+  for round in 1 2; do
+    run 120 models.txt node bench/models.js --train50
+    (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
+  done
+  run 40 profile.txt node cli.js profile -m resnet20 -b 128 --by-kernel
   exit 0
 fi
 if [ "$phase" = tune ]; then

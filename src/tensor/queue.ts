@@ -47,6 +47,20 @@ export function setBatchLimit(n: number | null): number | null {
   return old;
 }
 
+let batchRulesFor: 'adapter' | 'gpu' | 'cpu' = 'adapter';
+
+/**
+ * Batch dispatches as on a GPU (the ramp: 16, 32, 64, 64, ...) or as on a CPU adapter (512)
+ * whatever the adapter is ('adapter': its own, the default). For tests, so that lavapipe checks
+ * the GPU's batching. Returns the previous setting.
+ */
+export function setBatchRulesFor(kind: 'adapter' | 'gpu' | 'cpu'): 'adapter' | 'gpu' | 'cpu' {
+  const old = batchRulesFor;
+  batchRulesFor = kind;
+  queue?.restartBatches();
+  return old;
+}
+
 export interface DispatchTimer {
   /** Called per dispatch when profiling; returns timestamp writes for a pass of its own. */
   timestampWrites(label: string): GPUComputePassTimestampWrites | undefined;
@@ -86,16 +100,32 @@ class CommandQueue {
   /** Whether a pipeline was built since the last wait (see notePipelineBuilt). */
   private compiledSinceWait = false;
 
-  private readonly batchLimit: number;
-  /** Dispatches the batch being recorded may hold: firstLimit after a wait, doubling to batchLimit. */
+  private readonly cpuAdapter: boolean;
+  /** Dispatches the batch being recorded may hold: firstBatch() after a wait, doubling to maxBatch(). */
   private currentLimit: number;
-  private readonly firstLimit: number;
 
   constructor(private ctx: GpuContext) {
     this.sparesCores = isCpuAdapter(ctx.info) && canNap();
-    this.batchLimit = isCpuAdapter(ctx.info) ? DISPATCHES_PER_BATCH.cpu : DISPATCHES_PER_BATCH.gpu;
-    this.firstLimit = isCpuAdapter(ctx.info) ? this.batchLimit : FIRST_GPU_BATCH;
-    this.currentLimit = this.firstLimit;
+    this.cpuAdapter = isCpuAdapter(ctx.info);
+    this.currentLimit = this.firstBatch();
+  }
+
+  private get cpuBatches(): boolean {
+    return batchRulesFor === 'adapter' ? this.cpuAdapter : batchRulesFor === 'cpu';
+  }
+
+  private maxBatch(): number {
+    return this.cpuBatches ? DISPATCHES_PER_BATCH.cpu : DISPATCHES_PER_BATCH.gpu;
+  }
+
+  /** The first batch's limit after a wait. */
+  firstBatch(): number {
+    return this.cpuBatches ? DISPATCHES_PER_BATCH.cpu : FIRST_GPU_BATCH;
+  }
+
+  /** Start the ramp again (after a wait, or when the rules change). */
+  restartBatches(): void {
+    this.currentLimit = this.firstBatch();
   }
 
   /**
@@ -192,7 +222,7 @@ class CommandQueue {
     this.encoder = null;
     this.arenaUsed = 0;
     this.dispatches = 0;
-    this.currentLimit = Math.min(this.batchLimit, 2 * this.currentLimit);
+    this.currentLimit = Math.min(this.maxBatch(), 2 * this.currentLimit);
     this.labels = [];
     this.submits++;
   }
@@ -230,7 +260,7 @@ class CommandQueue {
    */
   private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
     const key = `${this.dispatchesSinceWait}:${this.workgroupsSinceWait}`;
-    this.currentLimit = this.firstLimit;
+    this.restartBatches();
     this.dispatchesSinceWait = 0;
     this.workgroupsSinceWait = 0;
     const compiled = this.compiledSinceWait;

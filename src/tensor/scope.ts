@@ -11,14 +11,17 @@ import { WgslgradError } from './errors.js';
 
 const stack: Set<Tensor>[] = [];
 
-/** Called by the Tensor constructor. */
-export function track(t: Tensor): void {
-  stack[stack.length - 1]?.add(t);
+/** Called by the Tensor constructor. Returns whether a scope now owns t (and will dispose it). */
+export function track(t: Tensor): boolean {
+  const top = stack[stack.length - 1];
+  top?.add(t);
+  return top !== undefined;
 }
 
 /** Remove a tensor from every open scope, so no scope will dispose it. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of stack) s.delete(t);
+  t.leftScopes();
   return t;
 }
 
@@ -66,8 +69,9 @@ export function scope<T>(fn: () => T): T {
   collectTensors(result, kept, tensorCheck!);
   const parent = stack[stack.length - 1];
   for (const t of created) {
-    if (kept.has(t)) parent?.add(t);
-    else t.dispose();
+    if (!kept.has(t)) t.dispose();
+    else if (parent) parent.add(t);
+    else t.leftScopes();
   }
   return result;
 }

@@ -1,8 +1,8 @@
 // The queue's wait prediction (src/tensor/queue.ts, expectedFromWait): what a repeated workload
 // is expected to take next time, from one wait, and the napping wait (napWhilePending), without a
-// device; with one, the batch limit (setBatchLimit).
+// device; with one, the batch limit (setBatchLimit) and the GPU's ramp of batch sizes.
 import { describe, it, expect, vi } from 'vitest';
-import { expectedFromWait, napWhilePending, setBatchLimit, commands } from '../../src/tensor/queue.js';
+import { expectedFromWait, napWhilePending, setBatchLimit, setBatchRulesFor, commands } from '../../src/tensor/queue.js';
 import * as wg from '../../src/index.js';
 import { useDevice } from '../helpers.js';
 
@@ -104,6 +104,41 @@ describe('setBatchLimit', () => {
     }
     expect(() => setBatchLimit(0)).toThrow(/1\.\.512/);
     expect(() => setBatchLimit(513)).toThrow(/1\.\.512/);
+    a.dispose();
+  });
+});
+
+describe('batches on a GPU', () => {
+  useDevice();
+
+  it('the first batch after a wait holds 16 dispatches, each next one twice as many up to 64', async () => {
+    const a = wg.tensor([1, 2, 3, 4]);
+    // Submits after each of `count` dispatches recorded right after a wait.
+    const submitsAfter = async (count: number) => {
+      const q = commands();
+      await wg.sync();
+      const before = q.submits;
+      const marks: number[] = [];
+      let t = a;
+      for (let i = 1; i <= count; i++) {
+        const next = wg.add(t, 1);
+        if (t !== a) t.dispose();
+        t = next;
+        if (q.submits > before + marks.length) marks.push(i);
+      }
+      expect([...(await t.data())]).toEqual([1, 2, 3, 4].map((v) => v + count));
+      t.dispose();
+      return marks;
+    };
+    const old = setBatchRulesFor('gpu');
+    try {
+      expect(await submitsAfter(200)).toEqual([16, 48, 112, 176]);
+      expect(await submitsAfter(20)).toEqual([16]); // the wait restarted the ramp
+      setBatchRulesFor('cpu');
+      expect(await submitsAfter(200)).toEqual([]); // one batch, submitted at the wait
+    } finally {
+      setBatchRulesFor(old);
+    }
     a.dispose();
   });
 });
