@@ -33,9 +33,9 @@ interface CachedKernel {
   /**
    * Bind groups by the buffers they bind. Creating one costs ~18 µs of host time in Dawn (as much
    * as the rest of an op's host work); a training or inference step binds the same pooled buffers
-   * every time (the pool hands out its oldest free buffer: buffer-pool.ts), and its uniform structs at the same offsets of the queue's arena (the batches
-   * of a step break at the same dispatches), so after the first step nearly every dispatch finds
-   * its bind group here. Cleared when it grows past BIND_GROUP_CACHE (entries of buffers
+   * every time (the pool hands out its oldest free buffer: buffer-pool.ts), and its uniform
+   * structs at the same offsets of the queue's arena (the batches of a step break at the same
+   * dispatches), so after the second step every dispatch finds its bind group here. Cleared when it grows past BIND_GROUP_CACHE (entries of buffers
    * destroyed since are never hit again: buffer ids are not reused). (A dynamic offset for the
    * uniform would make the key shorter, but lavapipe then took 25-45 µs more per dispatch.)
    */

@@ -26,13 +26,13 @@ export interface AdapterSummary {
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number };
 }
 
+/** Answers of isCpuAdapter by adapter (asked per convolution: the test is a regular expression). */
+const cpuAdapters = new WeakMap<AdapterSummary, boolean>();
+
 /**
  * Mesa's llvmpipe/lavapipe (and similar CPU rasterisers): a workgroup's lanes are SIMD lanes of
  * one CPU thread, so what is fast there differs (shared/docs/lavapipe.md); launchers pick by this.
  */
-/** Answers of isCpuAdapter by adapter (asked per convolution: the test is a regular expression). */
-const cpuAdapters = new WeakMap<AdapterSummary, boolean>();
-
 export function isCpuAdapter(info: AdapterSummary): boolean {
   let cpu = cpuAdapters.get(info);
   if (cpu === undefined) {
