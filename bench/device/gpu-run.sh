@@ -13,6 +13,7 @@
 #   models: the same without GEMM and PyTorch (a rerun after a change).
 #   compare: this build against the baseline build (the same bench script in both), PyTorch CUDA,
 #          submitting every 64 dispatches against the ramp, profiles, the autotuned build, GEMM.
+#   train: the CIFAR ResNet-20 recipe through the trainer on the 4,000-image subset (.devdata).
 #   final: this build and PyTorch CUDA in two alternating rounds, and a ResNet-20 profile.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
@@ -21,6 +22,7 @@ phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
 . .devpack/unpack.sh
+for f in .devdist/node_modules/webgpu/dist/linux-x64/*.xz; do [ -f "$f" ] && xz -d "$f"; done
 export XDG_RUNTIME_DIR=/tmp
 OUT=${OUT:-/tmp/gpu-run}
 mkdir -p "$OUT"
@@ -39,6 +41,17 @@ if [ "$phase" = compare ]; then
   run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
   run 150 models-tuned.txt node bench/models.js --train50 --autotune
   run 45 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
+  exit 0
+fi
+if [ "$phase" = train ]; then
+  # He et al.'s CIFAR recipe (164 epochs, multistep at 82 and 123, lr 0.1, momentum 0.9, weight
+  # decay 1e-4, batch 128, option A) through the trainer CLI, on the lossless 4,000-image subset
+  # carried in .devdata/cifar10 (../shared/data/cifar10 copied there): the trainer's throughput
+  # end to end (data, augmentation, evaluation, checkpoints) on this GPU.
+  run 200 train.txt node cli.js train --model resnet20 --dataset cifar10 --data-dir "$root/.devdata/cifar10" \
+    --epochs 164 --batch-size 128 --lr 0.1 --momentum 0.9 --weight-decay 1e-4 --schedule multistep \
+    --shortcut A --seed 1 --out "$OUT/r20" --no-progress
+  rm -f "$OUT/r20/checkpoint.safetensors"
   exit 0
 fi
 if [ "$phase" = final ]; then

@@ -18,6 +18,9 @@ copy_build dist "$out/new"
 [ $# -ge 1 ] && copy_build "$1" "$out/base"
 cp node_modules/webgpu/{index.js,package.json} "$out/node_modules/webgpu/"
 cp -r node_modules/webgpu/dist/linux-x64 "$out/node_modules/webgpu/dist/"
+# dawn.node (~21 MB) travels compressed, leaving room in the 64 MiB for data (.devdata/);
+# gpu-run.sh unpacks it.
+xz -T2 -6 "$out/node_modules/webgpu/dist/linux-x64/dawn.node"
 for p in commander cli-progress string-width strip-ansi ansi-regex emoji-regex is-fullwidth-code-point; do
   cp -r "node_modules/$p" "$out/node_modules/"
 done
