@@ -18,7 +18,10 @@
 //
 // "host" is the time the step's JavaScript takes to record its dispatches (the call returns
 // before the GPU is waited for), and the dispatches per step: where host time is close to the
-// step time the workload is bound by per-dispatch host cost, not by the kernels.
+// step time the workload is bound by per-dispatch host cost, not by the kernels. The step times
+// wait for each step; "pipelined" runs the same number of steps back to back and waits once, as
+// a training loop that reads its loss now and then does (the host records while the GPU runs).
+// bench/peers/torch_cuda.py measures PyTorch both ways too.
 //   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--tune-json F] [--only r20|r50] [--batch-limit N] [--reps N] [--warm-ms MS] [--json out.json]
 
 import * as wg from '../src/index.js';
@@ -73,7 +76,7 @@ function countFlops(model: Module, size: number): number {
 }
 
 /** `warm`: what wg.warmup gets (the step without optimizer.step()). */
-interface StepTimes { firstMs: number; medianMs: number; warmupMs: number; built: number; hostMs: number; dispatches: number }
+interface StepTimes { firstMs: number; medianMs: number; warmupMs: number; built: number; hostMs: number; dispatches: number; pipelinedMs: number }
 
 /** Warm-up steps before timing: for at least WARM_MS (at least 2 steps, at most MAX_WARM_STEPS). */
 const WARM_MS = option('warm-ms', 3000);
@@ -123,7 +126,13 @@ async function timeSteps(workload: string, step: () => void, warm: () => void, r
   }
   const after = wg.pipelineStats();
   const dispatches = (after.bindGroupHits + after.bindGroupMisses - before.bindGroupHits - before.bindGroupMisses) / reps;
-  return { firstMs, medianMs: median(times), warmupMs, built, hostMs: median(host), dispatches };
+  // The same steps back to back, waiting once at the end, as a training loop that reads its loss
+  // now and then runs: the host records the next steps while the GPU runs the last ones.
+  t0 = performance.now();
+  for (let i = 0; i < reps; i++) step();
+  await wg.sync();
+  const pipelinedMs = (performance.now() - t0) / reps;
+  return { firstMs, medianMs: median(times), warmupMs, built, hostMs: median(host), dispatches, pipelinedMs };
 }
 
 interface Row extends StepTimes { name: string; batch: number; ms: number; ips: number; gflops: number; ofCeiling: number }
@@ -172,7 +181,8 @@ export async function run(): Promise<Row[]> {
       `${r.name.padEnd(24)} batch ${String(r.batch).padStart(3)}  first ${(r.firstMs / 1000).toFixed(2).padStart(6)} s` +
         (useWarmup ? ` (warmup ${(r.warmupMs / 1000).toFixed(2)} s, ${r.built} pipelines)` : '') + `  step ${r.ms.toFixed(1).padStart(8)} ms  ` +
         `${r.ips.toFixed(1).padStart(7)} img/s  ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  ${(100 * r.ofCeiling).toFixed(1).padStart(5)}% of ceiling  ` +
-        `host ${r.hostMs.toFixed(1)} ms (${Math.round(r.dispatches)} dispatches, ${((1000 * r.hostMs) / r.dispatches).toFixed(0)} µs each)`,
+        `host ${r.hostMs.toFixed(1)} ms (${Math.round(r.dispatches)} dispatches, ${((1000 * r.hostMs) / r.dispatches).toFixed(0)} µs each)  ` +
+        `pipelined ${r.pipelinedMs.toFixed(1)} ms (${((r.batch * 1000) / r.pipelinedMs).toFixed(1)} img/s)`,
     );
   };
   const reps = args.includes('--reps') ? option('reps', 5) : quick ? 2 : undefined;

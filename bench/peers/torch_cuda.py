@@ -47,6 +47,18 @@ def timeit(fn, warmup=3, reps=10):
     return times[len(times) // 2]
 
 
+def timeit_pipelined(fn, reps=10):
+    """Seconds per call of `reps` calls back to back with one synchronize at the end (as a training
+    loop that reads its loss now and then: the host queues the next steps while the GPU runs),
+    after timeit's warm-up; bench/models.ts's "pipelined" column measures the same."""
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / reps
+
+
 class BasicBlockA(nn.Module):
     def __init__(self, inp, planes, stride):
         super().__init__()
@@ -87,7 +99,7 @@ def train_ips(model, batch, size, classes):
         F.cross_entropy(model(x), y).backward()
         opt.step()
     t = timeit(step, warmup=3, reps=5 if args.quick else 10)
-    return batch / t
+    return batch / t, batch / timeit_pipelined(step, reps=5 if args.quick else 10)
 
 
 def infer_ips(model, batch, size):
@@ -95,7 +107,8 @@ def infer_ips(model, batch, size):
     x = torch.randn(batch, 3, size, size, device=dev)
     with torch.no_grad():
         t = timeit(lambda: model(x), warmup=3, reps=10)
-    return batch / t
+        tp = timeit_pipelined(lambda: model(x), reps=10)
+    return batch / t, batch / tp
 
 
 import torchvision
@@ -106,12 +119,13 @@ for n in ([1024, 2048] if args.quick else [1024, 2048, 4096]):
     b = torch.randn(n, n, device=dev)
     t = timeit(lambda: a @ b)
     res['gemm_gflops'][n] = 2 * n ** 3 / t / 1e9
-res['resnet20_train_ips_b128'] = train_ips(cifar_resnet(20), 128, 32, 10)
+# Each workload both ways: waiting for every step (key), and pipelined (key + '_pipelined').
+res['resnet20_train_ips_b128'], res['resnet20_train_ips_b128_pipelined'] = train_ips(cifar_resnet(20), 128, 32, 10)
 if dev.type == 'cuda' or not args.quick:
-    res['resnet50_train_ips_b32'] = train_ips(torchvision.models.resnet50(), 32, 224, 1000)
+    res['resnet50_train_ips_b32'], res['resnet50_train_ips_b32_pipelined'] = train_ips(torchvision.models.resnet50(), 32, 224, 1000)
 for name, ctor in (('resnet18', torchvision.models.resnet18), ('resnet50', torchvision.models.resnet50)):
     for b in (1, 8):
-        res[f'{name}_infer_ips_b{b}'] = infer_ips(ctor(), b, 224)
+        res[f'{name}_infer_ips_b{b}'], res[f'{name}_infer_ips_b{b}_pipelined'] = infer_ips(ctor(), b, 224)
 print(json.dumps(res, indent=1))
 if args.json:
     with open(args.json, 'w') as f:
