@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // conv2d benchmark: forward, input gradient and weight gradient of every distinct conv layer of
 // ResNet-18 (224x224) and CIFAR ResNet-20 (32x32), with the fast (implicit-GEMM) kernels.
-//   npm run build && node dist/bench/conv.js [--resnet18-batch 8] [--cifar-batch 128] [--only cifar|resnet18]
+//   npm run build && node dist/bench/conv.js [--resnet18-batch 8] [--cifar-batch 128] [--only cifar|resnet18] [--rows-narrow]
 //
 // Each pass is first checked against the direct kernels (the oracle) on the same layer with a
 // batch of 1 (ResNet-18) or 2 (CIFAR) — the direct kernels are slow — then timed at the full batch
@@ -18,7 +18,7 @@ import { init, close, gpu } from '../src/tensor/device.js';
 import { randn } from '../src/ops/creation.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import {
-  conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, setConvImplementation,
+  conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, setConvImplementation, setConvRowsWide,
   type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';
 import { fmaRates } from './ceiling.js';
@@ -134,8 +134,10 @@ async function main(): Promise<void> {
   }
   console.log('All results match the direct kernels.');
 
-  // 2. Time.
+  // 2. Time. (--rows-narrow: the row kernels at 32 channels x 4 pixels per lane wherever there are
+  // 32 channels, as before the 8-pixel rule; for A/B runs.)
   setConvImplementation('fast');
+  if (process.argv.includes('--rows-narrow')) setConvRowsWide(false);
   const ceilingBefore = await fmaRates('chain');
   console.log(`FMA ceiling (before): ${fmt(ceilingBefore.wall)} GFLOP/s wall, ${fmt(ceilingBefore.perCpuSecond)} GFLOP per worker CPU-second\n`);
   const rows: Array<{ l: Layer; pass: Pass; ms: number; gflops: number }> = [];

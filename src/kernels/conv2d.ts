@@ -329,8 +329,8 @@ function packWeights(w: Tensor, g: Conv2dGeometry, transposed: boolean, quadsPer
   return packed(w, `pack:${layoutKey(g)}:${quadsPerTap}`, !transposed, () => packWeightsNow(w, g, transposed, quadsPerTap));
 }
 
-function packWeightsRows(w: Tensor, g: Conv2dGeometry, transposed: boolean): PackedWeights {
-  return packed(w, `rows:${layoutKey(g)}`, !transposed, () => packWeightsRowsNow(w, g, transposed));
+function packWeightsRows(w: Tensor, g: Conv2dGeometry, transposed: boolean, block: number): PackedWeights {
+  return packed(w, `rows${block}:${layoutKey(g)}`, !transposed, () => packWeightsRowsNow(w, g, transposed, block));
 }
 
 /**
@@ -396,7 +396,7 @@ function rowsApply(g: Conv2dGeometry, stride2 = false): boolean {
 }
 
 /** Weights in the layout of conv2d_pack_weights_rows.wgsl (g is the geometry of w's own conv). */
-function packWeightsRowsNow(w: Tensor, g: Conv2dGeometry, transposed: boolean, block = rowBlock(transposed ? g.C_g : g.K_g)): Tensor {
+function packWeightsRowsNow(w: Tensor, g: Conv2dGeometry, transposed: boolean, block: number): Tensor {
   const rows = transposed ? g.C_g : g.K_g;
   const cols = transposed ? g.K_g : g.C_g;
   const count = g.G * Math.ceil(rows / block) * cols * g.R * 3 * block + 32;
@@ -417,6 +417,32 @@ function rowBlock(outChannels: number): number {
   return outChannels >= 32 ? 32 : 16;
 }
 
+let wideRows = true;
+
+/** Benchmarking hook (the rule below, or 32 channels x 4 pixels wherever there are 32 channels); returns the previous setting. */
+export function setConvRowsWide(on: boolean): boolean {
+  const old = wideRows;
+  wideRows = on;
+  return old;
+}
+
+/**
+ * What a lane of the forward row kernel computes (gl: the geometry it runs, the input gradient's
+ * for that pass): 16 output channels x 8 pixels at width stride 1 on rows of 8+ pixels, else 32
+ * channels (where there are 32) x 4 pixels. Both take 128 accumulators; at stride 1 the 8-pixel
+ * lane loads 10 x values and 12 weight vec4s per (c, r) for 384 multiply-adds, the 4-pixel one 6
+ * and 24. On lavapipe (bench/conv.ts --rows-narrow against the rule, two alternating rounds each,
+ * by worker CPU time, bench/results/lavapipe-s7-rows-wide-*): CIFAR 64->64 @8 forward and input
+ * gradient 59-62% -> 73-75% of the FMA ceiling; ResNet-18 64->64 @56 58-60% -> 67-74%, 128->128
+ * @28 57-61% -> 64-66%, 256->256 @14 input gradient 47-48% -> 54%. At stride 2 (4 pixels either
+ * way) 32 channels stayed faster (43-48% against 66-76% in a trial), and rows under 8 pixels
+ * (7x7) keep 4.
+ */
+function rowsShape(gl: Conv2dGeometry): { block: number; pix: number } {
+  if (gl.stride_w === 1 && gl.Q >= 8 && (wideRows || gl.K_g < 32)) return { block: 16, pix: 8 };
+  return { block: rowBlock(gl.K_g), pix: 4 };
+}
+
 /** 1 when the middle 4 columns of every row window are inside the image and vec4-aligned. */
 function alignedRows(g: Conv2dGeometry): number {
   // Stride 1: window columns 1..4 are q0..q0+3, inside when Q == W. Stride 2: 2q0..2q0+3, inside
@@ -428,9 +454,7 @@ function alignedRows(g: Conv2dGeometry): number {
 /** Run the row kernel for the convolution described by g, with weights already packed. */
 function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, label: string, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
   const wg = fastWorkgroupSize();
-  const block = rowBlock(g.K_g);
-  // 16-channel blocks leave room for 8 pixels per lane (fewer loads per multiply-add).
-  const pix = block === 16 && g.Q >= 8 && g.stride_w === 1 ? 8 : 4;
+  const { block, pix } = rowsShape(g);
   const z = g.G * Math.ceil(g.K_g / block);
   checkZ(g, z);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
@@ -448,7 +472,7 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
 }
 
 function conv2dForwardRows(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
-  const pw = packWeightsRows(w, g, false);
+  const pw = packWeightsRows(w, g, false, rowsShape(g).block);
   const y = launchRows(x, pw.wp, b, g, 'conv2d_forward', epilogue);
   pw.release();
   return y;
@@ -472,7 +496,7 @@ function inputGradAsConv(g: Conv2dGeometry): Conv2dGeometry | null {
 }
 
 function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: Conv2dGeometry, plus: Tensor | null = null): Tensor {
-  const pw = packWeightsRows(w, g, true);
+  const pw = packWeightsRows(w, g, true, rowsShape(gt).block);
   const dx = launchRows(gy, pw.wp, null, gt, 'conv2d_backward_input', { relu: false, residual: plus });
   pw.release();
   return dx;
