@@ -338,16 +338,21 @@ function packWeightsRows(w: Tensor, g: Conv2dGeometry, transposed: boolean, bloc
  * constant loop bounds and divisors let the shader compiler unroll and fold the index arithmetic.
  * 'auto' specialises a pass when it is large (>= 2^24 flops: compiling one pipeline costs
  * ~0.3-0.5 s on lavapipe, so tests and tiny models keep the generic one) and its innermost loop
- * is short once unrolled: at most 32 reduction channels (forward: C_g, input gradient: K_g), at
- * most 32 output columns (weight gradient: Q). Measured on lavapipe (CPU time, specialised vs
- * generic, same run): 1.1-1.6x on the CIFAR ResNet-20 layers (16-32 channels, 8-32 pixels wide),
- * 0.77-0.95x on ResNet-18 layers with 64-256 channels or 56 columns, where the fully unrolled
- * loops are long. One pipeline per distinct layer shape (N stays a uniform), cached by launch().
+ * is at most SPECIALIZE_MAX_LOOP long: reduction channels (forward: C_g, input gradient: K_g) or
+ * output columns (weight gradient: Q). Measured on lavapipe (CPU time, specialised vs generic):
+ * 1.1-1.6x on the CIFAR ResNet-20 layers (16-32 channels). The limit was 32 while ResNet-18's
+ * layers ran 0.77-0.95x specialised; since the row kernel takes 16 channels x 8 pixels per lane
+ * (rowsShape) they gain too (bench/conv.ts, alternating runs, bench/results/lavapipe-s7-spec-*):
+ * limit 32 -> 64: CIFAR 64->64 @8 forward 72-73% -> 78-81% of the FMA ceiling, ResNet-18
+ * 64->64 @56 72% -> 85-88%; 64 -> 128: 128->128 @28 65-68% -> 76-79%; 128 -> 256: 256->256 @14
+ * 50-54% -> 71-75%. At 512 the 512->512 @7 layers gained as well (55% -> 66-69%) but the stride-2
+ * input gradient of 256->512 lost (52% -> 43%), so 256. One pipeline per distinct layer shape
+ * (N stays a uniform), cached by launch().
  */
 export type ConvSpecialization = 'auto' | 'always' | 'never';
 let specializationMode: ConvSpecialization = 'auto';
 const SPECIALIZE_MIN_FLOPS = 2 ** 24;
-const SPECIALIZE_MAX_LOOP = 32;
+const SPECIALIZE_MAX_LOOP = 256;
 
 /** Testing and benchmarking hook; returns the previous mode. */
 export function setConvSpecialization(mode: ConvSpecialization): ConvSpecialization {
