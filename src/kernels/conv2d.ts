@@ -346,13 +346,20 @@ function packWeightsRows(w: Tensor, g: Conv2dGeometry, transposed: boolean, bloc
  * limit 32 -> 64: CIFAR 64->64 @8 forward 72-73% -> 78-81% of the FMA ceiling, ResNet-18
  * 64->64 @56 72% -> 85-88%; 64 -> 128: 128->128 @28 65-68% -> 76-79%; 128 -> 256: 256->256 @14
  * 50-54% -> 71-75%. At 512 the 512->512 @7 layers gained as well (55% -> 66-69%) but the stride-2
- * input gradient of 256->512 lost (52% -> 43%), so 256. One pipeline per distinct layer shape
+ * input gradient of 256->512 lost (52% -> 43%), so 256, and 32 for that kernel
+ * (SPECIALIZE_MAX_LOOP_ROWS_S2). One pipeline per distinct layer shape
  * (N stays a uniform), cached by launch().
  */
 export type ConvSpecialization = 'auto' | 'always' | 'never';
 let specializationMode: ConvSpecialization = 'auto';
 const SPECIALIZE_MIN_FLOPS = 2 ** 24;
 const SPECIALIZE_MAX_LOOP = 256;
+/**
+ * ... but the stride-2 input gradient's row kernel keeps the old limit: unrolled over 64-256
+ * channels it ran 0.6-0.8x (CIFAR 32->64 s2 61-64% -> 48-49%, ResNet-18 128->256 s2 52-58% ->
+ * 36-38% of the FMA ceiling).
+ */
+const SPECIALIZE_MAX_LOOP_ROWS_S2 = 32;
 
 /** Testing and benchmarking hook; returns the previous mode. */
 export function setConvSpecialization(mode: ConvSpecialization): ConvSpecialization {
@@ -361,11 +368,11 @@ export function setConvSpecialization(mode: ConvSpecialization): ConvSpecializat
   return old;
 }
 
-function specialization(g: Conv2dGeometry, pass: 'forward' | 'input' | 'weight'): Record<string, number> {
+function specialization(g: Conv2dGeometry, pass: 'forward' | 'input' | 'weight', maxLoop = SPECIALIZE_MAX_LOOP): Record<string, number> {
   if (specializationMode === 'never') return {};
   if (specializationMode === 'auto') {
     const loop = pass === 'forward' ? g.C_g : pass === 'input' ? g.K_g : g.Q;
-    if (2 * g.N * g.K * g.PQ * g.CRS_g < SPECIALIZE_MIN_FLOPS || loop > SPECIALIZE_MAX_LOOP) return {};
+    if (2 * g.N * g.K * g.PQ * g.CRS_g < SPECIALIZE_MIN_FLOPS || loop > maxLoop) return {};
   }
   const c: Record<string, number> = { SPECIALIZED: 1 };
   for (const f of CONV2D_PARAM_FIELDS) if (f !== 'N') c[`SPEC_${f}`] = g[f];
@@ -560,7 +567,7 @@ function conv2dBackwardInputRowsS2(gy: Tensor, w: Tensor, g: Conv2dGeometry): Te
     buffers: [gy.buffer, wp.buffer, dx.buffer, gy.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(lanes, wg), z],
-    constants: { WG: wg, ...specialization(g, 'input') },
+    constants: { WG: wg, ...specialization(g, 'input', SPECIALIZE_MAX_LOOP_ROWS_S2) },
     label: 'conv2d_backward_input',
   });
   wp.dispose();
