@@ -30,6 +30,7 @@ import { Linear } from '../src/nn/layers/linear.js';
 import type { Module } from '../src/nn/module.js';
 import { measureFmaCeiling } from './ceiling.js';
 import { setBatchLimit } from '../src/tensor/queue.js';
+import { median } from './timing.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -82,7 +83,6 @@ interface StepTimes { firstMs: number; medianMs: number; warmupMs: number; built
 const WARM_MS = option('warm-ms', 3000);
 const MAX_WARM_STEPS = 500;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function timeSteps(workload: string, step: () => void, warm: () => void, reps: number | undefined): Promise<StepTimes> {
   let t0 = performance.now();

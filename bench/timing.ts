@@ -50,7 +50,7 @@ export function workerCpuNs(): number {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Time `fn()` + completion: median wall and worker-CPU milliseconds over `reps` runs. */
 export async function timeIt(fn: () => void, opts: TimingOptions = {}): Promise<Timing> {

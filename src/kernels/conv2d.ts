@@ -450,7 +450,9 @@ export function setConvRowsWide(on: boolean): boolean {
  * way) 32 channels stayed faster (43-48% against 66-76% in a trial), and rows under 8 pixels
  * (7x7) keep 4.
  */
-function rowsShape(gl: Conv2dGeometry): { block: number; pix: number } {
+interface RowsShape { block: number; pix: number }
+
+function rowsShape(gl: Conv2dGeometry): RowsShape {
   if (gl.stride_w === 1 && gl.Q >= 8 && (wideRows || gl.K_g < 32)) return { block: 16, pix: 8 };
   return { block: rowBlock(gl.K_g), pix: 4 };
 }
@@ -464,9 +466,9 @@ function alignedRows(g: Conv2dGeometry): number {
 }
 
 /** Run the row kernel for the convolution described by g, with weights already packed. */
-function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, label: string, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
+function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, shape: RowsShape, label: string, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
   const wg = fastWorkgroupSize();
-  const { block, pix } = rowsShape(g);
+  const { block, pix } = shape;
   const z = g.G * Math.ceil(g.K_g / block);
   checkZ(g, z);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
@@ -484,8 +486,9 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
 }
 
 function conv2dForwardRows(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue): Tensor {
-  const pw = packWeightsRows(w, g, false, rowsShape(g).block);
-  const y = launchRows(x, pw.wp, b, g, 'conv2d_forward', epilogue);
+  const shape = rowsShape(g);
+  const pw = packWeightsRows(w, g, false, shape.block);
+  const y = launchRows(x, pw.wp, b, g, shape, 'conv2d_forward', epilogue);
   pw.release();
   return y;
 }
@@ -508,8 +511,9 @@ function inputGradAsConv(g: Conv2dGeometry): Conv2dGeometry | null {
 }
 
 function conv2dBackwardInputRows(gy: Tensor, w: Tensor, g: Conv2dGeometry, gt: Conv2dGeometry, plus: Tensor | null = null): Tensor {
-  const pw = packWeightsRows(w, g, true, rowsShape(gt).block);
-  const dx = launchRows(gy, pw.wp, null, gt, 'conv2d_backward_input', { relu: false, residual: plus });
+  const shape = rowsShape(gt);
+  const pw = packWeightsRows(w, g, true, shape.block);
+  const dx = launchRows(gy, pw.wp, null, gt, shape, 'conv2d_backward_input', { relu: false, residual: plus });
   pw.release();
   return dx;
 }

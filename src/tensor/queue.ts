@@ -105,8 +105,8 @@ class CommandQueue {
   private currentLimit: number;
 
   constructor(private ctx: GpuContext) {
-    this.sparesCores = isCpuAdapter(ctx.info) && canNap();
     this.cpuAdapter = isCpuAdapter(ctx.info);
+    this.sparesCores = this.cpuAdapter && canNap();
     this.currentLimit = this.firstBatch();
   }
 
