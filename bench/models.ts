@@ -13,6 +13,7 @@
 // --autotune runs wg.autotune() on each workload first and lists the kernel choices it changed.
 // --batch-limit N submits a batch every N dispatches instead of the adapter's default (queue.ts).
 // --tune-json F writes every problem wg.autotune() timed (each candidate's ms) to F.
+// --unfused trains with the default (unfused) SGD instead of `fused: true` (one update dispatch).
 // --reps N times N steps per row (default: 5, or as many as fill a second up to 50; 2 with --quick), after warm-up steps for --warm-ms
 // (default 3000: V8 compiles the step's JavaScript to steady speed; at least 2 steps).
 //
@@ -22,7 +23,7 @@
 // wait for each step; "pipelined" runs the same number of steps back to back and waits once, as
 // a training loop that reads its loss now and then does (the host records while the GPU runs).
 // bench/peers/torch_cuda.py measures PyTorch both ways too.
-//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--tune-json F] [--only r20|r50] [--batch-limit N] [--reps N] [--warm-ms MS] [--json out.json]
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--tune-json F] [--only r20|r50] [--batch-limit N] [--reps N] [--warm-ms MS] [--unfused] [--json out.json]
 
 import * as wg from '../src/index.js';
 import { Conv2d } from '../src/nn/layers/conv.js';
@@ -44,6 +45,8 @@ const useWarmup = !flag('no-warmup');
 const useAutotune = flag('autotune');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const tuneJson = args.includes('--tune-json') ? args[args.indexOf('--tune-json') + 1] : null;
+/** Train with the fused SGD (one dispatch for all parameters) unless --unfused. */
+const fused = !flag('unfused');
 /** Every problem the autotuner timed, for --tune-json. */
 const tuned: (wg.AutotuneResult & { workload: string })[] = [];
 
@@ -139,7 +142,7 @@ interface Row extends StepTimes { name: string; batch: number; ms: number; ips: 
 
 async function trainRow(name: string, model: Module, batch: number, size: number, classes: number, ceiling: number, reps: number | undefined): Promise<Row> {
   model.train();
-  const opt = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const opt = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4, fused });
   const x = wg.randn([batch, 3, size, size], { seed: 1 }).keep();
   const labels = wg.tensor(Int32Array.from({ length: batch }, (_, i) => i % classes)).keep();
   const forwardBackward = () => wg.F.crossEntropy(model.forward(x) as wg.Tensor, labels).backward();

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Optimizer update bandwidth: SGD with momentum and Adam over a ResNet-18-sized parameter set
-// (torchvision resnet18: 62 tensors, 11,689,512 floats), one fused WGSL dispatch per tensor.
+// (torchvision resnet18: 62 tensors, 11,689,512 floats), one fused WGSL dispatch per tensor, and
+// over CIFAR ResNet-20's 59 small tensors, where the dispatches rather than the bytes set the
+// time: there both the default update (up to 4 SGD / 3 Adam tensors per dispatch) and the
+// `fused: true` optimizers (one dispatch over arenas: src/nn/optim/flat.ts), the latter also with
+// the gradients copied into the arena in every step, as after a real backward pass.
 //
 //   GB/s = bytes read + written per step / seconds per step, where per element (float32)
 //     SGD momentum (steady state): reads p, g, buf; writes p, buf   -> 5 * 4 bytes
@@ -37,10 +41,11 @@ interface Setup {
   bytesPerElement: number;
 }
 
-const setups: Setup[] = [
-  { name: 'SGD momentum=0.9 wd=5e-4', make: (ps) => new wg.optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }), bytesPerElement: 5 * 4 },
-  { name: 'Adam', make: (ps) => new wg.optim.Adam(ps, { lr: 1e-3 }), bytesPerElement: 7 * 4 },
+const setupsWith = (fused: boolean): Setup[] => [
+  { name: `SGD momentum=0.9 wd=5e-4${fused ? ' fused' : ''}`, make: (ps) => new wg.optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, fused }), bytesPerElement: 5 * 4 },
+  { name: `Adam${fused ? ' fused' : ''}`, make: (ps) => new wg.optim.Adam(ps, { lr: 1e-3, fused }), bytesPerElement: 7 * 4 },
 ];
+const setups = setupsWith(false);
 
 /** Two steps on GPU vs the float64 reference for a few tensors (small, odd, large). */
 async function validate(params: wg.Tensor[], setup: Setup): Promise<number> {
@@ -140,6 +145,16 @@ async function main(): Promise<void> {
     Object.assign(DEFAULT_UPDATE_LAUNCH, chosen);
     opt.dispose();
   }
+  for (const setup of setupsWith(true)) {
+    const opt = setup.make(params);
+    opt.step();
+    await timeSteps(opt, 2);
+    const sec = await timeSteps(opt, 4, 3);
+    const gbps = (setup.bytesPerElement * total) / sec / 1e9;
+    const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
+    console.log(`\n${setup.name} (one dispatch, default launch): ${(sec * 1e3).toFixed(1).padStart(6)} ms/step  ${gbps.toFixed(2)} GB/s${ratio}`);
+    opt.dispose();
+  }
   params.forEach((p) => p.dispose());
   await smallParameters(ceiling);
   await wg.close();
@@ -154,18 +169,41 @@ async function smallParameters(ceiling: number | null): Promise<void> {
   const params = net.parameters();
   const total = params.reduce((a, p) => a + p.size, 0);
   params.forEach((p, i) => { p.grad = wg.randn([...p.shape], { seed: 2000 + i, std: 0.01 }); });
+  // Gradients as a backward pass leaves them: in buffers of their own, which a fused step copies
+  // into its arena. `p.grad = view` hands the step a new tensor each time at no GPU cost.
+  const sources = params.map((p) => p.grad!);
+  const names = [...net.namedParameters()].map(([n]) => n);
+  const freshGrads = (which: (name: string) => boolean = () => true) => params.forEach((p, i) => {
+    if (!which(names[i])) return;
+    if (p.grad !== sources[i]) p.grad?.dispose(); // the slot view the last fused step left
+    p.grad = sources[i].detach();
+  });
+  // After a real backward pass the convolutions and batch norms have stored their gradients in
+  // their slots (autograd's `into`), and only the linear layer's two come from ops that do not
+  // (matmul, add): the step copies just those.
+  const fromBackward = (name: string) => name.startsWith('fc.');
   console.log(`
 parameters: ${params.length} tensors, ${total.toLocaleString('en-US')} floats (CIFAR resnet20), default launch`);
-  for (const setup of setups) {
+  type Gather = 'none' | 'all' | 'backward';
+  const rows: Array<[Setup, Gather]> = [
+    ...setups.map((s) => [s, 'none'] as [Setup, Gather]),
+    ...setupsWith(true).flatMap((s) => [[s, 'none'], [s, 'backward'], [s, 'all']] as Array<[Setup, Gather]>),
+  ];
+  const gatherNames: Record<Gather, string> = { none: '', backward: ' + fc gradients copied in (as after backward)', all: ' + every gradient copied in' };
+  for (const [setup, gather] of rows) {
+    freshGrads();
     const opt = setup.make(params);
     opt.step();
-    await timeSteps(opt, 2);
-    const sec = await timeSteps(opt, 10, 3);
+    const step = gather === 'none' ? () => opt.step() : () => { freshGrads(gather === 'all' ? undefined : fromBackward); opt.step(); };
+    await timeSteps({ step } as wg.optim.Optimizer<any>, 2);
+    const sec = await timeSteps({ step } as wg.optim.Optimizer<any>, 10, 3);
     const gbps = (setup.bytesPerElement * total) / sec / 1e9;
     const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
-    console.log(`  ${setup.name}: ${(sec * 1e3).toFixed(2)} ms/step (${((sec * 1e6) / params.length).toFixed(0)} us per tensor)  ${gbps.toFixed(2)} GB/s${ratio}`);
+    const name = `${setup.name}${gatherNames[gather]}`;
+    console.log(`  ${name.padEnd(70)}: ${(sec * 1e3).toFixed(2)} ms/step (${((sec * 1e6) / params.length).toFixed(0)} us per tensor)  ${gbps.toFixed(2)} GB/s${ratio}`);
     opt.dispose();
   }
+  sources.forEach((g) => g.dispose());
   net.dispose();
 }
 

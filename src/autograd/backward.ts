@@ -14,6 +14,7 @@ import { sameShape } from '../tensor/shape.js';
 import { add } from '../ops/elementwise.js';
 import { onesLike } from '../ops/creation.js';
 import { isRecordOnly } from '../kernels/launch.js';
+import { gradDestination } from './grad-destination.js';
 
 /** Nodes reachable from `root`, each after every node that consumes its output. */
 function topologicalOrder(root: Node): Node[] {
@@ -34,6 +35,25 @@ function topologicalOrder(root: Node): Node[] {
     }
   }
   return order.reverse(); // root first
+}
+
+/**
+ * For each input of `node` that is a parameter with a place for its gradient (a fused optimizer's
+ * arena) and no gradient yet, that place; null when there are none. Not for a parameter that is
+ * two of the node's inputs, nor in wg.warmup's record-only pass.
+ */
+function destinationsFor(node: Node): (Tensor | null)[] | null {
+  if (isRecordOnly()) return null;
+  let into: (Tensor | null)[] | null = null;
+  node.next.forEach((edge, i) => {
+    if (!(edge instanceof AccumulateGrad) || edge.leaf.grad !== null || edge.leaf.isDisposed) return;
+    if (node.next.indexOf(edge) !== i || node.next.indexOf(edge, i + 1) >= 0) return;
+    const dest = gradDestination(edge.leaf);
+    if (!dest) return;
+    into ??= node.next.map(() => null);
+    into[i] = dest;
+  });
+  return into;
 }
 
 function accumulateLeaf(sink: AccumulateGrad, g: Tensor): void {
@@ -86,8 +106,10 @@ export function backward(root: Tensor, gradOutput: Tensor | undefined, retainGra
       // comes from another node and is not also one of its other inputs.
       const first = node.next[0];
       const pending0 = node.foldsPending && first instanceof Node && node.next.indexOf(first, 1) < 0 ? grads.get(first) ?? null : null;
-      const inputGrads = node.backwardFn(gy, node.saved, pending0);
+      const into = destinationsFor(node);
+      const inputGrads = into ? node.backwardFn(gy, node.saved, pending0, into) : node.backwardFn(gy, node.saved, pending0);
       gy.dispose();
+      if (into) into.forEach((d, i) => { if (d && inputGrads[i] !== d) d.dispose(); }); // offers not taken
       checkAnomalies(node.name, inputGrads, 'backward');
       node.next.forEach((next, i) => {
         const g = inputGrads[i];

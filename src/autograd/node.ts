@@ -18,8 +18,11 @@ import type { Shape } from '../tensor/shape.js';
  * nodes recorded with `foldsPending`): the gradient already gathered for input 0 from its other
  * consumers, or null; a backward that gets one returns input 0's gradient *with it added* (a
  * convolution adds it as it stores dx, saving the engine's separate add pass).
+ * `into[i]`, where given: a contiguous tensor of input i's shape that the gradient may be written
+ * into (input i is a parameter whose gradient has a place of its own: grad-destination.ts). A
+ * backward that uses it returns that very tensor; one that does not may ignore it.
  */
-export type BackwardFn = (gradOutput: Tensor, saved: readonly Tensor[], pending0?: Tensor | null) => (Tensor | null)[];
+export type BackwardFn = (gradOutput: Tensor, saved: readonly Tensor[], pending0?: Tensor | null, into?: readonly (Tensor | null)[]) => (Tensor | null)[];
 
 /** The sink for a leaf tensor's gradient: `leaf.grad += g`. */
 export class AccumulateGrad {

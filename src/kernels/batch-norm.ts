@@ -14,6 +14,7 @@
 // chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
 // spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
 
+import { type BufferRef } from '../tensor/storage.js';
 import statsSource from './wgsl/batch_norm_stats.wgsl';
 import finalizeSource from './wgsl/batch_norm_finalize.wgsl';
 import forwardSource from './wgsl/batch_norm_forward.wgsl';
@@ -210,7 +211,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
  * weight, no running statistics, ...); each is pushed onto `temps`, which the caller disposes.
  * A buffer bound writable may not be bound twice in one dispatch, so every call makes a new one.
  */
-function placeholders(temps: Tensor[]): () => GPUBuffer {
+function placeholders(temps: Tensor[]): () => BufferRef {
   return () => {
     const t = emptyTensor([4], 'float32', 'batch_norm placeholder');
     temps.push(t);
@@ -293,7 +294,7 @@ export interface BatchNormStatsArgs {
 export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs): Tensor {
   const temps: Tensor[] = [];
   const placeholder = placeholders(temps);
-  let partial: GPUBuffer;
+  let partial: BufferRef;
   if (a.training) {
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm partial');
     temps.push(part);
@@ -420,6 +421,9 @@ export interface BatchNormBackwardArgs {
    * x * scale + shift > 0 recomputed from x and stats (the forward's own expression).
    */
   relu?: boolean;
+  /** Where to store dweight / dbias (the parameters' gradient slots: autograd's `into`), if anywhere. */
+  intoWeight?: Tensor | null;
+  intoBias?: Tensor | null;
 }
 
 /** Gradients of batch norm; each is null when not asked for. gy and x are plain. */
@@ -431,7 +435,7 @@ export function batchNormBackward(
   const fuse = a.relu ?? false;
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
-  let partial: GPUBuffer;
+  let partial: BufferRef;
   if (hasSums) {
     const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
     temps.push(part);
@@ -447,8 +451,8 @@ export function batchNormBackward(
   } else {
     partial = placeholder();
   }
-  const dweight = a.needWeight ? emptyTensor([g.C], 'float32', 'batchNorm dweight') : null;
-  const dbias = a.needBias ? emptyTensor([g.C], 'float32', 'batchNorm dbias') : null;
+  const dweight = a.needWeight ? (a.intoWeight ?? emptyTensor([g.C], 'float32', 'batchNorm dweight')) : null;
+  const dbias = a.needBias ? (a.intoBias ?? emptyTensor([g.C], 'float32', 'batchNorm dbias')) : null;
   const coef = emptyTensor([g.C, 4], 'float32', 'batch_norm coef');
   temps.push(coef);
   launch(backwardFinalizeKernel, {

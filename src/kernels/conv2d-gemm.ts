@@ -61,7 +61,7 @@ export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: 
 
 const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
 
-function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue: ConvEpilogue, prefetch: boolean): Tensor {
+function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue: ConvEpilogue, prefetch: boolean, into: Tensor | null = null): Tensor {
   const { rows, cols } = gemmShape(pass, g);
   const { splits, span } = implicitGemmSplit(pass, g);
   // The epilogue (residual add, ReLU) is applied as the output is stored: by the GEMM itself, or
@@ -73,7 +73,7 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   for (const f of CONV2D_PARAM_FIELDS) params.u32(g[f]);
   params.u32(span).u32(bias ? 1 : 0).u32(fused && epilogue.relu ? 1 : 0).u32(fused && residual ? 1 : 0);
   const packed = params.finish();
-  const y = emptyTensor(outShape, 'float32', label);
+  const y = into ?? emptyTensor(outShape, 'float32', label);
   const partials = splits > 1 ? emptyTensor([splits, ...outShape], 'float32', `${label} partial sums`) : y;
   const extra = ((fused && residual) || a).buffer;
   launch(kernel, {
@@ -110,6 +110,6 @@ export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2d
 }
 
 /** dw from gy (N, K, P, Q) and x. */
-export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry, prefetch = false): Tensor {
-  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight', NO_EPILOGUE, prefetch);
+export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry, prefetch = false, into: Tensor | null = null): Tensor {
+  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight', NO_EPILOGUE, prefetch, into);
 }

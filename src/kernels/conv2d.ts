@@ -212,9 +212,9 @@ export function conv2dBackwardInputDirect(gy: Tensor, w: Tensor, g: Conv2dGeomet
 }
 
 /** dw = conv2d's gradient w.r.t. w, from gy (N, K, P, Q) and x, with the direct kernel. */
-export function conv2dBackwardWeightDirect(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+export function conv2dBackwardWeightDirect(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   checkGrid(g, g.K, 1);
-  const dw = emptyTensor([g.K, g.C_g, g.R, g.S], 'float32', 'conv2d_backward_weight');
+  const dw = into ?? emptyTensor([g.K, g.C_g, g.R, g.S], 'float32', 'conv2d_backward_weight');
   launch(backwardWeightKernel, {
     buffers: [gy.buffer, x.buffer, dw.buffer],
     params: packConv2dParams(g),
@@ -616,8 +616,13 @@ function weightSplits(g: Conv2dGeometry, perSplit: number, blocks: number): numb
 }
 
 /** Add the per-split partial gradients (deterministic order) into dw (K, C_g, R, S). */
-function sumSplits(out: Tensor, splits: number, shape: number[]): Tensor {
+function sumSplits(out: Tensor, splits: number, shape: number[], into: Tensor | null): Tensor {
   if (splits === 1) return out;
+  if (into) {
+    reduce('sum', out, [0], 1, into);
+    out.dispose();
+    return into;
+  }
   const flat = reduce('sum', out, [0]);
   out.dispose();
   const dw = new Tensor(flat.storage.retain(), shape, 'float32');
@@ -626,14 +631,14 @@ function sumSplits(out: Tensor, splits: number, shape: number[]): Tensor {
 }
 
 /** The weight gradient with the 2-pixel kernels (conv2d_backward_weight_fast*.wgsl). */
-function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   const wg = fastWorkgroupSize();
   const tiles = grid1d(g.CRS_g, wg * 2);
   const blocks = g.G * Math.ceil(g.K_g / BLOCK);
   const splits = weightSplits(g, tiles[0] * tiles[1] * blocks, blocks);
   checkZ(g, blocks);
   const shape = [g.K, g.C_g, g.R, g.S];
-  const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+  const out = splits === 1 && into ? into : emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
   const sub = useSubgroups();
   launch(sub ? FAST.weightSubgroup : FAST.weight, {
     // The subgroup kernel binds gy a second time as vec4s (its binding 4, after the uniform).
@@ -643,11 +648,11 @@ function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
     constants: { WG: wg, ...(sub ? specialization(g, 'weight') : {}) },
     label: 'conv2d_backward_weight',
   });
-  return sumSplits(out, splits, shape);
+  return sumSplits(out, splits, shape, into);
 }
 
 /** The weight gradient with the row kernel (S = 3, width stride 1 or 2, unit width dilation, Q % 4 == 0; see the padded variant below otherwise). */
-function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   const wg = fastWorkgroupSize();
   const block = rowBlock(g.K_g);
   const tiles = grid1d(g.C_g * g.R, wg);
@@ -655,7 +660,7 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
   const splits = weightSplits(g, tiles[0] * tiles[1] * blocks, blocks);
   checkZ(g, blocks);
   const shape = [g.K, g.C_g, g.R, g.S];
-  const out = emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+  const out = splits === 1 && into ? into : emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
   launch(FAST.weightRowsSubgroup, {
     buffers: [gy.buffer, x.buffer, out.buffer, x.buffer],
     params: packConv2dParams(g),
@@ -663,7 +668,7 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
     constants: { WG: wg, BLOCK_K: block, STRIDE_W: g.stride_w, ALIGNED_ROWS: alignedRows(g), ...specialization(g, 'weight') },
     label: 'conv2d_backward_weight',
   });
-  return sumSplits(out, splits, shape);
+  return sumSplits(out, splits, shape, into);
 }
 
 /**
@@ -674,9 +679,9 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry): Ten
  * O(K * C * 9 * PQ) gradient) and Q4 / Q more multiply-adds (8/7 at Q = 7); the 2-pixel kernel
  * it replaces ran these layers at ~40% of the FMA ceiling.
  */
-function conv2dBackwardWeightRowsPadded(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+function conv2dBackwardWeightRowsPadded(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   const { padded, gp } = padGyRows(gy, g);
-  const dw = conv2dBackwardWeightRows(padded, x, gp);
+  const dw = conv2dBackwardWeightRows(padded, x, gp, into);
   padded.dispose();
   return dw;
 }
@@ -910,6 +915,8 @@ interface ConvKernel<A extends unknown[]> {
 }
 type ForwardArgs = [x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue: ConvEpilogue];
 type BackwardArgs = [gy: Tensor, other: Tensor, g: Conv2dGeometry];
+/** A weight-gradient kernel's arguments: BackwardArgs and where to store dw (a parameter's gradient slot: autograd's `into`), if anywhere. */
+type WeightArgs = [gy: Tensor, x: Tensor, g: Conv2dGeometry, into?: Tensor | null];
 export type ConvPass = 'forward' | 'input' | 'weight';
 
 /** The implicit-GEMM kernels need 2+ rows (output or input channels per group). */
@@ -959,11 +966,11 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
-const WEIGHT_KERNELS: ConvKernel<BackwardArgs>[] = [
-  { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g) : conv2dBackwardWeightRowsPadded(gy, x, g)) },
+const WEIGHT_KERNELS: ConvKernel<WeightArgs>[] = [
+  { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g, into) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g, into) : conv2dBackwardWeightRowsPadded(gy, x, g, into)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
-  { name: 'implicit-gemm', applies: tiledApplies, run: conv2dBackwardWeightImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (gy, x, g) => conv2dBackwardWeightImplicitGemm(gy, x, g, true) },
+  { name: 'implicit-gemm', applies: tiledApplies, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, false, into) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, true, into) },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 
@@ -1070,14 +1077,14 @@ export function conv2dBackwardInput(gy: Tensor, w: Tensor, g: Conv2dGeometry, pl
   return sum;
 }
 
-/** dw from gy (N, K, P, Q) and x. */
-export function conv2dBackwardWeight(gy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+/** dw from gy (N, K, P, Q) and x; stored in `into` (a plain tensor of w's shape) where given. */
+export function conv2dBackwardWeight(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   const key = problemKey('weight', g);
-  offerProblem(WEIGHT_KERNELS, g, key, () => [random([...gy.shape], 1), random([...x.shape], 2)], ([gyi, xi]): BackwardArgs => [gyi, xi, g]);
-  return chooseKernel(WEIGHT_KERNELS, g, key).run(gy, x, g);
+  offerProblem(WEIGHT_KERNELS, g, key, () => [random([...gy.shape], 1), random([...x.shape], 2)], ([gyi, xi]): WeightArgs => [gyi, xi, g]);
+  return chooseKernel(WEIGHT_KERNELS, g, key).run(gy, x, g, into);
 }
 
 /** db[k] = sum over n, p, q of gy[n, k, p, q]: the sum reduction, no kernel of its own. */
-export function conv2dBackwardBias(gy: Tensor): Tensor {
-  return reduce('sum', gy, [0, 2, 3]);
+export function conv2dBackwardBias(gy: Tensor, into: Tensor | null = null): Tensor {
+  return reduce('sum', gy, [0, 2, 3], 1, into);
 }

@@ -7,13 +7,14 @@ import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { broadcastStrides, coalesce, contiguousStrides } from '../tensor/shape.js';
 import { commands } from '../tensor/queue.js';
+import { rawBuffer, byteOffsetOf, sameBuffer, type BufferRef } from '../tensor/storage.js';
 
 const copyKernel = defineKernel('copy_strided', source, ['read', 'read_write', 'uniform']);
 const WG = 256;
 
 /** A view into a destination buffer: where `copyInto` writes. */
 export interface DestinationView {
-  buffer: GPUBuffer;
+  buffer: BufferRef;
   offset: number;
   strides: readonly number[];
 }
@@ -26,8 +27,16 @@ export function copyInto(src: Tensor, dst: DestinationView, label = 'copy'): voi
   // bandwidth). WebGPU forbids it within one buffer, so that case takes the kernel.
   const rowMajor = contiguousStrides(src.shape);
   const plainLayout = (strides: readonly number[]) => src.shape.every((d, i) => d === 1 || strides[i] === rowMajor[i]);
-  if (plainLayout(src.strides) && plainLayout(dst.strides) && src.buffer !== dst.buffer) {
-    commands().copy(src.buffer, src.offset * 4, dst.buffer, dst.offset * 4, n * 4);
+  if (plainLayout(src.strides) && plainLayout(dst.strides) && !sameBuffer(src.buffer, dst.buffer)) {
+    commands().copy(rawBuffer(src.buffer), byteOffsetOf(src.buffer) + src.offset * 4, rawBuffer(dst.buffer), byteOffsetOf(dst.buffer) + dst.offset * 4, n * 4);
+    return;
+  }
+  if (sameBuffer(src.buffer, dst.buffer) && src.buffer !== dst.buffer) {
+    // Two ranges of one buffer (parameters in a fused optimizer's arena): a dispatch may not read
+    // one range of a buffer while it writes another, so go through a temporary.
+    const staged = copyContiguous(src);
+    copyInto(staged, dst, label);
+    staged.dispose();
     return;
   }
   const c = coalesce(src.shape, [src.strides, dst.strides]);

@@ -13,6 +13,7 @@
 // first bad row. So a bad label never stalls the pipeline, and is always reported at the next
 // sync, deterministically (the first bad row is a min, not a race).
 
+import { rawBuffer, byteOffsetOf } from '../tensor/storage.js';
 import forwardSource from './wgsl/cross_entropy_forward.wgsl';
 import reduceSource from './wgsl/cross_entropy_reduce.wgsl';
 import backwardSource from './wgsl/cross_entropy_backward.wgsl';
@@ -88,7 +89,7 @@ function checkReportAtNextSync(report: Tensor, c: CrossEntropyConfig, describe: 
   const ctx = gpu();
   const q = commands();
   const staging = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'crossEntropy label report' });
-  q.copy(report.buffer, 0, staging, 0, 16);
+  q.copy(rawBuffer(report.buffer), byteOffsetOf(report.buffer), staging, 0, 16);
   const batch = q.submits; // the copy goes out with submit number `batch` (0-based)
   // A thenable, not a promise: its body runs only when the queue awaits its checks, which it
   // does after submitting the batch that holds the copy (mapping earlier would be an error).

@@ -6,7 +6,7 @@
 import { gpu, onClose, type GpuContext } from '../tensor/device.js';
 import { commands } from '../tensor/queue.js';
 import { ShaderCompilationError } from '../tensor/errors.js';
-import { markWritten, bufferId } from '../tensor/storage.js';
+import { markWritten, bufferId, rawBuffer, type BufferRef } from '../tensor/storage.js';
 
 /** How a shader binding is used: read-only storage, read-write storage, or the uniform struct. */
 export type BindingKind = 'read' | 'read_write' | 'uniform';
@@ -177,8 +177,11 @@ export function pipelineStats(): { kernels: number; pipelines: number; created: 
 }
 
 export interface LaunchArgs {
-  /** Storage buffers in binding order (the uniform struct, if any, is bound after them). */
-  buffers: readonly GPUBuffer[];
+  /**
+   * Storage buffers in binding order (the uniform struct, if any, is bound after them): a whole
+   * GPUBuffer, or a range of one (a tensor whose storage is a range: see Storage).
+   */
+  buffers: readonly BufferRef[];
   /** The packed parameter struct (see Uniforms). Required when the kernel declares a uniform. */
   params?: Uint8Array;
   workgroups: readonly number[];
@@ -212,17 +215,18 @@ export function launch(kernel: Kernel, args: LaunchArgs): void {
       key += `u${uniform.offset}:${uniform.size},`;
       continue;
     }
-    const buffer = args.buffers[b++];
-    if (!buffer) throw new Error(`launch(${kernel.name}): binding ${binding} has no buffer`);
+    const ref = args.buffers[b++];
+    if (!ref) throw new Error(`launch(${kernel.name}): binding ${binding} has no buffer`);
+    const buffer = rawBuffer(ref);
     if (kinds[binding] === 'read_write') markWritten(buffer);
-    key += `${bufferId(buffer)},`;
+    key += buffer === ref ? `${bufferId(buffer)},` : `${bufferId(buffer)}@${(ref as GPUBufferBinding).offset},`;
   }
   if (uniform) key += bufferId(uniform.buffer);
   q.dispatch(pipeline, bindGroupFor(kernel, entry, key, args.buffers, uniform), [x, y, z], dispatchLabel(kernel, args, q.timer?.byKernel ?? false));
 }
 
 /** The bind group of these buffers (and this slice of the uniform arena) for the kernel's layout. */
-function bindGroupFor(kernel: Kernel, entry: CachedKernel, key: string, buffers: readonly GPUBuffer[], uniform: GPUBufferBinding | null): GPUBindGroup {
+function bindGroupFor(kernel: Kernel, entry: CachedKernel, key: string, buffers: readonly BufferRef[], uniform: GPUBufferBinding | null): GPUBindGroup {
   let group = entry.bindGroups.get(key);
   if (group) {
     bindGroupHits++;
@@ -232,7 +236,8 @@ function bindGroupFor(kernel: Kernel, entry: CachedKernel, key: string, buffers:
   const entries: GPUBindGroupEntry[] = [];
   let b = 0;
   kernel.bindings.forEach((kind, binding) => {
-    entries.push({ binding, resource: kind === 'uniform' ? uniform! : { buffer: buffers[b++] } });
+    const ref = kind === 'uniform' ? uniform! : buffers[b++];
+    entries.push({ binding, resource: 'buffer' in ref ? ref : { buffer: ref } });
   });
   group = gpu().device.createBindGroup({ layout: entry.layout, entries, label: kernel.name });
   if (entry.bindGroups.size >= BIND_GROUP_CACHE) entry.bindGroups.clear();

@@ -16,6 +16,7 @@ import tiledSource from './wgsl/matmul_tiled.wgsl';
 import subgroupSource from './wgsl/matmul_subgroup.wgsl';
 import packSource from './wgsl/matmul_pack.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
+import type { BufferRef } from '../tensor/storage.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu, isCpuAdapter } from '../tensor/device.js';
@@ -32,7 +33,7 @@ const packKernel = defineKernel('matmul_pack', packSource, ['read', 'read_write'
 
 /** A matrix operand: buffer + element offset + strides for (batch, row, col). */
 export interface MatrixView {
-  buffer: GPUBuffer;
+  buffer: BufferRef;
   offset: number;
   batchStride: number;
   rowStride: number;

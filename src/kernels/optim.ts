@@ -12,6 +12,7 @@ import { Uniforms } from './uniforms.js';
 import { Tensor } from '../tensor/tensor.js';
 import { gpu, type GpuContext } from '../tensor/device.js';
 import { copyContiguous } from './copy.js';
+import { rawBuffer, type BufferRef } from '../tensor/storage.js';
 
 const sgdKernel = defineKernel('sgd_update', sgdSource, ['read_write', 'read', 'read_write', 'uniform']);
 /** Parameters per dispatch in sgd_update_multi.wgsl (3 storage bindings each: param, grad, momentum). */
@@ -151,7 +152,7 @@ function multiAvailable(bindings: number): boolean {
  * (WebGPU forbids binding a written buffer twice in one dispatch: views of one buffer go to
  * different dispatches). `one` updates a parameter alone, `many` a chunk of two or more.
  */
-function inChunks<T>(items: readonly T[], slots: number, buffersOf: (t: T) => GPUBuffer[], one: (t: T) => void, many: (chunk: T[]) => void): void {
+function inChunks<T>(items: readonly T[], slots: number, buffersOf: (t: T) => BufferRef[], one: (t: T) => void, many: (chunk: T[]) => void): void {
   let chunk: T[] = [];
   const bound = new Set<GPUBuffer>();
   const flush = () => {
@@ -161,7 +162,8 @@ function inChunks<T>(items: readonly T[], slots: number, buffersOf: (t: T) => GP
     bound.clear();
   };
   for (const it of items) {
-    const buffers = buffersOf(it);
+    // By whole GPUBuffer: ranges of one buffer (a fused optimizer's arenas) count as one buffer.
+    const buffers = buffersOf(it).map(rawBuffer);
     if (new Set(buffers).size < buffers.length) {
       one(it); // binds one buffer twice itself
       continue;
@@ -181,7 +183,7 @@ interface SlotLayout<T> {
   /** The slot struct's fields after (n, param_offset, grad_offset, first_group, first_step). */
   slotFields: (u: Uniforms, it: T | undefined) => void;
   /** The slot's bindings, param and grad first; null or undefined binds a placeholder. */
-  slotBuffers: (it: T | undefined, grad: Tensor | undefined) => Array<GPUBuffer | null | undefined>;
+  slotBuffers: (it: T | undefined, grad: Tensor | undefined) => Array<BufferRef | null | undefined>;
   /** The group's fields after the slots. */
   groupFields: (u: Uniforms, chunk: T[]) => void;
 }
@@ -194,7 +196,7 @@ function launchSlots<T extends { param: Tensor; grad: Tensor; firstStep: boolean
   chunk.forEach((it) => checkParam(it.param));
   const grads = chunk.map((it) => alignedGrad(it.grad));
   const params = new Uniforms();
-  const buffers: GPUBuffer[] = [];
+  const buffers: BufferRef[] = [];
   let groups = 0;
   for (let k = 0; k < layout.slots; k++) {
     const it = chunk[k];

@@ -20,12 +20,16 @@ const WG = 64;
 /**
  * Fold `x` over the (sorted, unique, non-negative) `axes`. The output has the kept
  * dimensions (keepdim handling is the caller's reshape). `scale` multiplies the result
- * (1/R turns a sum into a mean).
+ * (1/R turns a sum into a mean). `into`: a contiguous float32 tensor of the output's size to
+ * store the result in (returned), instead of a new one.
  */
-export function reduce(op: ReduceOpName, x: Tensor, axes: readonly number[], scale = 1): Tensor {
+export function reduce(op: ReduceOpName, x: Tensor, axes: readonly number[], scale = 1, into: Tensor | null = null): Tensor {
   const keptDims = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const outShape = keptDims.map((d) => x.shape[d]);
-  const out = emptyTensor(outShape, 'float32', op);
+  if (into && (into.size !== numel(outShape) || !into.isContiguous || into.offset !== 0 || into.dtype !== 'float32')) {
+    throw new Error(`wgslgrad internal: reduce into ${into.describe()}, expected a plain float32 tensor of ${numel(outShape)} elements`);
+  }
+  const out = into ?? emptyTensor(outShape, 'float32', op);
   const kept = coalesce(outShape, [keptDims.map((d) => x.strides[d])]);
   const redShape = axes.map((d) => x.shape[d]);
   const red = coalesce(redShape, [axes.map((d) => x.strides[d])]);

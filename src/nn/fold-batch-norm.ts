@@ -20,7 +20,7 @@
 // weights while inference runs.
 
 import type { Tensor } from '../tensor/tensor.js';
-import { writeVersion, bufferId } from '../tensor/storage.js';
+import { writeVersion, bufferId, rawBuffer, byteOffsetOf } from '../tensor/storage.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { add, sub, mul, div, pow, sqrt, neg } from '../ops/elementwise.js';
 import { scope } from '../tensor/scope.js';
@@ -49,7 +49,7 @@ const KEY = 'batchNormFold';
 
 /** Identifies the contents of the tensors the fold reads: their buffers and write versions. */
 function signature(conv: Conv2d, bn: BatchNorm2d): string {
-  const parts = [conv.bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((t) => (t ? `${bufferId(t.buffer)}:${writeVersion(t.buffer)}` : '-'));
+  const parts = [conv.bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((t) => (t ? `${bufferId(rawBuffer(t.buffer))}@${byteOffsetOf(t.buffer) + 4 * t.offset}:${writeVersion(rawBuffer(t.buffer))}` : '-'));
   return `${parts.join(',')},eps=${bn.eps}`;
 }
 

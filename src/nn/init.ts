@@ -7,6 +7,7 @@
 // freed: nothing is read back to the host and the tensor object (an optimizer may hold it) is
 // unchanged. No autograd graph is recorded: initialisation is not part of the model's math.
 
+import { rawBuffer, byteOffsetOf } from '../tensor/storage.js';
 import { Tensor, assertAlive } from '../tensor/tensor.js';
 import { OpArgumentError } from '../tensor/errors.js';
 import { copyInto } from '../kernels/copy.js';
@@ -23,7 +24,7 @@ function overwrite(t: Tensor, values: Tensor, label: string): Tensor {
   if (t.isContiguous) {
     // A parameter: one buffer-to-buffer copy (a memcpy; the strided kernel's index math is
     // the slow part of initialising a 60M-parameter model on a CPU adapter).
-    if (t.size > 0) commands().copy(values.buffer, 0, t.buffer, t.offset * 4, t.size * 4);
+    if (t.size > 0) commands().copy(rawBuffer(values.buffer), byteOffsetOf(values.buffer), rawBuffer(t.buffer), byteOffsetOf(t.buffer) + t.offset * 4, t.size * 4);
   } else {
     copyInto(values, { buffer: t.buffer, offset: t.offset, strides: t.strides }, label);
   }

@@ -17,6 +17,7 @@
 // child later — `model.fc = new Linear(512, 10)` — re-registers it under the same key and in the
 // same position, as assigning to a torch module attribute does.
 
+import { rawBuffer, byteOffsetOf, sameBuffer } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { OpArgumentError, WgslgradError, fmtShape } from '../tensor/errors.js';
 import { copyInto, copyContiguous } from '../kernels/copy.js';
@@ -309,7 +310,7 @@ function indent(s: string, spaces: number): string {
 
 /** dst (contiguous, owned) <- src (any view, any 32-bit dtype), converting float32 <-> int32. */
 function copyConverting(src: Tensor, dst: Tensor): void {
-  if (src.buffer === dst.buffer && src.offset === dst.offset && src.strides.every((s, i) => s === dst.strides[i]) && src.dtype === dst.dtype) {
+  if (src.storage === dst.storage && src.offset === dst.offset && src.strides.every((s, i) => s === dst.strides[i]) && src.dtype === dst.dtype) {
     return; // the very same memory
   }
   // A fresh contiguous source when a conversion is needed or the two share a buffer (WebGPU
@@ -319,11 +320,11 @@ function copyConverting(src: Tensor, dst: Tensor): void {
     const contiguousSrc = plain(src);
     from = cast(contiguousSrc, dst.dtype);
     disposeIfCopy(contiguousSrc, src);
-  } else if (src.buffer === dst.buffer) {
+  } else if (sameBuffer(src.buffer, dst.buffer)) {
     from = copyContiguous(src);
   }
   if (from.isContiguous && dst.isContiguous) {
-    if (dst.size > 0) commands().copy(from.buffer, from.offset * 4, dst.buffer, dst.offset * 4, dst.size * 4);
+    if (dst.size > 0) commands().copy(rawBuffer(from.buffer), byteOffsetOf(from.buffer) + from.offset * 4, rawBuffer(dst.buffer), byteOffsetOf(dst.buffer) + dst.offset * 4, dst.size * 4);
   } else {
     copyInto(from, { buffer: dst.buffer, offset: dst.offset, strides: dst.strides }, 'loadStateDict');
   }

@@ -2,7 +2,7 @@
 // Creating tensors: from host data, constants, ranges, random numbers.
 
 import { Tensor, type DType } from '../tensor/tensor.js';
-import { Storage } from '../tensor/storage.js';
+import { Storage, rawBuffer, byteOffsetOf } from '../tensor/storage.js';
 import { commands } from '../tensor/queue.js';
 import { checkShape, numel, type Shape } from '../tensor/shape.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
@@ -57,7 +57,7 @@ export function tensor(data: NestedNumbers | Float32Array | Int32Array | ArrayLi
   if (dtype !== 'float32' && dtype !== 'int32') throw new OpArgumentError(`tensor: unsupported dtype '${dtype}' (expected 'float32' or 'int32')`);
   const host = dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
   const storage = Storage.allocate(Math.max(host.byteLength, 4), 'tensor');
-  if (host.byteLength > 0) commands().write(storage.buffer, 0, host);
+  if (host.byteLength > 0) commands().write(rawBuffer(storage.buffer), byteOffsetOf(storage.buffer), host);
   return finish(new Tensor(storage, finalShape, dtype), opts);
 }
 

@@ -4,6 +4,12 @@
 // Ownership rule: every Tensor object holds exactly one reference to its storage. Views
 // (reshape, permute, slice, detach) and tensors saved for backward are new Tensor objects that
 // add a reference. `release()` returns the buffer to the pool when the count reaches zero.
+//
+// A storage is usually a whole pooled buffer. It can also be a *range* of another storage's buffer
+// (`Storage.range`): a fused optimizer keeps all of a group's parameters in one buffer, so that one
+// dispatch updates them all, and each parameter's storage is its range. A kernel binds a range
+// with `{ buffer, offset, size }` and sees only its own elements, from index 0, as if the range
+// were a buffer of its own; so no kernel needs to know about ranges.
 
 import { gpu, onClose, isCurrentDevice } from './device.js';
 import { DeviceLostError } from './errors.js';
@@ -72,10 +78,57 @@ interface Derived {
 /** Storages holding derived values, so that emptyCache() can drop them. */
 const withDerived = new Set<Storage>();
 
+/**
+ * What a kernel binds for a tensor: a whole GPUBuffer, or a range of one (WebGPU's
+ * GPUBufferBinding). `launch()` takes either; `rawBuffer` and `byteOffsetOf` take one apart for
+ * buffer copies and readbacks, which address bytes of the whole buffer.
+ */
+export type BufferRef = GPUBuffer | GPUBufferBinding;
+
+/** The GPUBuffer behind a BufferRef. */
+export function rawBuffer(ref: BufferRef): GPUBuffer {
+  return 'buffer' in ref ? ref.buffer : ref;
+}
+
+/** Where a BufferRef's first byte lies in its GPUBuffer. */
+export function byteOffsetOf(ref: BufferRef): number {
+  return 'buffer' in ref ? (ref.offset ?? 0) : 0;
+}
+
+/** Whether two BufferRefs are (ranges of) one GPUBuffer: then a dispatch must not write one while it reads the other. */
+export function sameBuffer(a: BufferRef, b: BufferRef): boolean {
+  return rawBuffer(a) === rawBuffer(b);
+}
+
 export class Storage {
   private refs = 1;
   private derivedValues: Map<string, Derived> | null = null;
-  constructor(private readonly gpuBuffer: GPUBuffer, readonly bytes: number, private readonly owner: BufferPool) {}
+  /** For a range: what `buffer` returns (built once, so bind-group keys and identity checks stay cheap). */
+  private rangeBinding: GPUBufferBinding | null = null;
+  constructor(
+    private readonly gpuBuffer: GPUBuffer,
+    readonly bytes: number,
+    private readonly owner: BufferPool,
+    /** For a range: the storage whose buffer it lies in (kept alive while the range lives). */
+    private readonly parent: Storage | null = null,
+    /** For a range: its first byte in the buffer. */
+    readonly byteOffset = 0,
+  ) {
+    if (parent) this.rangeBinding = { buffer: gpuBuffer, offset: byteOffset, size: bytes };
+  }
+
+  /**
+   * A storage over `bytes` bytes of `parent`'s buffer from `byteOffset` (a multiple of the device's
+   * minStorageBufferOffsetAlignment, 256 bytes: a binding's offset must be). It holds a
+   * reference to `parent` until it is released itself.
+   */
+  static range(parent: Storage, byteOffset: number, bytes: number): Storage {
+    if (parent.parent) throw new Error('wgslgrad internal: a range of a range');
+    if (byteOffset % 256 !== 0 || bytes % 4 !== 0 || byteOffset + bytes > parent.bytes) {
+      throw new Error(`wgslgrad internal: range [${byteOffset}, +${bytes}) of a ${parent.bytes}-byte storage (offsets must be multiples of 256)`);
+    }
+    return new Storage(parent.gpuBuffer, bytes, parent.owner, parent.retain(), byteOffset);
+  }
 
   /**
    * A value computed from this storage's contents under `key` (e.g. its weights packed for a
@@ -110,10 +163,13 @@ export class Storage {
     }
   }
 
-  /** The GPU buffer. Throws DeviceLostError if it belongs to a device that was lost or closed. */
-  get buffer(): GPUBuffer {
+  /**
+   * What a kernel binds: the GPU buffer, or for a range its `{ buffer, offset, size }`. Throws
+   * DeviceLostError if it belongs to a device that was lost or closed.
+   */
+  get buffer(): BufferRef {
     if (this.owner !== bufferPool()) throw staleError('a tensor');
-    return this.gpuBuffer;
+    return this.rangeBinding ?? this.gpuBuffer;
   }
 
   /** True when this memory belongs to an earlier device (lost or closed, then init() again). */
@@ -137,7 +193,8 @@ export class Storage {
     // A storage that outlived its device (close() came first) has no pool to return to.
     if (--this.refs > 0) return;
     this.dropDerived();
-    if (this.owner === pool) pool.release(this.gpuBuffer);
+    if (this.parent) this.parent.release();
+    else if (this.owner === pool) pool.release(this.gpuBuffer);
   }
 
   get alive(): boolean {

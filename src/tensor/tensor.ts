@@ -6,7 +6,7 @@
 // here are thin: each forwards to the op of the same name in src/ops, where its forward and
 // backward live side by side.
 
-import { Storage, countTensor, staleError } from './storage.js';
+import { Storage, countTensor, staleError, rawBuffer, byteOffsetOf, type BufferRef } from './storage.js';
 import { commands } from './queue.js';
 import { contiguousStrides, numel, type Shape } from './shape.js';
 import { track, untrack, keep, registerTensorCheck } from './scope.js';
@@ -78,7 +78,8 @@ export class Tensor {
     return this._storage;
   }
 
-  get buffer(): GPUBuffer {
+  /** What a kernel binds for this tensor: its GPU buffer, or the range of one its storage is (see Storage). */
+  get buffer(): BufferRef {
     return this.storage.buffer;
   }
 
@@ -101,6 +102,24 @@ export class Tensor {
       this._contiguous = this.shape.every((d, i) => d === 1 || this.strides[i] === want[i]);
     }
     return this._contiguous;
+  }
+
+  /**
+   * Internal (the fused optimizers' arenas, src/nn/optim/flat.ts): use `storage`, whose first
+   * elements the caller has filled with this tensor's values, from now on, at offset 0; the old
+   * storage is released. The tensor keeps its identity, shape and autograd state. Only for
+   * contiguous tensors.
+   */
+  replaceStorage(storage: Storage): void {
+    const old = this.storage;
+    if (!this.isContiguous) throw new Error(`wgslgrad internal: replaceStorage of a strided view ${this.describe()}`);
+    if (this._finalized) {
+      finalizer.unregister(this);
+      finalizer.register(this, storage, this);
+    }
+    this._storage = storage;
+    (this as { offset: number }).offset = 0;
+    old.release();
   }
 
   /** Release the GPU memory now. Safe to call twice. */
@@ -173,7 +192,7 @@ export class Tensor {
   async data(): Promise<TypedArrayFor<DType>> {
     const src = this.isContiguous ? this : sh.contiguous(this);
     try {
-      const bytes = await commands().read(src.buffer, src.offset * 4, src.size * 4);
+      const bytes = await commands().read(rawBuffer(src.buffer), byteOffsetOf(src.buffer) + src.offset * 4, src.size * 4);
       return (this.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes)) as TypedArrayFor<DType>;
     } finally {
       if (src !== this) src.dispose();

@@ -35,7 +35,7 @@ export async function profileTrainingStep(opts: { model: string; batch: number; 
   const model = buildModel(opts.model, opts.numClasses);
   if (opts.inference) model.eval();
   else model.train();
-  const optimizer = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const optimizer = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4, fused: true });
   const x = wg.randn([opts.batch, 3, opts.imageSize, opts.imageSize], { seed: 1 }).keep();
   const labels = wg.tensor(Int32Array.from({ length: opts.batch }, (_, i) => i % opts.numClasses)).keep();
   const trainStep = () =>

@@ -132,14 +132,19 @@ export interface OptimRequest {
   warmupEpochs?: number;
 }
 
+/**
+ * The trainer's optimizer. Always `fused`: one dispatch updates every parameter (src/nn/optim/flat.ts);
+ * the trainer takes no views of the parameters before the first step, so moving them into the
+ * arena is invisible here.
+ */
 export function buildOptimizer(params: Iterable<import('../tensor/tensor.js').Tensor>, r: OptimRequest): Optimizer<GroupBase> {
   switch (r.optimizer) {
     case 'sgd':
-      return new optim.SGD(params, { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay, nesterov: r.nesterov ?? false }) as unknown as Optimizer<GroupBase>;
+      return new optim.SGD(params, { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay, nesterov: r.nesterov ?? false, fused: true }) as unknown as Optimizer<GroupBase>;
     case 'adam':
-      return new optim.Adam(params, { lr: r.lr, weightDecay: r.weightDecay }) as unknown as Optimizer<GroupBase>;
+      return new optim.Adam(params, { lr: r.lr, weightDecay: r.weightDecay, fused: true }) as unknown as Optimizer<GroupBase>;
     case 'adamw':
-      return new optim.AdamW(params, { lr: r.lr, weightDecay: r.weightDecay }) as unknown as Optimizer<GroupBase>;
+      return new optim.AdamW(params, { lr: r.lr, weightDecay: r.weightDecay, fused: true }) as unknown as Optimizer<GroupBase>;
   }
   throw new Error(`unknown optimizer '${r.optimizer}' (expected one of ${OPTIMIZERS.join(', ')})`);
 }

@@ -55,14 +55,15 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   const needX = w.requiresGrad;
   const needW = x.requiresGrad;
   const save = [...(needX ? [xp] : []), ...(needW ? [wp] : [])];
-  const out = recordOp(op, inputs, y, save, (gy, saved, pending0) => {
+  const out = recordOp(op, inputs, y, save, (gy, saved, pending0, into) => {
     const xs = needX ? saved[0] : null;
     const ws = needW ? saved[needX ? 1 : 0] : null;
     const gyp = plain(gy);
     // dx + the gradient x already has from its other consumers (a residual block's shortcut).
     const dx = ws ? conv2dBackwardInput(gyp, ws, g, pending0 ?? null) : null;
-    const dw = xs ? conv2dBackwardWeight(gyp, xs, g) : null;
-    const db = bias?.requiresGrad ? conv2dBackwardBias(gyp) : null;
+    // dw and db straight into the parameters' gradient slots where they have them (`into`).
+    const dw = xs ? conv2dBackwardWeight(gyp, xs, g, into?.[1] ?? null) : null;
+    const db = bias?.requiresGrad ? conv2dBackwardBias(gyp, into?.[2] ?? null) : null;
     disposeIfCopy(gyp, gy);
     return bias ? [dx, dw, db] : [dx, dw];
   }, { foldsPending: true });

@@ -12,6 +12,7 @@
 // F.relu(F.batchNorm(x, ...)) -- the batch-norm sums keep their order.
 // Kernels and their order: src/kernels/batch-norm.ts.
 
+import { sameBuffer } from '../../tensor/storage.js';
 import { Tensor, assertAlive } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
@@ -66,7 +67,7 @@ function validate(x: Tensor, params: [string, Tensor | null][], training: boolea
     if (!t) continue;
     if (!t.isContiguous) throw new OpArgumentError(`${op}: ${name} ${fmtShape(t.shape)} must be contiguous to be updated in place`);
     const others = [x, ...params.map(([, o]) => o)].filter((o): o is Tensor => o !== null && o !== t);
-    if (others.some((o) => o.buffer === t.buffer)) {
+    if (others.some((o) => sameBuffer(o.buffer, t.buffer))) {
       throw new OpArgumentError(`${op}: ${name} shares memory with another argument; it is updated in place and must have its own storage (${describe()})`);
     }
   }
@@ -113,11 +114,14 @@ export function batchNorm(
   const needBias = bias?.requiresGrad ?? false;
   // Saved: x, stats, then the weight (if any). With relu the mask is recomputed from x and stats.
   const save = [xp, stats, ...(wp ? [wp] : [])];
-  const out = recordOp(relu ? 'batchNormRelu' : 'batchNorm', inputs, y, save, (gy, saved) => {
+  const out = recordOp(relu ? 'batchNormRelu' : 'batchNorm', inputs, y, save, (gy, saved, _pending, into) => {
     const [xs, st] = saved;
     const ws = wp ? saved[2] : null;
     const gyp = plain(gy);
-    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias, relu });
+    // dweight and dbias straight into the parameters' gradient slots where they have them (`into`).
+    const intoWeight = weight ? (into?.[1] ?? null) : null;
+    const intoBias = bias ? (into?.[weight ? 2 : 1] ?? null) : null;
+    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias, relu, intoWeight, intoBias });
     disposeIfCopy(gyp, gy);
     const result: (Tensor | null)[] = [grads.dx];
     if (weight) result.push(grads.dweight);

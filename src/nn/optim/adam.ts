@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Adam (L2 weight decay in the gradient) and AdamW (decoupled weight decay): torch.optim.Adam /
-// AdamW, one fused adam_update.wgsl dispatch per parameter.
+// AdamW, one fused adam_update.wgsl dispatch per parameter (up to three per dispatch), or with
+// `fused: true` one dispatch for the whole group.
 
-import { Tensor, emptyTensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
-import { fillRange } from '../../kernels/fill.js';
-import { adamUpdateMany, type AdamItem } from '../../kernels/optim.js';
+import { adamUpdate, adamUpdateMany, type AdamItem } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -22,6 +22,8 @@ export interface AdamOptions {
   amsgrad?: boolean;
   /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
+  /** One dispatch for each group's whole update (default false; see SGDOptions.fused). */
+  fused?: boolean;
 }
 
 export interface AdamHyper extends GroupBase {
@@ -31,9 +33,10 @@ export interface AdamHyper extends GroupBase {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
+  fused: boolean;
 }
 
-const OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'];
+const OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'fused'];
 
 function adamDefaults(name: string, opts: AdamOptions, defaultDecay: number): AdamHyper {
   checkOptions(name, opts, OPTIONS);
@@ -44,6 +47,7 @@ function adamDefaults(name: string, opts: AdamOptions, defaultDecay: number): Ad
     weightDecay: opts.weightDecay ?? defaultDecay,
     amsgrad: opts.amsgrad ?? false,
     maximize: opts.maximize ?? false,
+    fused: opts.fused ?? false,
   };
 }
 
@@ -64,7 +68,7 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     g.betas.forEach((b, i) => {
       check(typeof b === 'number' && b >= 0 && b < 1, this.name, `${where}: invalid beta parameter at index ${i}: ${b} (expected 0 <= beta < 1)`);
     });
-    check(typeof g.amsgrad === 'boolean' && typeof g.maximize === 'boolean', this.name, `${where}: amsgrad and maximize must be booleans`);
+    check(typeof g.amsgrad === 'boolean' && typeof g.maximize === 'boolean' && typeof g.fused === 'boolean', this.name, `${where}: amsgrad, maximize and fused must be booleans`);
   }
 
   protected stateNames(g: Readonly<AdamHyper>): { allowed: string[]; required: string[] } {
@@ -79,7 +83,7 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     const stateTensor = (name: string): Tensor => {
       let t = state.tensors.get(name);
       if (!t) {
-        t = (firstStep ? emptyTensor(param.shape, 'float32', name) : fillRange(param.shape, 'float32', 0, 0)).keep();
+        t = this.newState(group, param, name, !firstStep);
         state.tensors.set(name, t);
       }
       return t;
@@ -102,7 +106,7 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     const items = this.pending;
     this.pending = [];
     const [beta1, beta2] = group.betas;
-    adamUpdateMany(items, {
+    const h = {
       beta1,
       beta2,
       eps: group.eps,
@@ -110,7 +114,20 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
       decayFactor: this.decoupled ? 1 - group.lr * group.weightDecay : 1,
       amsgrad: group.amsgrad,
       maximize: group.maximize,
-    });
+    };
+    // Fused: one dispatch over the arenas when every parameter takes this step alike (all have
+    // gradients and the same step count, so the same bias corrections); otherwise per slot.
+    const flat = this.flatGroup(group);
+    const first = items[0];
+    const alike = (it: AdamItem) => it.firstStep === first.firstStep && it.stepSize === first.stepSize && it.biasCorrection2Sqrt === first.biasCorrection2Sqrt;
+    if (flat && items.length === group.params.length && items.every(alike)) {
+      const state = (name: string) => flat.stateArena(name);
+      adamUpdate(flat.params, flat.grads, state('exp_avg'), state('exp_avg_sq'), group.amsgrad ? state('max_exp_avg_sq') : null, {
+        ...h, stepSize: first.stepSize, biasCorrection2Sqrt: first.biasCorrection2Sqrt, firstStep: first.firstStep,
+      });
+      return;
+    }
+    adamUpdateMany(items, h);
   }
 }
 

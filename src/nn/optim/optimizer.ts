@@ -3,10 +3,15 @@
 // AdamW (the shape of torch.optim.Optimizer). A subclass validates its hyperparameters and
 // updates one parameter; every update is one fused WGSL dispatch (src/kernels/optim.ts) that
 // writes into the parameter's own buffer, so parameter Tensor objects never change identity.
+// With `fused: true` a group's parameters, gradients and state live in arenas (flat.ts) and one
+// dispatch updates the whole group.
 
 import { Tensor } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { copyContiguous } from '../../kernels/copy.js';
+import { fillRange } from '../../kernels/fill.js';
+import { emptyTensor } from '../../tensor/tensor.js';
+import { FlatGroup } from './flat.js';
 
 /** Group fields that lr schedulers read and write (torch keeps them in the group too). */
 export interface GroupBase {
@@ -18,6 +23,12 @@ export interface GroupBase {
   minLr?: number;
   maxMomentum?: number;
   baseMomentum?: number;
+  /**
+   * Keep the group's parameters, gradients and state side by side in one buffer each, and update
+   * them all in one dispatch (torch's `fused`; see flat.ts). The parameters' storage moves into
+   * the arena at the first step: views of a parameter taken before then stop following it.
+   */
+  fused: boolean;
 }
 const SCHEDULER_KEYS = ['initialLr', 'maxLr', 'minLr', 'maxMomentum', 'baseMomentum'];
 
@@ -66,6 +77,8 @@ function describeValue(v: unknown): string {
 export abstract class Optimizer<H extends GroupBase = GroupBase> {
   readonly paramGroups: ParamGroup<H>[] = [];
   protected readonly state = new Map<Tensor, ParamState>();
+  /** The arenas of groups with `fused` on, made at their first step. */
+  private readonly flatGroups = new Map<ParamGroup<H>, FlatGroup>();
 
   protected constructor(
     /** The class name, used in every error message. */
@@ -154,15 +167,24 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
   step(): void {
     this.paramGroups.forEach((group, gi) => {
       this.validateGroup(group, `parameter group ${gi}`);
+      if (typeof group.fused !== 'boolean') throw new OpArgumentError(`${this.name}: parameter group ${gi}: fused must be a boolean, got ${describeValue(group.fused)}`);
       try {
+        const flat = group.fused ? this.flatGroupOf(group, gi) : null;
         for (const p of group.params) {
-          const g = p.grad;
+          let g = p.grad;
           if (!g) continue;
           if (p.isDisposed) throw new OpArgumentError(`${this.name}.step: a parameter ${fmtShape(p.shape)} of group ${gi} was disposed`);
           if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
             throw new OpArgumentError(`${this.name}.step: grad ${fmtShape(g.shape)} does not match its parameter ${p.describe()}`);
           }
-          this.updateParam(group, p, g, this.stateOf(p));
+          const state = this.stateOf(p);
+          if (flat) {
+            // Everything the update reads into its slot (copies only where something moved it out).
+            flat.adoptParam(p);
+            g = flat.gatherGrad(p, g);
+            for (const [name, t] of state.tensors) state.tensors.set(name, flat.adoptState(name, p, t));
+          }
+          this.updateParam(group, p, g, state);
         }
       } finally {
         this.finishGroup(group); // what updateParam queued is launched, never left for the next step
@@ -172,6 +194,38 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
 
   /** Called after updateParam for every parameter of a group: an optimizer that batches its dispatches launches them here. */
   protected finishGroup(_group: ParamGroup<H>): void {}
+
+  /** The group's arenas (made now at its first fused step, or remade if its parameter list changed). */
+  private flatGroupOf(group: ParamGroup<H>, gi: number): FlatGroup {
+    let flat = this.flatGroups.get(group);
+    if (flat && !flat.holdsExactly(group.params)) {
+      flat.dispose();
+      flat = undefined;
+    }
+    if (!flat) {
+      group.params.forEach((p, i) => {
+        if (p.isDisposed) throw new OpArgumentError(`${this.name}.step: parameter ${i} of group ${gi} was disposed`);
+      });
+      this.flatGroups.set(group, (flat = new FlatGroup(group.params)));
+    }
+    return flat;
+  }
+
+  /** The arenas of a fused group, for finishGroup's one-dispatch update (null when not fused). */
+  protected flatGroup(group: ParamGroup<H>): FlatGroup | null {
+    return group.fused ? (this.flatGroups.get(group) ?? null) : null;
+  }
+
+  /**
+   * A new state tensor `name` of `param`'s shape, kept out of scopes: its slot of the arena in a
+   * fused group (zeros), else a fresh tensor, zero-filled if `zeroed` (otherwise uninitialised:
+   * for a first step whose kernel writes every element before reading it).
+   */
+  protected newState(group: ParamGroup<H>, param: Tensor, name: string, zeroed: boolean): Tensor {
+    const flat = this.flatGroup(group);
+    if (flat) return flat.newState(name, param);
+    return (zeroed ? fillRange(param.shape, 'float32', 0, 0) : emptyTensor(param.shape, 'float32', name)).keep();
+  }
 
   /** Drop every parameter's gradient: grad = null and its memory freed (torch's set_to_none). */
   zeroGrad(): void {
@@ -276,6 +330,8 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
   dispose(): void {
     for (const s of this.state.values()) for (const t of s.tensors.values()) t.dispose();
     this.state.clear();
+    for (const flat of this.flatGroups.values()) flat.dispose();
+    this.flatGroups.clear();
   }
 }
 

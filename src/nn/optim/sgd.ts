@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // SGD with momentum, dampening, Nesterov and L2 weight decay: torch.optim.SGD, one fused
-// sgd_update.wgsl dispatch per parameter.
+// sgd_update.wgsl dispatch per parameter (up to four per dispatch), or with `fused: true` one
+// dispatch for the whole group.
 
-import { Tensor, emptyTensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
-import { sgdUpdateMany, type SgdHyper, type SgdItem } from '../../kernels/optim.js';
+import { sgdUpdate, sgdUpdateMany, type SgdHyper, type SgdItem } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -21,6 +22,12 @@ export interface SGDOptions {
   nesterov?: boolean;
   /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
+  /**
+   * One dispatch for each group's whole update, its tensors kept side by side in arenas (default
+   * false). The parameters' storage moves into the arena at the first step(): views of a
+   * parameter taken before then stop following it.
+   */
+  fused?: boolean;
 }
 
 /** A group's resolved hyperparameters: the update kernel's, less its per-step `firstStep` flag. */
@@ -37,7 +44,7 @@ export class SGD extends Optimizer<SGDHyper> {
   private pending: SgdItem[] = [];
 
   constructor(params: Params<SGDHyper>, opts: SGDOptions) {
-    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
+    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize', 'fused']);
     check(opts.lr !== undefined, 'SGD', 'the learning rate `lr` is required');
     super('SGD', params, {
       lr: opts.lr,
@@ -46,6 +53,7 @@ export class SGD extends Optimizer<SGDHyper> {
       weightDecay: opts.weightDecay ?? 0,
       nesterov: opts.nesterov ?? false,
       maximize: opts.maximize ?? false,
+      fused: opts.fused ?? false,
     });
   }
 
@@ -54,7 +62,7 @@ export class SGD extends Optimizer<SGDHyper> {
     checkNumber('SGD', where, 'momentum', g.momentum, 0);
     checkNumber('SGD', where, 'dampening', g.dampening);
     checkNumber('SGD', where, 'weightDecay', g.weightDecay, 0);
-    check(typeof g.nesterov === 'boolean' && typeof g.maximize === 'boolean', 'SGD', `${where}: nesterov and maximize must be booleans`);
+    check(typeof g.nesterov === 'boolean' && typeof g.maximize === 'boolean' && typeof g.fused === 'boolean', 'SGD', `${where}: nesterov, maximize and fused must be booleans`);
     check(
       !g.nesterov || (g.momentum > 0 && g.dampening === 0),
       'SGD',
@@ -73,7 +81,7 @@ export class SGD extends Optimizer<SGDHyper> {
     const firstStep = useMomentum && buf === null;
     if (useMomentum && buf === null) {
       // Uninitialised: the first-step kernel writes buf = g into every element.
-      buf = emptyTensor(param.shape, 'float32', 'momentum_buffer').keep();
+      buf = this.newState(group, param, 'momentum_buffer', false);
       state.tensors.set('momentum_buffer', buf);
     }
     this.pending.push({ param, grad, momentumBuffer: useMomentum ? buf : null, firstStep });
@@ -84,13 +92,22 @@ export class SGD extends Optimizer<SGDHyper> {
   protected override finishGroup(group: ParamGroup<SGDHyper>): void {
     const items = this.pending;
     this.pending = [];
-    sgdUpdateMany(items, {
+    const h = {
       lr: group.lr,
       momentum: group.momentum,
       dampening: group.dampening,
       weightDecay: group.weightDecay,
       nesterov: group.nesterov,
       maximize: group.maximize,
-    });
+    };
+    // Fused: one dispatch over the arenas when every parameter takes this step alike (all have
+    // gradients, and all or none have momentum buffers yet); otherwise the update per slot.
+    const flat = this.flatGroup(group);
+    if (flat && items.length === group.params.length && items.every((it) => it.firstStep === items[0].firstStep)) {
+      const momentum = group.momentum !== 0 ? flat.stateArena('momentum_buffer') : null;
+      sgdUpdate(flat.params, flat.grads, momentum, { ...h, firstStep: items[0].firstStep });
+      return;
+    }
+    sgdUpdateMany(items, h);
   }
 }
