@@ -166,6 +166,45 @@ describe('fused optimizers in training', () => {
   });
 });
 
+describe('parameters in an arena', () => {
+  it('save, load, initialise and copy like parameters of their own', async () => {
+    wg.manualSeed(5);
+    const net = smallNet();
+    const opt = new wg.optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9, fused: true });
+    const x = wg.randn([2, 3, 8, 8], { seed: 3 });
+    wg.scope(() => net.forward(x).sum().backward());
+    opt.step(); // the parameters now live in the arena
+    const expected = await net.forward(x).data();
+    // Saved through safetensors (reads each range) and loaded into a fresh, unfused model.
+    const bytes = await wg.io.serializeSafetensors(net.stateDict());
+    const copy = smallNet();
+    const loaded = await wg.io.loadSafetensors(bytes);
+    copy.loadStateDict(loaded);
+    for (const t of loaded.values()) t.dispose();
+    expect([...(await copy.forward(x).data())]).toEqual([...expected]);
+    // Loaded the other way: into the ranges of the arena, in place.
+    const other = smallNet();
+    net.loadStateDict(other.stateDict());
+    expect([...(await net.forward(x).data())]).toEqual([...(await other.forward(x).data())]);
+    // An initialiser writes into the range, not over its neighbours.
+    const [w0, b0] = net.parameters();
+    const neighbour = [...(await b0.data())];
+    wg.nn.init.zeros_(w0);
+    expect([...(await w0.data())].every((v) => v === 0)).toBe(true);
+    expect([...(await b0.data())]).toEqual(neighbour);
+    // A copy between two ranges of one buffer (WebGPU forbids a buffer-to-buffer copy within
+    // one buffer, and a dispatch that reads one range while it writes another).
+    const [, , bn1w, bn1b] = net.parameters();
+    const before = [...(await bn1b.data())];
+    const { copyInto } = await import('../../src/kernels/copy.js');
+    copyInto(bn1b, { buffer: bn1w.buffer, offset: 0, strides: [1] });
+    expect([...(await bn1w.data())]).toEqual(before);
+    opt.dispose();
+    [net, copy, other].forEach((m) => m.dispose());
+    x.dispose();
+  });
+});
+
 describe('fused optimizer state', () => {
   it('saves and loads like the unfused one: a loaded optimizer continues bit for bit', async () => {
     const rnd = stream(9);
