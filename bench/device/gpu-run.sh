@@ -15,6 +15,9 @@
 #          submitting every 64 dispatches against the ramp, profiles, the autotuned build, GEMM.
 #   train: the CIFAR ResNet-20 recipe through the trainer on the 4,000-image subset (.devdata).
 #   final: this build and PyTorch CUDA in two alternating rounds, and a ResNet-20 profile.
+#   fused: the fused optimizers (session 8): the optimizer bench, ResNet-20 training fused /
+#          unfused / the baseline build in two alternating rounds, the whole-model rows, PyTorch
+#          CUDA, and a ResNet-20 profile.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
@@ -41,6 +44,18 @@ if [ "$phase" = compare ]; then
   run 30 profile.txt node cli.js profile -m resnet50 -b 1 --inference --by-kernel
   run 150 models-tuned.txt node bench/models.js --train50 --autotune
   run 45 gemm.txt node bench/gemm.js --sizes 1024,2048,4096
+  exit 0
+fi
+if [ "$phase" = fused ]; then
+  run 90 optim.txt node bench/optim.js
+  for round in 1 2; do
+    run 60 r20.txt node bench/models.js --only r20
+    run 60 r20.txt node bench/models.js --only r20 --unfused
+    [ -d ../base ] && (cd ../base && run 60 r20-base.txt node bench/models.js --only r20)
+  done
+  run 150 models.txt node bench/models.js --train50
+  (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
+  run 40 profile.txt node cli.js profile -m resnet20 -b 128 --by-kernel
   exit 0
 fi
 if [ "$phase" = train ]; then
