@@ -13,7 +13,8 @@
 // --autotune runs wg.autotune() on each workload first and lists the kernel choices it changed.
 // --batch-limit N submits a batch every N dispatches instead of the adapter's default (queue.ts).
 // --tune-json F writes every problem wg.autotune() timed (each candidate's ms) to F.
-// --unfused trains with the default (unfused) SGD instead of `fused: true` (one update dispatch).
+// --unfused trains with the default (unfused) SGD instead of `fused: true` (one update dispatch);
+// --no-into keeps the fused SGD but lets every gradient be copied into its arena at the step.
 // --reps N times N steps per row (default: 5, or as many as fill a second up to 50; 2 with --quick), after warm-up steps for --warm-ms
 // (default 3000: V8 compiles the step's JavaScript to steady speed; at least 2 steps).
 //
@@ -23,7 +24,7 @@
 // wait for each step; "pipelined" runs the same number of steps back to back and waits once, as
 // a training loop that reads its loss now and then does (the host records while the GPU runs).
 // bench/peers/torch_cuda.py measures PyTorch both ways too.
-//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--tune-json F] [--only r20|r50] [--batch-limit N] [--reps N] [--warm-ms MS] [--unfused] [--json out.json]
+//   node dist/bench/models.js [--quick] [--train50] [--batch20 128] [--batch50 32] [--no-warmup] [--autotune] [--tune-json F] [--only r20|r50] [--batch-limit N] [--reps N] [--warm-ms MS] [--unfused] [--no-into] [--json out.json]
 
 import * as wg from '../src/index.js';
 import { Conv2d } from '../src/nn/layers/conv.js';
@@ -32,6 +33,7 @@ import type { Module } from '../src/nn/module.js';
 import { measureFmaCeiling } from './ceiling.js';
 import { setBatchLimit } from '../src/tensor/queue.js';
 import { median } from './timing.js';
+import { setGradDestinations } from '../src/autograd/grad-destination.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -47,6 +49,7 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const tuneJson = args.includes('--tune-json') ? args[args.indexOf('--tune-json') + 1] : null;
 /** Train with the fused SGD (one dispatch for all parameters) unless --unfused. */
 const fused = !flag('unfused');
+if (flag('no-into')) setGradDestinations(false);
 /** Every problem the autotuner timed, for --tune-json. */
 const tuned: (wg.AutotuneResult & { workload: string })[] = [];
 

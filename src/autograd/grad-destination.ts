@@ -9,6 +9,14 @@
 import type { Tensor } from '../tensor/tensor.js';
 
 const destinations = new WeakMap<Tensor, () => Tensor>();
+let enabled = true;
+
+/** Offer destinations to the backward pass (default), or not (every gradient copied at the step); for benchmarks and tests. Returns the previous setting. */
+export function setGradDestinations(on: boolean): boolean {
+  const old = enabled;
+  enabled = on;
+  return old;
+}
 
 /** Name where `leaf`'s gradient goes: `make` returns a fresh tensor of its shape over that memory. */
 export function setGradDestination(leaf: Tensor, make: () => Tensor): void {
@@ -22,5 +30,5 @@ export function forgetGradDestination(leaf: Tensor, make: () => Tensor): void {
 
 /** A tensor to write `leaf`'s gradient into, owned by the caller, or null where it has no place of its own. */
 export function gradDestination(leaf: Tensor): Tensor | null {
-  return destinations.get(leaf)?.() ?? null;
+  return enabled ? (destinations.get(leaf)?.() ?? null) : null;
 }

@@ -6,15 +6,17 @@
 // back (`await t.data()`), an explicit `wg.flush()`, or when the batch grows past a bound. A
 // training step therefore costs a handful of submits instead of one per op.
 //
-// Kernel parameters (small uniform structs) are packed into one CPU-side arena per batch and
-// uploaded with a single writeBuffer just before the submit; each dispatch binds its slice.
+// Kernel parameters (small uniform structs) live in one uniform buffer, a slot per distinct struct
+// (uniform-slots.ts); the slots written since the last submit are uploaded with one writeBuffer
+// just before it, and each dispatch binds its struct's slot.
 
 import { gpu, throwPendingErrors, isCpuAdapter, type GpuContext } from './device.js';
 import { WgslgradError, GpuOutOfMemoryError, DeviceLostError } from './errors.js';
 import { markWritten } from './storage.js';
+import { UniformSlots } from './uniform-slots.js';
 
-const UNIFORM_ALIGN = 256; // minUniformBufferOffsetAlignment (the WebGPU default and maximum)
-const ARENA_BYTES = 256 * 1024;
+/** The uniform buffer: 4096 slots (a ResNet-50 training step uses ~400 distinct structs). */
+const ARENA_BYTES = 1024 * 1024;
 /**
  * Dispatches recorded before a batch is submitted without waiting for a sync point. On a GPU a
  * step's first batch should reach it early: with 512, a ResNet-50 training step (~800
@@ -73,9 +75,8 @@ export interface DispatchTimer {
 class CommandQueue {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private arenaCpu = new Uint8Array(ARENA_BYTES);
+  private uniforms = new UniformSlots(ARENA_BYTES);
   private arenaGpu: GPUBuffer | null = null;
-  private arenaUsed = 0;
   private dispatches = 0;
   /** Dispatches and workgroups recorded since the last wait for the GPU: the workload's key. */
   private dispatchesSinceWait = 0;
@@ -154,13 +155,17 @@ class CommandQueue {
     this.pass = null;
   }
 
-  /** Reserve space for one dispatch's uniform struct; returns the binding for it. */
+  /** The binding of one dispatch's uniform struct: its slot (the one it had before, if any). */
   uniform(bytes: Uint8Array): GPUBufferBinding {
-    if (this.arenaUsed + bytes.byteLength > ARENA_BYTES) this.flush();
     this.ensureEncoder();
-    const offset = this.arenaUsed;
-    this.arenaCpu.set(bytes, offset);
-    this.arenaUsed = Math.ceil((offset + bytes.byteLength) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+    let offset = this.uniforms.slot(bytes);
+    if (offset < 0) {
+      // Full: submit what uses the current slots, then start them afresh.
+      this.flush();
+      this.uniforms.reset();
+      this.ensureEncoder();
+      offset = this.uniforms.slot(bytes);
+    }
     return { buffer: this.arenaGpu!, offset, size: bytes.byteLength };
   }
 
@@ -201,7 +206,8 @@ class CommandQueue {
     if (!this.encoder) return;
     const device = this.ctx.device;
     this.endPass();
-    if (this.arenaUsed > 0) device.queue.writeBuffer(this.arenaGpu!, 0, this.arenaCpu, 0, this.arenaUsed);
+    const dirty = this.uniforms.takeDirty();
+    if (dirty) device.queue.writeBuffer(this.arenaGpu!, dirty[0], this.uniforms.host, dirty[0], dirty[1] - dirty[0]);
     this.timer?.beforeSubmit(this.encoder);
     const labels = this.labels;
     device.pushErrorScope('out-of-memory');
@@ -220,7 +226,6 @@ class CommandQueue {
     for (const b of this.toDestroy) b.destroy();
     this.toDestroy = [];
     this.encoder = null;
-    this.arenaUsed = 0;
     this.dispatches = 0;
     this.currentLimit = Math.min(this.maxBatch(), 2 * this.currentLimit);
     this.labels = [];
