@@ -83,7 +83,7 @@ function countFlops(model: Module, size: number): number {
 }
 
 /** `warm`: what wg.warmup gets (the step without optimizer.step()). */
-interface StepTimes { firstMs: number; medianMs: number; warmupMs: number; built: number; hostMs: number; dispatches: number; pipelinedMs: number }
+interface StepTimes { firstMs: number; medianMs: number; warmupMs: number; built: number; hostMs: number; dispatches: number; newBindGroups: number; pipelinedMs: number }
 
 /** Warm-up steps before timing: for at least WARM_MS (at least 2 steps, at most MAX_WARM_STEPS). */
 const WARM_MS = option('warm-ms', 3000);
@@ -132,13 +132,14 @@ async function timeSteps(workload: string, step: () => void, warm: () => void, r
   }
   const after = wg.pipelineStats();
   const dispatches = (after.bindGroupHits + after.bindGroupMisses - before.bindGroupHits - before.bindGroupMisses) / reps;
+  const newBindGroups = (after.bindGroupMisses - before.bindGroupMisses) / reps;
   // The same steps back to back, waiting once at the end, as a training loop that reads its loss
   // now and then runs: the host records the next steps while the GPU runs the last ones.
   t0 = performance.now();
   for (let i = 0; i < reps; i++) step();
   await wg.sync();
   const pipelinedMs = (performance.now() - t0) / reps;
-  return { firstMs, medianMs: median(times), warmupMs, built, hostMs: median(host), dispatches, pipelinedMs };
+  return { firstMs, medianMs: median(times), warmupMs, built, hostMs: median(host), dispatches, newBindGroups, pipelinedMs };
 }
 
 interface Row extends StepTimes { name: string; batch: number; ms: number; ips: number; gflops: number; ofCeiling: number }
@@ -187,7 +188,7 @@ export async function run(): Promise<Row[]> {
       `${r.name.padEnd(24)} batch ${String(r.batch).padStart(3)}  first ${(r.firstMs / 1000).toFixed(2).padStart(6)} s` +
         (useWarmup ? ` (warmup ${(r.warmupMs / 1000).toFixed(2)} s, ${r.built} pipelines)` : '') + `  step ${r.ms.toFixed(1).padStart(8)} ms  ` +
         `${r.ips.toFixed(1).padStart(7)} img/s  ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  ${(100 * r.ofCeiling).toFixed(1).padStart(5)}% of ceiling  ` +
-        `host ${r.hostMs.toFixed(1)} ms (${Math.round(r.dispatches)} dispatches, ${((1000 * r.hostMs) / r.dispatches).toFixed(0)} µs each)  ` +
+        `host ${r.hostMs.toFixed(1)} ms (${Math.round(r.dispatches)} dispatches, ${((1000 * r.hostMs) / r.dispatches).toFixed(0)} µs each, ${Math.round(r.newBindGroups)} new bind groups)  ` +
         `pipelined ${r.pipelinedMs.toFixed(1)} ms (${((r.batch * 1000) / r.pipelinedMs).toFixed(1)} img/s)`,
     );
   };

@@ -19,8 +19,9 @@
 #          unfused / the baseline build in two alternating rounds, the whole-model rows, PyTorch
 #          CUDA, and a ResNet-20 profile.
 #   hostprof: why the fused optimizer's ResNet-20 step recorded slower on the H100: fused,
-#          unfused and fused without in-place gradients (--no-into) alternating, then a CPU
-#          profile of the host for each, summarised by bench/device/cpuprof.py.
+#          unfused, fused without in-place gradients (--no-into) and the baseline build
+#          alternating, a CPU profile of the host for each (bench/device/cpuprof.py), then the
+#          whole-model rows and PyTorch CUDA.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
@@ -66,12 +67,15 @@ if [ "$phase" = hostprof ]; then
     run 60 r20.txt node bench/models.js --only r20
     run 60 r20.txt node bench/models.js --only r20 --unfused
     run 60 r20.txt node bench/models.js --only r20 --no-into
+    [ -d ../base ] && (cd ../base && run 60 r20-base.txt node bench/models.js --only r20)
   done
   for v in fused unfused no-into; do
     flags=$([ $v = fused ] && echo "" || echo "--$v")
     run 60 r20-prof.txt node --cpu-prof --cpu-prof-dir=/tmp/prof-$v bench/models.js --only r20 --reps 200 $flags
     python3 "$root/bench/device/cpuprof.py" /tmp/prof-$v/*.cpuprofile 45 40 > "$OUT/cpuprof-$v.txt"
   done
+  run 150 models.txt node bench/models.js --train50
+  (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
   exit 0
 fi
 if [ "$phase" = train ]; then
