@@ -14,7 +14,7 @@
 // reference before anything is timed. Run: npm run bench (or node dist/bench/optim.js).
 
 import * as wg from '../src/index.js';
-import { DEFAULT_UPDATE_LAUNCH, type UpdateLaunch } from '../src/kernels/optim.js';
+import { DEFAULT_UPDATE_LAUNCH, flatUpdateLaunch, type UpdateLaunch } from '../src/kernels/optim.js';
 import { sgdStepRef, adamStepRef, adamStateRef } from '../src/kernels/reference/optim.js';
 
 /** torchvision resnet18's trainable parameter shapes (convs have no bias; BN has weight and bias). */
@@ -152,7 +152,8 @@ async function main(): Promise<void> {
     const sec = await timeSteps(opt, 4, 3);
     const gbps = (setup.bytesPerElement * total) / sec / 1e9;
     const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
-    console.log(`\n${setup.name} (one dispatch, default launch): ${(sec * 1e3).toFixed(1).padStart(6)} ms/step  ${gbps.toFixed(2)} GB/s${ratio}`);
+    const launch = flatUpdateLaunch(setup.name.startsWith('SGD') ? 'sgd' : 'adam');
+    console.log(`\n${setup.name} (one dispatch, WG=${launch.wg} VEC=${launch.vec}): ${(sec * 1e3).toFixed(1).padStart(6)} ms/step  ${gbps.toFixed(2)} GB/s${ratio}`);
     opt.dispose();
   }
   params.forEach((p) => p.dispose());
@@ -183,7 +184,7 @@ async function smallParameters(ceiling: number | null): Promise<void> {
   // (matmul, add): the step copies just those.
   const fromBackward = (name: string) => name.startsWith('fc.');
   console.log(`
-parameters: ${params.length} tensors, ${total.toLocaleString('en-US')} floats (CIFAR resnet20), default launch`);
+parameters: ${params.length} tensors, ${total.toLocaleString('en-US')} floats (CIFAR resnet20); unfused: default launch, fused: WG=${flatUpdateLaunch('sgd').wg} VEC=${flatUpdateLaunch('sgd').vec} (SGD), WG=${flatUpdateLaunch('adam').wg} VEC=${flatUpdateLaunch('adam').vec} (Adam)`);
   type Gather = 'none' | 'all' | 'backward';
   const rows: Array<[Setup, Gather]> = [
     ...setups.map((s) => [s, 'none'] as [Setup, Gather]),

@@ -22,6 +22,10 @@
 #          unfused, fused without in-place gradients (--no-into) and the baseline build
 #          alternating, a CPU profile of the host for each (bench/device/cpuprof.py), then the
 #          whole-model rows and PyTorch CUDA.
+#   pinned: ResNet-20 training, this build fused and unfused and the baseline build, in two
+#          alternating rounds with the process pinned to cores 2-5 (taskset: a process's host
+#          cost per dispatch was either ~21 or ~33 µs, by lease and by process), then the trainer
+#          as in 'train'.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
@@ -78,6 +82,15 @@ if [ "$phase" = hostprof ]; then
   (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
   exit 0
 fi
+if [ "$phase" = pinned ]; then
+  pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
+  for round in 1 2; do
+    run 60 r20.txt $pin node bench/models.js --only r20
+    run 60 r20.txt $pin node bench/models.js --only r20 --unfused
+    [ -d ../base ] && (cd ../base && run 60 r20-base.txt $pin node bench/models.js --only r20)
+  done
+  phase=train
+fi
 if [ "$phase" = train ]; then
   # He et al.'s CIFAR recipe (164 epochs, multistep at 82 and 123, lr 0.1, momentum 0.9, weight
   # decay 1e-4, batch 128, option A) through the trainer CLI, on the lossless 4,000-image subset
@@ -86,7 +99,7 @@ if [ "$phase" = train ]; then
   run 200 train.txt node cli.js train --model resnet20 --dataset cifar10 --data-dir "$root/.devdata/cifar10" \
     --epochs 164 --batch-size 128 --lr 0.1 --momentum 0.9 --weight-decay 1e-4 --schedule multistep \
     --shortcut A --seed 1 --out "$OUT/r20" --no-progress
-  rm -f "$OUT/r20/checkpoint.safetensors"
+  rm -f "$OUT/r20/checkpoint.safetensors" "$OUT/r20/final.safetensors" # at most 8 files come back
   exit 0
 fi
 if [ "$phase" = final ]; then

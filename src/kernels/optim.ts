@@ -10,7 +10,7 @@ import adamSource from './wgsl/adam_update.wgsl';
 import { defineKernel, launch, grid1d, type Kernel } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor } from '../tensor/tensor.js';
-import { gpu, type GpuContext } from '../tensor/device.js';
+import { gpu, isCpuAdapter, type GpuContext } from '../tensor/device.js';
 import { copyContiguous } from './copy.js';
 import { rawBuffer, type BufferRef } from '../tensor/storage.js';
 
@@ -38,6 +38,19 @@ export interface UpdateLaunch {
  * VEC=4 was 10-25% slower for Adam. Any values are correct. The bench mutates this to sweep.
  */
 export const DEFAULT_UPDATE_LAUNCH: UpdateLaunch = { wg: 256, vec: 1 };
+
+/**
+ * The launch of a fused optimizer's one update over its whole arena (src/nn/optim/flat.ts): on a
+ * CPU adapter SGD runs eight vec4s per invocation, which had lavapipe spend ~20% less CPU time on
+ * ResNet-20's arena (0.27 M floats) and ran ResNet-18's parameters at 93–142% of the copy ceiling
+ * against 85–129% with one (`bench/optim.js`, three runs); Adam, and every update on an H100 (where
+ * VEC=4 and 8 ran at half the speed of 1), keep DEFAULT_UPDATE_LAUNCH.
+ */
+export const FLAT_SGD_CPU_LAUNCH: UpdateLaunch = { wg: 256, vec: 8 };
+
+export function flatUpdateLaunch(kind: 'sgd' | 'adam'): UpdateLaunch {
+  return kind === 'sgd' && isCpuAdapter(gpu().info) ? FLAT_SGD_CPU_LAUNCH : DEFAULT_UPDATE_LAUNCH;
+}
 
 export interface SgdHyper {
   lr: number;

@@ -5,7 +5,7 @@
 
 import { Tensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
-import { adamUpdate, adamUpdateMany, type AdamItem } from '../../kernels/optim.js';
+import { adamUpdate, adamUpdateMany, flatUpdateLaunch, type AdamItem } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -124,7 +124,7 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
       const state = (name: string) => flat.stateArena(name);
       adamUpdate(flat.params, flat.grads, state('exp_avg'), state('exp_avg_sq'), group.amsgrad ? state('max_exp_avg_sq') : null, {
         ...h, stepSize: first.stepSize, biasCorrection2Sqrt: first.biasCorrection2Sqrt, firstStep: first.firstStep,
-      });
+      }, flatUpdateLaunch('adam'));
       return;
     }
     adamUpdateMany(items, h);

@@ -5,7 +5,7 @@
 
 import { Tensor } from '../../tensor/tensor.js';
 import { check } from '../../tensor/errors.js';
-import { sgdUpdate, sgdUpdateMany, type SgdHyper, type SgdItem } from '../../kernels/optim.js';
+import { sgdUpdate, sgdUpdateMany, flatUpdateLaunch, type SgdHyper, type SgdItem } from '../../kernels/optim.js';
 import { Optimizer, type GroupBase, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkOptions, checkNumber } from './validate.js';
 
@@ -105,7 +105,7 @@ export class SGD extends Optimizer<SGDHyper> {
     const flat = this.flatGroup(group);
     if (flat && items.length === group.params.length && items.every((it) => it.firstStep === items[0].firstStep)) {
       const momentum = group.momentum !== 0 ? flat.stateArena('momentum_buffer') : null;
-      sgdUpdate(flat.params, flat.grads, momentum, { ...h, firstStep: items[0].firstStep });
+      sgdUpdate(flat.params, flat.grads, momentum, { ...h, firstStep: items[0].firstStep }, flatUpdateLaunch('sgd'));
       return;
     }
     sgdUpdateMany(items, h);
