@@ -16,6 +16,8 @@
 import * as wg from '../src/index.js';
 import { DEFAULT_UPDATE_LAUNCH, flatUpdateLaunch, type UpdateLaunch } from '../src/kernels/optim.js';
 import { sgdStepRef, adamStepRef, adamStateRef } from '../src/kernels/reference/optim.js';
+import { bandwidthRates } from './ceiling.js';
+import { timePerCall } from './timing.js';
 
 /** torchvision resnet18's trainable parameter shapes (convs have no bias; BN has weight and bias). */
 function resnet18Shapes(): number[][] {
@@ -157,7 +159,7 @@ async function main(): Promise<void> {
     opt.dispose();
   }
   params.forEach((p) => p.dispose());
-  await smallParameters(ceiling);
+  await smallParameters();
   await wg.close();
 }
 
@@ -165,7 +167,7 @@ async function main(): Promise<void> {
  * The same steps over CIFAR ResNet-20's parameters (59 tensors, 0.27 M floats, most of them
  * 16-64 floats of batch norm): here the ~60 dispatches, not the bytes, set the time.
  */
-async function smallParameters(ceiling: number | null): Promise<void> {
+async function smallParameters(): Promise<void> {
   const net = wg.models.cifarResnet(20, { shortcut: 'A', numClasses: 10 });
   const params = net.parameters();
   const total = params.reduce((a, p) => a + p.size, 0);
@@ -191,17 +193,24 @@ parameters: ${params.length} tensors, ${total.toLocaleString('en-US')} floats (C
     ...setupsWith(true).flatMap((s) => [[s, 'none'], [s, 'backward'], [s, 'all']] as Array<[Setup, Gather]>),
   ];
   const gatherNames: Record<Gather, string> = { none: '', backward: ' + fc gradients copied in (as after backward)', all: ' + every gradient copied in' };
+  // Steps timed in runs of ~200 ms (timing.ts's timePerCall: a step here is ~0.5-2 ms on lavapipe,
+  // and a wait for the GPU costs a few tenths of a millisecond that a training loop does not
+  // spend per update), by wall time and by the shader threads' CPU time, against the copy
+  // ceiling's rates measured here (the CPU-time ratio is the one that holds still on a shared host).
+  const copy = await bandwidthRates();
+  console.log(`copy ceiling here: ${copy.wall.toFixed(2)} GB/s wall, ${copy.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
   for (const [setup, gather] of rows) {
     freshGrads();
     const opt = setup.make(params);
     opt.step();
     const step = gather === 'none' ? () => opt.step() : () => { freshGrads(gather === 'all' ? undefined : fromBackward); opt.step(); };
-    await timeSteps({ step } as wg.optim.Optimizer<any>, 2);
-    const sec = await timeSteps({ step } as wg.optim.Optimizer<any>, 10, 3);
-    const gbps = (setup.bytesPerElement * total) / sec / 1e9;
-    const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
+    const t = await timePerCall(step);
+    const bytes = setup.bytesPerElement * total;
+    const gbps = bytes / (t.ms * 1e6);
+    const perCpu = bytes / (t.cpuMs * 1e6);
+    const ratios = `${((100 * gbps) / copy.wall).toFixed(0)}% of copy ceiling (wall), ${Number.isFinite(perCpu) ? `${((100 * perCpu) / copy.perCpuSecond).toFixed(0)}% (CPU time)` : '-'}`;
     const name = `${setup.name}${gatherNames[gather]}`;
-    console.log(`  ${name.padEnd(70)}: ${(sec * 1e3).toFixed(2)} ms/step (${((sec * 1e6) / params.length).toFixed(0)} us per tensor)  ${gbps.toFixed(2)} GB/s${ratio}`);
+    console.log(`  ${name.padEnd(70)}: ${t.ms.toFixed(2)} ms/step (${((t.ms * 1e3) / params.length).toFixed(0)} us per tensor)  ${gbps.toFixed(2)} GB/s  ${ratios}`);
     opt.dispose();
   }
   sources.forEach((g) => g.dispose());
