@@ -26,6 +26,8 @@
 #          alternating rounds with the process pinned to cores 2-5 (taskset: a process's host
 #          cost per dispatch was either ~21 or ~33 µs, by lease and by process), then the trainer
 #          as in 'train'.
+#   wide:  the 128 x 128-tile implicit GEMM (an autotune candidate): every candidate of every
+#          conv problem timed (tune.json) with the tuned model rows, then the default rows.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
@@ -80,6 +82,11 @@ if [ "$phase" = hostprof ]; then
   done
   run 150 models.txt node bench/models.js --train50
   (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
+  exit 0
+fi
+if [ "$phase" = wide ]; then
+  run 200 models-tuned.txt node bench/models.js --train50 --autotune --tune-json "$OUT/tune.json"
+  run 80 models.txt node bench/models.js --only r50 --train50
   exit 0
 fi
 if [ "$phase" = pinned ]; then

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Launcher for conv2d_implicit_gemm.wgsl: the three convolution passes as one workgroup-tiled
 // GEMM whose operands are gathered on the fly (the classic GPU structure, as in cuDNN's
-// implicit-GEMM algorithms). On a GPU it is the rules' first choice for every pass (for input
+// implicit-GEMM algorithms), and for its 128 x 128-tile form conv2d_implicit_gemm_wide.wgsl
+// (8 x 8 outputs per invocation; an autotune candidate, 'implicit-gemm-wide'). On a GPU it is the rules' first choice for every pass (for input
 // gradients after the stride-2 row kernel and the tiled GEMM of 1x1 layers); on a CPU adapter
 // it is not offered (setConvRulesFor('gpu') lets tests run it there). Entries in conv2d.ts's
 // kernel tables ('implicit-gemm', 'implicit-gemm-prefetch').
 
 import implicitGemmSource from './wgsl/conv2d_implicit_gemm.wgsl';
+import implicitGemmWideSource from './wgsl/conv2d_implicit_gemm_wide.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
@@ -14,12 +16,20 @@ import { CONV2D_PARAM_FIELDS, withEpilogue, type Conv2dGeometry, type ConvEpilog
 
 const BINDINGS = ['read', 'read', 'read_write', 'uniform', 'read', 'read'] as const;
 const kernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS);
+const wideKernel = defineKernel('conv2d_implicit_gemm_wide', implicitGemmWideSource, BINDINGS);
 const sumKernel = defineKernel('conv2d_implicit_gemm', implicitGemmSource, BINDINGS, 'sum_splits');
 
 const PASS = { forward: 0, input: 1, weight: 2 } as const;
 type GemmPass = keyof typeof PASS;
 
 const TILE = 64; // rows and columns of the output per workgroup (TILE in the shader)
+const WIDE_TILE = 128; // the same in conv2d_implicit_gemm_wide.wgsl
+
+/** Which form of the kernel: `prefetch` gathers the next slab before computing the current one (the shader's PREFETCH); `wide` takes 128 x 128 tiles. */
+export interface ImplicitGemmVariant {
+  prefetch?: boolean;
+  wide?: boolean;
+}
 const SLAB = 16; // reduction steps per staging step (SLAB in the shader)
 /** Workgroups worth launching at least: a few per multiprocessor of a large GPU (132 on an H100). */
 const TARGET_WORKGROUPS = 512;
@@ -48,9 +58,9 @@ export function implicitGemmApplies(g: Conv2dGeometry): boolean {
  * How many stretches to cut the reduction into: enough workgroups to fill a large GPU, each
  * stretch at least MIN_SPAN steps, and the partial outputs within MAX_SPLIT_BYTES.
  */
-export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: number; span: number } {
+export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry, tile = TILE): { splits: number; span: number } {
   const { rows, cols, reduction } = gemmShape(pass, g);
-  const tiles = Math.ceil(rows / TILE) * Math.ceil(cols / TILE);
+  const tiles = Math.ceil(rows / tile) * Math.ceil(cols / tile);
   const byWork = Math.floor(TARGET_WORKGROUPS / tiles);
   const byLength = Math.floor(reduction / MIN_SPAN);
   const byMemory = Math.floor(MAX_SPLIT_BYTES / (4 * rows * cols));
@@ -61,9 +71,10 @@ export function implicitGemmSplit(pass: GemmPass, g: Conv2dGeometry): { splits: 
 
 const NO_EPILOGUE: ConvEpilogue = { relu: false, residual: null };
 
-function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue: ConvEpilogue, prefetch: boolean, into: Tensor | null = null): Tensor {
+function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2dGeometry, outShape: number[], label: string, epilogue: ConvEpilogue, variant: ImplicitGemmVariant, into: Tensor | null = null): Tensor {
   const { rows, cols } = gemmShape(pass, g);
-  const { splits, span } = implicitGemmSplit(pass, g);
+  const tile = variant.wide ? WIDE_TILE : TILE;
+  const { splits, span } = implicitGemmSplit(pass, g, tile);
   // The epilogue (residual add, ReLU) is applied as the output is stored: by the GEMM itself, or
   // with a split reduction (each workgroup z writing a whole partial output) by the pass that sums
   // the partials. A residual that is a strided view is added in a pass of its own.
@@ -76,11 +87,11 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   const y = into ?? emptyTensor(outShape, 'float32', label);
   const partials = splits > 1 ? emptyTensor([splits, ...outShape], 'float32', `${label} partial sums`) : y;
   const extra = ((fused && residual) || a).buffer;
-  launch(kernel, {
+  launch(variant.wide ? wideKernel : kernel, {
     buffers: [a.buffer, b.buffer, partials.buffer, (bias ?? a).buffer, extra],
     params: packed,
-    workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), splits],
-    constants: { PASS: PASS[pass], KR: g.R, KS: g.S, PREFETCH: prefetch ? 1 : 0 },
+    workgroups: [Math.ceil(cols / tile), Math.ceil(rows / tile), splits],
+    constants: { PASS: PASS[pass], KR: g.R, KS: g.S, PREFETCH: variant.prefetch ? 1 : 0 },
     label,
   });
   if (splits > 1) {
@@ -96,20 +107,17 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   return fused ? y : withEpilogue(y, epilogue);
 }
 
-/**
- * y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). `prefetch`: gather the
- * next slab before computing the current one (the shader's PREFETCH; an autotune candidate).
- */
-export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE, prefetch = false): Tensor {
-  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue, prefetch);
+/** y = epilogue(conv2d(x, w) + b). x, w, b plain (contiguous, offset 0). */
+export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry, epilogue = NO_EPILOGUE, variant: ImplicitGemmVariant = {}): Tensor {
+  return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue, variant);
 }
 
 /** dx from gy (N, K, P, Q) and w. */
-export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, prefetch = false): Tensor {
-  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input', NO_EPILOGUE, prefetch);
+export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, variant: ImplicitGemmVariant = {}): Tensor {
+  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input', NO_EPILOGUE, variant);
 }
 
-/** dw from gy (N, K, P, Q) and x. */
-export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry, prefetch = false, into: Tensor | null = null): Tensor {
-  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight', NO_EPILOGUE, prefetch, into);
+/** dw from gy (N, K, P, Q) and x; stored in `into` where given. */
+export function conv2dBackwardWeightImplicitGemm(gy: Tensor, x: Tensor, g: Conv2dGeometry, variant: ImplicitGemmVariant = {}, into: Tensor | null = null): Tensor {
+  return run('weight', gy, x, null, g, [g.K, g.C_g, g.R, g.S], 'conv2d_backward_weight', NO_EPILOGUE, variant, into);
 }

@@ -938,7 +938,8 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   // ResNet-20/18/50 (bench/results/h100-s7-tune.json): prefetch/plain geometric means 0.91
   // (forward at batch 1-8), 0.92 (forward at 32-128), 0.99 (input), 0.96 (weight).
   { name: 'implicit-gemm', applies: tiledApplies, run: conv2dForwardImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, true) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, { prefetch: true }) },
+  { name: 'implicit-gemm-wide', applies: tiledApplies, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, { prefetch: true, wide: true }) },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
@@ -962,15 +963,17 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   // 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: (g) => g.stride_h > 1 || g.stride_w > 1 || g.C_g < 32, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
   { name: 'implicit-gemm', applies: tiledApplies, run: conv2dBackwardInputImplicitGemm },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, true) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }) },
+  { name: 'implicit-gemm-wide', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }) },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
 const WEIGHT_KERNELS: ConvKernel<WeightArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g, into) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g, into) : conv2dBackwardWeightRowsPadded(gy, x, g, into)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
-  { name: 'implicit-gemm', applies: tiledApplies, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, false, into) },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, true, into) },
+  { name: 'implicit-gemm', applies: tiledApplies, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, {}, into) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, { prefetch: true }, into) },
+  { name: 'implicit-gemm-wide', applies: tiledApplies, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, { prefetch: true, wide: true }, into) },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 

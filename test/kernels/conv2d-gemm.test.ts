@@ -1,11 +1,13 @@
-// conv2d_implicit_gemm.wgsl (the workgroup-tiled implicit GEMM, all three passes) against the
-// float64 reference: odd sizes that leave partial tiles, strides, dilation, a 7x7 stem, 1x1
-// layers, bias, and reductions split across workgroups (partial outputs summed afterwards).
+// conv2d_implicit_gemm.wgsl (the workgroup-tiled implicit GEMM, all three passes) and its
+// 128 x 128-tile form conv2d_implicit_gemm_wide.wgsl against the float64 reference: odd sizes
+// that leave partial tiles, strides, dilation, a 7x7 stem, 1x1 layers, bias, and reductions split
+// across workgroups (partial outputs summed afterwards).
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { conv2dGeometry, setConvRulesFor, type Conv2dOptions } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardImplicitGemm, conv2dBackwardInputImplicitGemm, conv2dBackwardWeightImplicitGemm, implicitGemmApplies, implicitGemmSplit,
+  type ImplicitGemmVariant,
 } from '../../src/kernels/conv2d-gemm.js';
 import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/reference/conv2d.js';
 import { useDevice, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
@@ -23,12 +25,17 @@ const cases: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['70 output channels x 162 pixels: two tile rows, three tile columns', [2, 8, 9, 9], [70, 8, 3, 3], { padding: 1 }, false],
   ['weight gradient split 4 ways (N·P·Q = 1024)', [4, 8, 16, 16], [8, 8, 3, 3], { padding: 1 }, false],
   ['forward split 2 ways (C·R·S = 576)', [1, 64, 6, 6], [16, 64, 3, 3], { padding: 1 }, true],
+  ['130 output channels x 300 pixels: partial 128-wide tiles in both directions, split', [3, 40, 10, 10], [130, 40, 3, 3], { padding: 1 }, true],
 ];
 
-// The prefetching form on a subset (each shape compiles three pipelines, ~1.5 s each on lavapipe).
-const PREFETCH_CASES = new Set([0, 5, 7, 8]);
-describe.each([false, true])('implicit-GEMM convolution (prefetch %s)', (prefetch) => {
-  for (const [name, xs, ws, opts, withBias] of cases.filter((_, i) => !prefetch || PREFETCH_CASES.has(i))) {
+// The other forms on subsets (each shape compiles three pipelines, ~1.5 s each on lavapipe).
+const variants: Array<[string, ImplicitGemmVariant, Set<number> | null]> = [
+  ['64 x 64 tiles', {}, null],
+  ['64 x 64 tiles, prefetch', { prefetch: true }, new Set([0, 5, 7, 8])],
+  ['128 x 128 tiles, prefetch', { prefetch: true, wide: true }, new Set([0, 1, 3, 4, 5, 6, 7, 9])],
+];
+describe.each(variants)('implicit-GEMM convolution (%s)', (_name, variant, subset) => {
+  for (const [name, xs, ws, opts, withBias] of cases.filter((_, i) => (subset ? subset.has(i) : i < 9))) {
     it(name, async () => {
       const g = conv2dGeometry(xs, ws, opts);
       expect(implicitGemmApplies(g)).toBe(true);
@@ -37,9 +44,9 @@ describe.each([false, true])('implicit-GEMM convolution (prefetch %s)', (prefetc
       const bd = randomArray(g.K, 23);
       const gyd = randomArray(g.N * g.K * g.PQ, 24);
       const [x, w, b, gy] = [wg.tensor(xd, xs), wg.tensor(wd, ws), wg.tensor(bd, [g.K]), wg.tensor(gyd, [g.N, g.K, g.P, g.Q])];
-      const y = conv2dForwardImplicitGemm(x, w, withBias ? b : null, g, undefined, prefetch);
-      const dx = conv2dBackwardInputImplicitGemm(gy, w, g, prefetch);
-      const dw = conv2dBackwardWeightImplicitGemm(gy, x, g, prefetch);
+      const y = conv2dForwardImplicitGemm(x, w, withBias ? b : null, g, undefined, variant);
+      const dx = conv2dBackwardInputImplicitGemm(gy, w, g, variant);
+      const dw = conv2dBackwardWeightImplicitGemm(gy, x, g, variant);
       expect([[...y.shape], [...dx.shape], [...dw.shape]]).toEqual([[g.N, g.K, g.P, g.Q], xs, ws]);
       expectClose(await y.data(), conv2dForwardRef(xd, wd, withBias ? bd : null, g), FORWARD_TOL, `${name} forward`);
       expectClose(await dx.data(), conv2dBackwardInputRef(gyd, wd, g), GRAD_TOL, `${name} dx`);
