@@ -27,7 +27,8 @@
 #          cost per dispatch was either ~21 or ~33 µs, by lease and by process), then the trainer
 #          as in 'train'.
 #   wide:  the 128 x 128-tile implicit GEMM (an autotune candidate): every candidate of every
-#          conv problem timed (tune.json) with the tuned model rows, then the default rows.
+#          conv problem timed (tune.json) with the tuned model rows, then the default rows;
+#          wide50 the same for ResNet-50 only.
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
@@ -82,6 +83,10 @@ if [ "$phase" = hostprof ]; then
   done
   run 150 models.txt node bench/models.js --train50
   (cd "$root" && run 90 torch.txt python3 bench/peers/torch_cuda.py --quick)
+  exit 0
+fi
+if [ "$phase" = wide50 ]; then
+  run 100 models-tuned.txt node bench/models.js --only r50 --train50 --autotune --tune-json "$OUT/tune.json"
   exit 0
 fi
 if [ "$phase" = wide ]; then

@@ -147,22 +147,46 @@ fn out_index(m: u32, col: u32) -> u32 {
   return m * p.g.CRS_g + col;                                                           // dw[m, c, r, s]
 }
 
-// Gather an invocation's share of the slab that starts at t0: A rows tid / 16 + 16e at step
-// t0 + a_t, and B's column at steps t0 + tid / 128 + 2e (e = 0..7); zeros outside the problem.
-fn gather(ra: ptr<function, array<f32, 8>>, rb: ptr<function, array<f32, 8>>, t0: u32, t_end: u32,
-          m0: u32, M: u32, a_t: u32, a_stride: u32, tid: u32, b_ok: bool, column: Column) {
+// An invocation's share of a slab, in registers: A rows tid / 16 + 16e at step a_t, and B's
+// column at steps tid / 128 + 2e, e = 0..7 (e < 4 in the .lo vectors, e >= 4 in .hi).
+// (Vectors, not arrays: an array indexed in a loop that the GPU compiler does not unroll lives
+// in slow local memory, and with it every register of this kernel's inner loop.)
+struct Staged { a_lo: vec4<f32>, a_hi: vec4<f32>, b_lo: vec4<f32>, b_hi: vec4<f32> }
+
+fn gather_a(e: u32, a_ok: bool, a_base: u32, m0: u32, M: u32, a_stride: u32, tid: u32) -> f32 {
+  let am = tid / SLAB + 16u * e;
+  if (a_ok && m0 + am < M) { return a_src[a_base + (m0 + am) * a_stride]; }
+  return 0.0;
+}
+
+fn gather_b(e: u32, t0: u32, t_end: u32, tid: u32, b_ok: bool, column: Column) -> f32 {
+  let bt = tid / TILE + 2u * e;
+  if (b_ok && t0 + bt < t_end) { return load_b(column, t0 + bt); }
+  return 0.0;
+}
+
+// Gather an invocation's share of the slab that starts at t0; zeros outside the problem.
+fn gather(t0: u32, t_end: u32, m0: u32, M: u32, a_t: u32, a_stride: u32, tid: u32, b_ok: bool, column: Column) -> Staged {
   let a_ok = t0 + a_t < t_end;
   let a_base = a_offset(t0 + a_t);
-  for (var e = 0u; e < 8u; e++) {
-    let am = tid / SLAB + 16u * e;
-    var av = 0.0;
-    if (a_ok && m0 + am < M) { av = a_src[a_base + (m0 + am) * a_stride]; }
-    (*ra)[e] = av;
-    let bt = tid / TILE + 2u * e;
-    var bv = 0.0;
-    if (b_ok && t0 + bt < t_end) { bv = load_b(column, t0 + bt); }
-    (*rb)[e] = bv;
-  }
+  let a = vec4<f32>(gather_a(0u, a_ok, a_base, m0, M, a_stride, tid), gather_a(1u, a_ok, a_base, m0, M, a_stride, tid),
+                    gather_a(2u, a_ok, a_base, m0, M, a_stride, tid), gather_a(3u, a_ok, a_base, m0, M, a_stride, tid));
+  let a2 = vec4<f32>(gather_a(4u, a_ok, a_base, m0, M, a_stride, tid), gather_a(5u, a_ok, a_base, m0, M, a_stride, tid),
+                     gather_a(6u, a_ok, a_base, m0, M, a_stride, tid), gather_a(7u, a_ok, a_base, m0, M, a_stride, tid));
+  let b = vec4<f32>(gather_b(0u, t0, t_end, tid, b_ok, column), gather_b(1u, t0, t_end, tid, b_ok, column),
+                    gather_b(2u, t0, t_end, tid, b_ok, column), gather_b(3u, t0, t_end, tid, b_ok, column));
+  let b2 = vec4<f32>(gather_b(4u, t0, t_end, tid, b_ok, column), gather_b(5u, t0, t_end, tid, b_ok, column),
+                     gather_b(6u, t0, t_end, tid, b_ok, column), gather_b(7u, t0, t_end, tid, b_ok, column));
+  return Staged(a, a2, b, b2);
+}
+
+// Write one staged element e (0..3 of a half) into workgroup memory.
+fn stage(e: u32, av: f32, bv: f32, a_t: u32, tid: u32) {
+  let am = tid / SLAB + 16u * e;
+  As[a_t * A_ROW + am / 4u][am % 4u] = av;
+  let bt = tid / TILE + 2u * e;
+  let bn = tid % TILE;
+  Bs[bt * B_ROW + bn / 4u][bn % 4u] = bv;
 }
 
 // out[m, col] (+ bias, + residual, ReLU when not split) into slice z.
@@ -194,23 +218,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let b_ok = b_col < NC;
   let column = decode_column(min(b_col, NC - 1u));
 
-  var ra: array<f32, 8>;
-  var rb: array<f32, 8>;
-  gather(&ra, &rb, t_begin, t_end, m0, M, a_t, a_stride, tid, b_ok, column);
+  var staged = gather(t_begin, t_end, m0, M, a_t, a_stride, tid, b_ok, column);
 
   // acc[2i + h]: row (i < 4 ? 4ty + i : 64 + 4ty + i - 4), columns 4tx.. (h = 0) or 64 + 4tx.. (h = 1).
   var acc: array<vec4<f32>, 16>;
   for (var t0 = t_begin; t0 < t_end; t0 += SLAB) {
-    for (var e = 0u; e < 8u; e++) {
-      let am = tid / SLAB + 16u * e;
-      As[a_t * A_ROW + am / 4u][am % 4u] = ra[e];
-      let bt = tid / TILE + 2u * e;
-      let bn = tid % TILE;
-      Bs[bt * B_ROW + bn / 4u][bn % 4u] = rb[e];
-    }
+    stage(0u, staged.a_lo.x, staged.b_lo.x, a_t, tid);
+    stage(1u, staged.a_lo.y, staged.b_lo.y, a_t, tid);
+    stage(2u, staged.a_lo.z, staged.b_lo.z, a_t, tid);
+    stage(3u, staged.a_lo.w, staged.b_lo.w, a_t, tid);
+    stage(4u, staged.a_hi.x, staged.b_hi.x, a_t, tid);
+    stage(5u, staged.a_hi.y, staged.b_hi.y, a_t, tid);
+    stage(6u, staged.a_hi.z, staged.b_hi.z, a_t, tid);
+    stage(7u, staged.a_hi.w, staged.b_hi.w, a_t, tid);
     workgroupBarrier();
     let t_next = t0 + SLAB;
-    if (PREFETCH && t_next < t_end) { gather(&ra, &rb, t_next, t_end, m0, M, a_t, a_stride, tid, b_ok, column); }
+    if (PREFETCH && t_next < t_end) { staged = gather(t_next, t_end, m0, M, a_t, a_stride, tid, b_ok, column); }
     for (var t = 0u; t < SLAB; t++) {
       let a0 = As[t * A_ROW + ty];             // rows 4ty .. 4ty+3
       let a1 = As[t * A_ROW + 16u + ty];       // rows 64+4ty .. 64+4ty+3
@@ -234,19 +257,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       acc[15] = fma(vec4<f32>(a1.w), b1, acc[15]);
     }
     workgroupBarrier();
-    if (!PREFETCH && t_next < t_end) { gather(&ra, &rb, t_next, t_end, m0, M, a_t, a_stride, tid, b_ok, column); }
+    if (!PREFETCH && t_next < t_end) { staged = gather(t_next, t_end, m0, M, a_t, a_stride, tid, b_ok, column); }
   }
 
+  // Every accumulator by a constant index (see Staged).
   let whole = p.span >= reduction();          // not split: the epilogue is applied here, else by sum_splits
-  for (var i = 0u; i < 8u; i++) {
-    let m = m0 + select(4u * ty + i, 64u + 4u * ty + i - 4u, i >= 4u);
-    for (var h = 0u; h < 2u; h++) {
-      let v = acc[2u * i + h];
-      let c = n0 + 64u * h + 4u * tx;
-      store(m, c, v.x, M, NC, wg.z, whole);
-      store(m, c + 1u, v.y, M, NC, wg.z, whole);
-      store(m, c + 2u, v.z, M, NC, wg.z, whole);
-      store(m, c + 3u, v.w, M, NC, wg.z, whole);
-    }
-  }
+  let r0 = m0 + 4u * ty;
+  let r1 = m0 + 64u + 4u * ty;
+  let c0 = n0 + 4u * tx;
+  let c1 = n0 + 64u + 4u * tx;
+  store4(r0, c0, acc[0], M, NC, wg.z, whole);
+  store4(r0, c1, acc[1], M, NC, wg.z, whole);
+  store4(r0 + 1u, c0, acc[2], M, NC, wg.z, whole);
+  store4(r0 + 1u, c1, acc[3], M, NC, wg.z, whole);
+  store4(r0 + 2u, c0, acc[4], M, NC, wg.z, whole);
+  store4(r0 + 2u, c1, acc[5], M, NC, wg.z, whole);
+  store4(r0 + 3u, c0, acc[6], M, NC, wg.z, whole);
+  store4(r0 + 3u, c1, acc[7], M, NC, wg.z, whole);
+  store4(r1, c0, acc[8], M, NC, wg.z, whole);
+  store4(r1, c1, acc[9], M, NC, wg.z, whole);
+  store4(r1 + 1u, c0, acc[10], M, NC, wg.z, whole);
+  store4(r1 + 1u, c1, acc[11], M, NC, wg.z, whole);
+  store4(r1 + 2u, c0, acc[12], M, NC, wg.z, whole);
+  store4(r1 + 2u, c1, acc[13], M, NC, wg.z, whole);
+  store4(r1 + 3u, c0, acc[14], M, NC, wg.z, whole);
+  store4(r1 + 3u, c1, acc[15], M, NC, wg.z, whole);
+}
+
+fn store4(m: u32, c: u32, v: vec4<f32>, M: u32, NC: u32, z: u32, whole: bool) {
+  store(m, c, v.x, M, NC, z, whole);
+  store(m, c + 1u, v.y, M, NC, z, whole);
+  store(m, c + 2u, v.z, M, NC, z, whole);
+  store(m, c + 3u, v.w, M, NC, z, whole);
 }
