@@ -963,8 +963,13 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   // 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: (g) => g.stride_h > 1 || g.stride_w > 1 || g.C_g < 32, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
   { name: 'implicit-gemm', applies: tiledApplies, run: conv2dBackwardInputImplicitGemm },
+  // 128 x 128 tiles from 256 input channels (rows of this GEMM) and a reduction (K·R·S) of 256:
+  // wg.autotune on an H100, ResNet-50
+  // at batch 32 (bench/results/h100-s8e-tune-r50-wide.json): 0.71-0.97x the time of the 64 x 64
+  // kernel on 8 of the 10 layers it now takes (1.05-1.06x on the other two), 1.2-1.6x slower
+  // with 64-128 channels.
+  { name: 'implicit-gemm-wide', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 256 && g.K_g * g.R * g.S >= 256, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }) },
   { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }) },
-  { name: 'implicit-gemm-wide', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }) },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
@@ -972,8 +977,11 @@ const WEIGHT_KERNELS: ConvKernel<WeightArgs>[] = [
   { name: 'rows', applies: (g) => fastApplies(g.K_g) && rowsApply(g, true), run: (gy, x, g, into) => (g.Q % 4 === 0 ? conv2dBackwardWeightRows(gy, x, g, into) : conv2dBackwardWeightRowsPadded(gy, x, g, into)) },
   { name: 'pixels', applies: (g) => fastApplies(g.K_g), run: conv2dBackwardWeightFast },
   { name: 'implicit-gemm', applies: tiledApplies, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, {}, into) },
+  // 128 x 128 tiles from 128 output channels and 256 columns (C·R·S): the same autotune run,
+  // 0.75-0.92x the time of the 64 x 64 kernel on 12 of the 17 ResNet-50 layers it now takes,
+  // 1.0-1.04x on the rest; 1.1-2x slower on thinner layers (64 channels, the stem).
+  { name: 'implicit-gemm-wide', applies: tiledApplies, gpuFirst: (g) => g.K_g >= 128 && g.CRS_g >= 256, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, { prefetch: true, wide: true }, into) },
   { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, { prefetch: true }, into) },
-  { name: 'implicit-gemm-wide', applies: tiledApplies, run: (gy, x, g, into) => conv2dBackwardWeightImplicitGemm(gy, x, g, { prefetch: true, wide: true }, into) },
   { name: 'direct', applies: () => true, run: conv2dBackwardWeightDirect },
 ];
 

@@ -4,7 +4,7 @@
 // across workgroups (partial outputs summed afterwards).
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
-import { conv2dGeometry, setConvRulesFor, type Conv2dOptions } from '../../src/kernels/conv2d.js';
+import { conv2dGeometry, setConvRulesFor, convKernelFor, type Conv2dOptions } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardImplicitGemm, conv2dBackwardInputImplicitGemm, conv2dBackwardWeightImplicitGemm, implicitGemmApplies, implicitGemmSplit,
   type ImplicitGemmVariant,
@@ -70,6 +70,19 @@ describe('implicit-GEMM launch geometry', () => {
     expect(span % 16).toBe(0);
     expect(span * splits).toBeGreaterThanOrEqual(g.N * g.PQ);
     expect(span * (splits - 1)).toBeLessThan(g.N * g.PQ);
+  });
+
+  it('is taken with 128 x 128 tiles by a GPU for the gradients of wide layers (ResNet-50 at batch 32)', () => {
+    const old = setConvRulesFor('gpu');
+    try {
+      const wide = conv2dGeometry([32, 256, 14, 14], [256, 256, 3, 3], { padding: 1 });
+      const thin = conv2dGeometry([32, 64, 56, 56], [64, 64, 3, 3], { padding: 1 });
+      expect(['forward', 'input', 'weight'].map((p) => convKernelFor(p as 'forward', wide))).toEqual(['implicit-gemm-prefetch', 'implicit-gemm-wide', 'implicit-gemm-wide']);
+      expect(['forward', 'input', 'weight'].map((p) => convKernelFor(p as 'forward', thin))).toEqual(['implicit-gemm-prefetch', 'implicit-gemm-prefetch', 'implicit-gemm-prefetch']);
+      expect(implicitGemmSplit('weight', wide, 128).splits).toBeGreaterThan(1); // 2 x 18 tiles: the reduction is split
+    } finally {
+      setConvRulesFor(old);
+    }
   });
 
   it('does not take grouped convolutions', () => {

@@ -26,6 +26,7 @@ const cases: Array<[string, number[], number[], { stride?: number; padding?: num
   ['3x3 8->16 s2 @9 (odd width)', [2, 8, 9, 9], [16, 8, 3, 3], { stride: 2, padding: 1 }],
   ['1x1 32->64 (splits over a large batch)', [32, 32, 16, 16], [64, 32, 1, 1], {}],
   ['3x3 3->8 stem', [2, 3, 12, 12], [8, 3, 3, 3], { padding: 1 }],
+  ['3x3 32->128 (a GPU takes the 128 x 128-tile implicit GEMM)', [2, 32, 8, 8], [128, 32, 3, 3], { padding: 1 }],
 ];
 
 describe('weight and bias gradients stored into a range of another buffer', () => {
