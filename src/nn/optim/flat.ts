@@ -16,7 +16,8 @@
 // Each tensor's slot starts on a 256-byte boundary, the alignment WebGPU asks of a binding's
 // offset: every parameter's storage becomes its range of the arena (Storage.range), which the
 // forward and backward kernels bind as `{ buffer, offset, size }`, so they never see the arena.
-// Padding holds zeros in every arena, and the update rules map zeros to zeros.
+// Padding starts as zeros in every arena; no kernel reads it as part of a tensor (as with the
+// unused tail of any pooled buffer), and the update treats it like any other element.
 //
 // Gradients: each parameter's gradient slot is offered to the backward pass (grad-destination.ts),
 // and the ops that compute parameter gradients in a ResNet (convolution weights and biases, batch
