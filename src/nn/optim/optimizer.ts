@@ -6,11 +6,10 @@
 // With `fused: true` a group's parameters, gradients and state live in arenas (flat.ts) and one
 // dispatch updates the whole group.
 
-import { Tensor } from '../../tensor/tensor.js';
+import { Tensor, emptyTensor } from '../../tensor/tensor.js';
 import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { copyContiguous } from '../../kernels/copy.js';
 import { fillRange } from '../../kernels/fill.js';
-import { emptyTensor } from '../../tensor/tensor.js';
 import { FlatGroup } from './flat.js';
 
 /** Group fields that lr schedulers read and write (torch keeps them in the group too). */
@@ -167,7 +166,6 @@ export abstract class Optimizer<H extends GroupBase = GroupBase> {
   step(): void {
     this.paramGroups.forEach((group, gi) => {
       this.validateGroup(group, `parameter group ${gi}`);
-      if (typeof group.fused !== 'boolean') throw new OpArgumentError(`${this.name}: parameter group ${gi}: fused must be a boolean, got ${describeValue(group.fused)}`);
       try {
         const flat = group.fused ? this.flatGroupOf(group, gi) : null;
         for (const p of group.params) {
