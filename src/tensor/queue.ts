@@ -191,6 +191,14 @@ class CommandQueue {
     markWritten(dst);
   }
 
+  /** Zero `bytes` bytes of `dst` from `offset` (multiples of 4): a command, not a dispatch, so it runs even in wg.warmup's record-only pass. */
+  clear(dst: GPUBuffer, offset: number, bytes: number): void {
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.clearBuffer(dst, offset, bytes);
+    markWritten(dst);
+  }
+
   /** Destroy a buffer once the current batch has been submitted (e.g. upload staging). */
   destroyAfterSubmit(buffer: GPUBuffer): void {
     this.toDestroy.push(buffer);

@@ -135,6 +135,30 @@ describe('fused optimizers in training', () => {
     });
   }
 
+  it('a fused step inside wg.warmup (no kernel runs there) leaves training exactly as the unfused optimizer trains', async () => {
+    async function run(fused: boolean): Promise<number[][]> {
+      wg.manualSeed(3);
+      const net = smallNet();
+      const opt = new wg.optim.SGD(net.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, fused });
+      const x = wg.randn([4, 3, 8, 8], { seed: 8 });
+      const y = wg.tensor([0, 3, 1, 4], [4], { dtype: 'int32' });
+      const step = () => wg.scope(() => {
+        opt.zeroGrad();
+        wg.nn.functional.crossEntropy(net.forward(x), y).backward();
+        opt.step();
+      });
+      await wg.warmup(step); // a fused optimizer lays out (and zeroes) its arenas here
+      for (let i = 0; i < 3; i++) step();
+      const params = await Promise.all(net.parameters().map(async (p) => [...(await p.data())]));
+      opt.dispose();
+      net.dispose();
+      x.dispose();
+      y.dispose();
+      return params;
+    }
+    expect(await run(true)).toEqual(await run(false));
+  });
+
   it('puts each parameter in its range of one buffer, 256-byte aligned, and keeps p.grad there', async () => {
     const net = smallNet();
     const opt = new wg.optim.SGD(net.parameters(), { lr: 0.01, fused: true });

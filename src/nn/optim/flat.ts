@@ -25,10 +25,10 @@
 // one accumulated over two backward passes) is copied into its slot by `gatherGrad` (a
 // buffer-to-buffer copy, no dispatch), as are state tensors loaded from a checkpoint.
 
-import { Tensor } from '../../tensor/tensor.js';
-import { Storage } from '../../tensor/storage.js';
+import { Tensor, emptyTensor } from '../../tensor/tensor.js';
+import { Storage, rawBuffer, byteOffsetOf } from '../../tensor/storage.js';
 import { contiguousStrides } from '../../tensor/shape.js';
-import { zeros } from '../../ops/creation.js';
+import { commands } from '../../tensor/queue.js';
 import { copyInto } from '../../kernels/copy.js';
 import { setGradDestination, forgetGradDestination } from '../../autograd/grad-destination.js';
 
@@ -67,8 +67,8 @@ export class FlatGroup {
       return { p, at, length };
     });
     this.length = offset;
-    this.params = zeros([offset]).keep();
-    this.grads = zeros([offset]).keep();
+    this.params = this.zeroedArena('parameters');
+    this.grads = this.zeroedArena('gradients');
     for (const { p, at, length } of layout) {
       const grad = this.range(this.grads, at, length);
       const slot: Slot = { offset: at, length, param: this.range(this.params, at, length), grad, states: new Map(), gradDestination: () => this.view(grad, p) };
@@ -81,6 +81,16 @@ export class FlatGroup {
   /** Whether the arenas were laid out for exactly these parameters. */
   holdsExactly(params: readonly Tensor[]): boolean {
     return params.length === this.slots.size && params.every((p) => this.slots.has(p));
+  }
+
+  /**
+   * A new arena of zeros, cleared by a command rather than a fill kernel: a fused step inside
+   * wg.warmup's record-only pass (where no kernel runs) still gets zeros.
+   */
+  private zeroedArena(what: string): Tensor {
+    const arena = emptyTensor([this.length], 'float32', `fused optimizer ${what}`).keep();
+    commands().clear(rawBuffer(arena.buffer), byteOffsetOf(arena.buffer), this.length * 4);
+    return arena;
   }
 
   private range(arena: Tensor, offset: number, length: number): Storage {
@@ -145,7 +155,7 @@ export class FlatGroup {
   /** The whole arena of state `name` (zeros where no slot was written yet). */
   stateArena(name: string): Tensor {
     let arena = this.stateArenas.get(name);
-    if (!arena) this.stateArenas.set(name, (arena = zeros([this.length]).keep()));
+    if (!arena) this.stateArenas.set(name, (arena = this.zeroedArena(name)));
     return arena;
   }
 
