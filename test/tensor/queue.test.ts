@@ -142,3 +142,14 @@ describe('batches on a GPU', () => {
     a.dispose();
   });
 });
+
+describe('clear', () => {
+  useDevice();
+  it('zeroes a byte range of a buffer with a command, not a dispatch: it runs inside wg.warmup too', async () => {
+    const t = wg.tensor(Float32Array.from({ length: 16 }, (_, i) => i + 1));
+    const buffer = t.buffer as GPUBuffer;
+    await wg.warmup(() => commands().clear(buffer, 16, 32)); // elements 4..11
+    expect([...(await t.data())]).toEqual([1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 13, 14, 15, 16]);
+    t.dispose();
+  });
+});
