@@ -153,3 +153,30 @@ describe('clear', () => {
     t.dispose();
   });
 });
+
+describe('uniform slots under a schedule', () => {
+  useDevice();
+  it('a parameter struct that changes every step (an lr schedule) fills the uniform buffer, which starts afresh and stays correct', async () => {
+    // 5,000 SGD steps whose lr differs every step: one new 256-byte slot each, more than the
+    // buffer's 4,096, so it fills mid-run, the queue submits and the slots start again at 0.
+    const p = wg.tensor([1, 2, 3, 4], [4], { requiresGrad: true });
+    const opt = new wg.optim.SGD([p], { lr: 0.1 });
+    const grad = wg.tensor([1, -1, 0.5, 2]);
+    const want = Float64Array.from([1, 2, 3, 4]);
+    const g = [1, -1, 0.5, 2];
+    for (let step = 0; step < 5000; step++) {
+      const lr = 1e-4 * (1 + ((step * 7919) % 5000) / 500); // 5,000 different values, 1e-4 to 1.1e-3
+      opt.paramGroups[0].lr = lr;
+      p.grad = grad.detach();
+      opt.step();
+      p.grad.dispose();
+      p.grad = null;
+      for (let i = 0; i < 4; i++) want[i] = Math.fround(want[i] - Math.fround(Math.fround(lr) * g[i]));
+      if (step % 1000 === 999) await wg.sync(); // a few waits, as a loop that logs would have
+    }
+    const got = [...(await p.data())];
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    opt.dispose();
+    [p, grad].forEach((t) => t.dispose());
+  });
+});
