@@ -9,8 +9,8 @@
 //   GB/s = bytes read + written per step / seconds per step, where per element (float32)
 //     SGD momentum (steady state): reads p, g, buf; writes p, buf   -> 5 * 4 bytes
 //     Adam (no amsgrad):           reads p, g, m, v; writes p, m, v -> 7 * 4 bytes
-// and the ratio to the device's shader copy ceiling (bench/ceiling.ts's measureBandwidth, when
-// that file exists), measured in the same run. Each figure is the best of 3 rounds of 4 steps. Results are validated against the float64
+// and the ratio to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates), measured
+// in the same run. Each figure is the best of 3 rounds of 4 steps. Results are validated against the float64
 // reference before anything is timed. Run: npm run bench (or node dist/bench/optim.js).
 
 import * as wg from '../src/index.js';
@@ -90,20 +90,6 @@ async function timeSteps(opt: wg.optim.Optimizer<any>, steps: number, rounds = 1
   return best;
 }
 
-async function copyCeiling(): Promise<number | null> {
-  try {
-    const specifier = './ceiling.js'; // another bench file; absent in some checkouts
-    const mod = (await import(/* @vite-ignore */ specifier)) as { measureBandwidth?: () => unknown };
-    if (!mod.measureBandwidth) return null;
-    const r = (await mod.measureBandwidth()) as number | Record<string, unknown>;
-    if (typeof r === 'number') return r;
-    for (const k of ['gbps', 'GBps', 'gbPerSecond', 'bandwidth', 'value']) if (typeof r?.[k] === 'number') return r[k] as number;
-    return null;
-  } catch {
-    return null;
-  }
-}
-
 async function main(): Promise<void> {
   const info = await wg.init();
   const shapes = resnet18Shapes();
@@ -122,10 +108,8 @@ async function main(): Promise<void> {
     console.log(`${setup.name}: matches the float64 reference (max rel. error ${err.toExponential(2)})`);
   }
 
-  const ceiling = await copyCeiling();
-  console.log(ceiling === null
-    ? 'copy ceiling: bench/ceiling.js not available (shared/docs/lavapipe.md cites ~7.1 GB/s shader copy on this class of machine)'
-    : `copy ceiling (measureBandwidth, this run): ${ceiling.toFixed(2)} GB/s`);
+  const ceiling = (await bandwidthRates()).wall;
+  console.log(`copy ceiling (bench/ceiling.ts, this run): ${ceiling.toFixed(2)} GB/s`);
 
   const configs: UpdateLaunch[] = [
     { wg: 64, vec: 1 }, { wg: 256, vec: 1 }, { wg: 64, vec: 4 }, { wg: 256, vec: 4 }, { wg: 256, vec: 8 },
@@ -140,7 +124,7 @@ async function main(): Promise<void> {
       await timeSteps(opt, 2); // warm-up (pipeline for this configuration)
       const sec = await timeSteps(opt, 4, 3);
       const gbps = (setup.bytesPerElement * total) / sec / 1e9;
-      const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
+      const ratio = `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling`;
       const mark = cfg.wg === chosen.wg && cfg.vec === chosen.vec ? '  (default)' : '';
       console.log(`  WG=${String(cfg.wg).padStart(3)} VEC=${cfg.vec}: ${(sec * 1e3).toFixed(1).padStart(6)} ms/step  ${gbps.toFixed(2)} GB/s${ratio}${mark}`);
     }
@@ -153,7 +137,7 @@ async function main(): Promise<void> {
     await timeSteps(opt, 2);
     const sec = await timeSteps(opt, 4, 3);
     const gbps = (setup.bytesPerElement * total) / sec / 1e9;
-    const ratio = ceiling ? `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling` : '';
+    const ratio = `  ${((100 * gbps) / ceiling).toFixed(0)}% of copy ceiling`;
     const launch = flatUpdateLaunch(setup.name.startsWith('SGD') ? 'sgd' : 'adam');
     console.log(`\n${setup.name} (one dispatch, WG=${launch.wg} VEC=${launch.vec}): ${(sec * 1e3).toFixed(1).padStart(6)} ms/step  ${gbps.toFixed(2)} GB/s${ratio}`);
     opt.dispose();
