@@ -40,16 +40,18 @@ export interface UpdateLaunch {
 export const DEFAULT_UPDATE_LAUNCH: UpdateLaunch = { wg: 256, vec: 1 };
 
 /**
- * The launch of a fused optimizer's one update over its whole arena (src/nn/optim/flat.ts): on a
- * CPU adapter SGD runs eight vec4s per invocation, which had lavapipe spend ~20% less CPU time on
- * ResNet-20's arena (0.27 M floats) and ran ResNet-18's parameters at 93–142% of the copy ceiling
- * against 85–129% with one (`bench/optim.js`, three runs); Adam, and every update on an H100 (where
- * VEC=4 and 8 ran at half the speed of 1), keep DEFAULT_UPDATE_LAUNCH.
+ * The launch of a fused optimizer's one update over its whole arena (src/nn/optim/flat.ts). On a
+ * CPU adapter an invocation takes several vec4s: fewer, longer workgroups. For ResNet-20's arena
+ * (0.27 M floats) that cost lavapipe ~20% less CPU time per SGD step with 8 than with 1, and ~10%
+ * less per Adam step with 4 (a CPU-time comparison of 1, 4, 8 and 16, four rounds each); over
+ * ResNet-18's parameters SGD ran at 93-142% of the copy ceiling with 8 against 85-129% with 1,
+ * and Adam alike with 4 and 1 (`bench/optim.js`, three runs). On an H100 VEC=4 and 8 ran at half
+ * the speed of 1, so GPUs keep DEFAULT_UPDATE_LAUNCH.
  */
-export const FLAT_SGD_CPU_LAUNCH: UpdateLaunch = { wg: 256, vec: 8 };
+export const FLAT_CPU_LAUNCH: Record<'sgd' | 'adam', UpdateLaunch> = { sgd: { wg: 256, vec: 8 }, adam: { wg: 256, vec: 4 } };
 
 export function flatUpdateLaunch(kind: 'sgd' | 'adam'): UpdateLaunch {
-  return kind === 'sgd' && isCpuAdapter(gpu().info) ? FLAT_SGD_CPU_LAUNCH : DEFAULT_UPDATE_LAUNCH;
+  return isCpuAdapter(gpu().info) ? FLAT_CPU_LAUNCH[kind] : DEFAULT_UPDATE_LAUNCH;
 }
 
 export interface SgdHyper {
