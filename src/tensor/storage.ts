@@ -100,11 +100,14 @@ export function sameBuffer(a: BufferRef, b: BufferRef): boolean {
   return rawBuffer(a) === rawBuffer(b);
 }
 
+/** Where a range may start: WebGPU's largest allowed minStorageBufferOffsetAlignment (a binding's offset must be a multiple of the device's). */
+export const RANGE_ALIGN_BYTES = 256;
+
 export class Storage {
   private refs = 1;
   private derivedValues: Map<string, Derived> | null = null;
   /** For a range: what `buffer` returns (built once, so bind-group keys and identity checks stay cheap). */
-  private rangeBinding: GPUBufferBinding | null = null;
+  private readonly rangeBinding: GPUBufferBinding | null;
   constructor(
     private readonly gpuBuffer: GPUBuffer,
     readonly bytes: number,
@@ -112,20 +115,20 @@ export class Storage {
     /** For a range: the storage whose buffer it lies in (kept alive while the range lives). */
     private readonly parent: Storage | null = null,
     /** For a range: its first byte in the buffer. */
-    readonly byteOffset = 0,
+    byteOffset = 0,
   ) {
-    if (parent) this.rangeBinding = { buffer: gpuBuffer, offset: byteOffset, size: bytes };
+    this.rangeBinding = parent ? { buffer: gpuBuffer, offset: byteOffset, size: bytes } : null;
   }
 
   /**
    * A storage over `bytes` bytes of `parent`'s buffer from `byteOffset` (a multiple of the device's
-   * minStorageBufferOffsetAlignment, 256 bytes: a binding's offset must be). It holds a
+   * minStorageBufferOffsetAlignment, RANGE_ALIGN_BYTES: a binding's offset must be). It holds a
    * reference to `parent` until it is released itself.
    */
   static range(parent: Storage, byteOffset: number, bytes: number): Storage {
     if (parent.parent) throw new Error('wgslgrad internal: a range of a range');
-    if (byteOffset % 256 !== 0 || bytes % 4 !== 0 || byteOffset + bytes > parent.bytes) {
-      throw new Error(`wgslgrad internal: range [${byteOffset}, +${bytes}) of a ${parent.bytes}-byte storage (offsets must be multiples of 256)`);
+    if (byteOffset % RANGE_ALIGN_BYTES !== 0 || bytes % 4 !== 0 || byteOffset + bytes > parent.bytes) {
+      throw new Error(`wgslgrad internal: range [${byteOffset}, +${bytes}) of a ${parent.bytes}-byte storage (offsets must be multiples of ${RANGE_ALIGN_BYTES})`);
     }
     return new Storage(parent.gpuBuffer, bytes, parent.owner, parent.retain(), byteOffset);
   }

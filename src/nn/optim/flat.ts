@@ -26,15 +26,14 @@
 // buffer-to-buffer copy, no dispatch), as are state tensors loaded from a checkpoint.
 
 import { Tensor, emptyTensor } from '../../tensor/tensor.js';
-import { Storage, rawBuffer, byteOffsetOf } from '../../tensor/storage.js';
+import { Storage, rawBuffer, byteOffsetOf, RANGE_ALIGN_BYTES } from '../../tensor/storage.js';
 import { contiguousStrides } from '../../tensor/shape.js';
 import { commands } from '../../tensor/queue.js';
 import { copyInto } from '../../kernels/copy.js';
 import { setGradDestination, forgetGradDestination } from '../../autograd/grad-destination.js';
 
-/** Slots start on this many bytes: WebGPU's largest allowed minStorageBufferOffsetAlignment. */
-const SLOT_ALIGN_BYTES = 256;
-const SLOT_ALIGN = SLOT_ALIGN_BYTES / 4;
+/** Floats from one slot's start to the next possible one (a range's offset alignment). */
+const SLOT_ALIGN = RANGE_ALIGN_BYTES / 4;
 
 interface Slot {
   /** First element in every arena. */
