@@ -7,11 +7,9 @@
 // freed: nothing is read back to the host and the tensor object (an optimizer may hold it) is
 // unchanged. No autograd graph is recorded: initialisation is not part of the model's math.
 
-import { rawBuffer, byteOffsetOf } from '../tensor/storage.js';
 import { Tensor, assertAlive } from '../tensor/tensor.js';
 import { OpArgumentError } from '../tensor/errors.js';
 import { copyInto } from '../kernels/copy.js';
-import { commands } from '../tensor/queue.js';
 import { randomTensor } from '../kernels/random.js';
 import { fillRange } from '../kernels/fill.js';
 
@@ -19,15 +17,13 @@ export type Nonlinearity =
   | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
 export type FanMode = 'fan_in' | 'fan_out';
 
-/** Write `values` (fresh, contiguous, same shape) into `t`'s memory and free `values`. */
+/**
+ * Write `values` (fresh, contiguous, same shape) into `t`'s memory and free `values`. A
+ * contiguous parameter takes copyInto's buffer-to-buffer copy (a memcpy; the strided kernel's
+ * index math is the slow part of initialising a 60M-parameter model on a CPU adapter).
+ */
 function overwrite(t: Tensor, values: Tensor, label: string): Tensor {
-  if (t.isContiguous) {
-    // A parameter: one buffer-to-buffer copy (a memcpy; the strided kernel's index math is
-    // the slow part of initialising a 60M-parameter model on a CPU adapter).
-    if (t.size > 0) commands().copy(rawBuffer(values.buffer), byteOffsetOf(values.buffer), rawBuffer(t.buffer), byteOffsetOf(t.buffer) + t.offset * 4, t.size * 4);
-  } else {
-    copyInto(values, { buffer: t.buffer, offset: t.offset, strides: t.strides }, label);
-  }
+  copyInto(values, { buffer: t.buffer, offset: t.offset, strides: t.strides }, label);
   values.dispose();
   return t;
 }

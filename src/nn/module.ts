@@ -17,11 +17,10 @@
 // child later — `model.fc = new Linear(512, 10)` — re-registers it under the same key and in the
 // same position, as assigning to a torch module attribute does.
 
-import { rawBuffer, byteOffsetOf, sameBuffer } from '../tensor/storage.js';
+import { sameBuffer } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { OpArgumentError, WgslgradError, fmtShape } from '../tensor/errors.js';
 import { copyInto, copyContiguous } from '../kernels/copy.js';
-import { commands } from '../tensor/queue.js';
 import { cast } from '../kernels/cast.js';
 import { plain, disposeIfCopy } from '../ops/shape.js';
 
@@ -323,11 +322,7 @@ function copyConverting(src: Tensor, dst: Tensor): void {
   } else if (sameBuffer(src.buffer, dst.buffer)) {
     from = copyContiguous(src);
   }
-  if (from.isContiguous && dst.isContiguous) {
-    if (dst.size > 0) commands().copy(rawBuffer(from.buffer), byteOffsetOf(from.buffer) + from.offset * 4, rawBuffer(dst.buffer), byteOffsetOf(dst.buffer) + dst.offset * 4, dst.size * 4);
-  } else {
-    copyInto(from, { buffer: dst.buffer, offset: dst.offset, strides: dst.strides }, 'loadStateDict');
-  }
+  copyInto(from, { buffer: dst.buffer, offset: dst.offset, strides: dst.strides }, 'loadStateDict'); // a memcpy when both are plain
   if (from !== src) from.dispose();
 }
 
