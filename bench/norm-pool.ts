@@ -61,6 +61,23 @@ interface Row {
   run: () => void;
 }
 
+/** A row that runs `run` with BATCH_NORM_LAUNCH.planeRuns off (the passes before plane runs). */
+function withoutPlaneRuns(name: string, bytes: number, run: () => void): Row {
+  return {
+    name,
+    bytes,
+    run: () => {
+      const saved = BATCH_NORM_LAUNCH.planeRuns;
+      BATCH_NORM_LAUNCH.planeRuns = 0;
+      try {
+        run();
+      } finally {
+        BATCH_NORM_LAUNCH.planeRuns = saved;
+      }
+    },
+  };
+}
+
 async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   const n = numel(shape);
   const C = shape[1];
@@ -167,6 +184,7 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
         }]
       : []),
     { name: 'batchNorm forward (eval)', bytes: 2 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose() },
+    ...(g.planeRuns > 0 ? [withoutPlaneRuns('  (without plane runs)', 2 * 4 * n, () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose())] : []),
     {
       name: 'batchNorm backward (training)',
       bytes: 5 * 4 * n,
@@ -175,6 +193,12 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
         for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
       },
     },
+    ...(g.planeRuns > 0
+      ? [withoutPlaneRuns('  (without plane runs)', 5 * 4 * n, () => {
+          const r = batchNormBackward(gy, x, stats, batchNormGeometry(shape), { training: true, weight, needInput: true, needWeight: true, needBias: true });
+          for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
+        })]
+      : []),
     {
       name: 'maxPool2d 3x3 s2 p1 forward',
       bytes: 4 * n + 8 * m,
@@ -230,9 +254,10 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   }
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
+  // (With plane runs the backward reduction does not use them: the sweep runs without.)
   const defaults = { ...BATCH_NORM_LAUNCH };
   for (const reduceWG of only ? [] : [32, 64, 128, 256]) {
-    Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
+    Object.assign(BATCH_NORM_LAUNCH, { reduceWG, planeRuns: 0 });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
     const fwd = await timePerCall(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());

@@ -32,6 +32,9 @@
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
+#   rules: the GPU rules' use of the 128 x 128-tile kernel, end to end (session 9): ResNet-50
+#          training at batch 32, this build against a baseline build packed without those rules,
+#          in three alternating rounds pinned to cores 2-5, then a per-kernel profile of each.
 phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -92,6 +95,16 @@ fi
 if [ "$phase" = wide ]; then
   run 200 models-tuned.txt node bench/models.js --train50 --autotune --tune-json "$OUT/tune.json"
   run 80 models.txt node bench/models.js --only r50 --train50
+  exit 0
+fi
+if [ "$phase" = rules ]; then
+  pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
+  for round in 1 2 3; do
+    run 90 r50.txt $pin node bench/models.js --only r50 --train50
+    [ -d ../base ] && (cd ../base && run 90 r50-base.txt $pin node bench/models.js --only r50 --train50)
+  done
+  run 60 profile.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel
+  [ -d ../base ] && (cd ../base && run 60 profile-base.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel)
   exit 0
 fi
 if [ "$phase" = pinned ]; then

@@ -13,6 +13,9 @@
 // The per-channel reductions run a grid of (P chunks x C channels) workgroups, each folding its
 // chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
 // spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
+// On CPU adapters, planes of 256+ vec4s (32x32 and larger) take the elementwise passes and the
+// backward reduction in runs of consecutive planes, the order memory holds them in (the
+// *_plane_runs entry points, BATCH_NORM_LAUNCH.planeRuns): see batch_norm_forward.wgsl.
 
 import { type BufferRef } from '../tensor/storage.js';
 import statsSource from './wgsl/batch_norm_stats.wgsl';
@@ -43,6 +46,7 @@ const forwardKernels = {
   flat: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_flat'),
   splitVec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_groups'),
+  planeRuns: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_runs'),
 };
 const onePassBindings = ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform'] as const;
 const onePassKernels = {
@@ -55,6 +59,7 @@ const backwardReduceKernels = {
   vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
   splitVec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_groups'),
+  planeRuns: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_runs'),
 };
 const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
@@ -64,6 +69,7 @@ const backwardInputKernels = {
   flat: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_flat'),
   splitVec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_groups'),
+  planeRuns: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_runs'),
 };
 
 const FINALIZE_WG = 64;
@@ -116,6 +122,16 @@ export const BATCH_NORM_LAUNCH = {
    */
   planeGroupImages: { forward: 8, backward: 32 },
   /**
+   * The elementwise passes over planes of 256+ vec4s (32x32 and larger) run this many
+   * consecutive planes of the flat (n, c) order per workgroup (the *_plane_runs entry points); 0
+   * turns it off. Interleaved GPU-timestamp runs on lavapipe (64 lanes), the eval forward: as
+   * fast as relu with 4-16 planes per workgroup ([32,64,32,32] 1.52 ms with 8 against relu's 1.53
+   * and 2.15 for one plane per workgroup; [8,64,56,56] 1.87 against 1.73 and 2.60; [128,16,32,32]
+   * 2.0-2.15 against 2.05 and 2.86). Planes of 64 vec4s (16x16) keep smallPlaneImages: the runs
+   * were slower there (1.8 against 1.18 ms).
+   */
+  planeRuns: 8,
+  /**
    * The training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl) when what one
    * workgroup reads (four channels over the batch with planeGroups, else one channel) takes at
    * most this many bytes, so that its second read of x comes from the core's L1 cache; 0 turns
@@ -133,7 +149,7 @@ export const BATCH_NORM_LAUNCH = {
  * 100,000+ in flight: on an H100 the two batch-norm reductions took 18% of a ResNet-50 training
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
-export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0 };
+export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0 };
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -173,6 +189,11 @@ export interface BatchNormGeometry {
   planeGroups: boolean;
   /** Images per workgroup in the elementwise passes over vec4 planes (smallPlaneImages, or 1). */
   applyImages: number;
+  /**
+   * Consecutive planes per workgroup in the elementwise passes (the *_plane_runs entry points;
+   * BATCH_NORM_LAUNCH.planeRuns on CPU adapters, planes of 256+ vec4s), or 0.
+   */
+  planeRuns: number;
   /** A training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl; onePassBytes). */
   onePass: boolean;
 }
@@ -187,7 +208,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   // With straddling vec4s a reduction visits every vec4 that touches a plane: at most this many.
   const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
   const total = N * reduceUnitsS;
-  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
+  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes, planeRuns: run } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
   const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
   // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
   const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
@@ -196,6 +217,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const chunk = Math.ceil((planeGroups ? N : total) / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
   const applyImages = vec4 && unitsS < 256 ? smallPlaneImages : 1;
+  const planeRuns = run > 0 && vec4 && !flat && unitsS >= 256 && Math.ceil((N * C) / run) <= 65535 ? run : 0;
   // One dispatch when the reductions would not split a channel (P == 1: the same workgroups, so the
   // same sums) and a workgroup's share of x (four channels with plane groups, else one) fits the cache.
   // (Plane groups of more than 248 floats would need 256 lanes, whose per-float states fill the
@@ -203,7 +225,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const onePass = P === 1 && (planeGroups
     ? C / 4 <= 65535 && S <= 248 && N * 4 * S * 4 <= onePassBytes
     : vec4 && !flat && N * S * 4 <= onePassBytes);
-  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, onePass };
+  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, onePass };
 }
 
 /**
@@ -233,6 +255,11 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
     .finish();
 }
 
+/** StatsParams for batch_norm_backward_reduce.wgsl's main_plane_runs: N, C, S (vec4s per plane), P = N. */
+function packPlaneRunParams(g: BatchNormGeometry): Uint8Array {
+  return new Uniforms().u32(g.N).u32(g.C).u32(g.unitsS).u32(g.N).u32(0).u32(0).u32(0).u32(0).finish();
+}
+
 /** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
 function packApplyParams(g: BatchNormGeometry): Uint8Array {
   return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).finish();
@@ -242,7 +269,7 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
  * Launch shape of the elementwise passes: workgroups (planeBlocks, C, imageBlocks), each covering
  * V * WG units of one plane in applyImages images. Small planes get small workgroups so few
  * lanes idle. Planes that are not whole vec4s: workgroups over the flat vec4s, or with
- * planeGroups (image blocks, C / 4).
+ * planeGroups (image blocks, C / 4). With planeRuns: one workgroup per run of planes.
  */
 function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { workgroups: number[]; constants: Record<string, number> } {
   if (g.planeGroups) {
@@ -250,6 +277,7 @@ function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { work
     return { workgroups: [Math.ceil(g.N / IMAGES), g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S, CHANNELS: g.C, IMAGES } };
   }
   if (g.splitVec4) return { workgroups: grid1d((g.N * g.C * g.S) / 4, 64), constants: { WG: 64, V: 1, PLANE: g.S, CHANNELS: g.C } };
+  if (g.planeRuns > 0) return { workgroups: [Math.ceil((g.N * g.C) / g.planeRuns)], constants: { WG: 64, RUN: g.planeRuns } };
   if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
   // Planes of fewer than 64 units (8x8 as 16 vec4s: CIFAR ResNet stage 3) get a workgroup their
   // size, not 64 lanes with most of them idle.
@@ -265,8 +293,9 @@ function reduceLaunch<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; sp
   return { kernel, workgroups: [g.P, g.C], constants: { WG: g.reduceWG, PLANE: g.S } };
 }
 
-function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T; splitVec4: T; planeGroups: T }): T {
+function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T; splitVec4: T; planeGroups: T; planeRuns: T }): T {
   if (g.planeGroups) return kernels.planeGroups;
+  if (g.planeRuns > 0) return kernels.planeRuns;
   if (g.splitVec4) return kernels.splitVec4;
   if (g.flat) return kernels.flat;
   return g.vec4 ? kernels.vec4 : kernels.scalar;
@@ -436,13 +465,17 @@ export function batchNormBackward(
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
   let partial: BufferRef;
+  // With plane runs the reduction leaves one partial per plane (P = N), in the passes' layout.
+  const P = g.planeRuns > 0 ? g.N : g.P;
   if (hasSums) {
-    const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
+    const part = emptyTensor([g.C * P, 4], 'float32', 'batch_norm backward partial');
     temps.push(part);
-    const reduce = reduceLaunch(g, backwardReduceKernels);
+    const reduce = g.planeRuns > 0
+      ? { kernel: backwardReduceKernels.planeRuns, workgroups: [Math.ceil((g.N * g.C) / g.planeRuns)], constants: { WG: 64, RUN: g.planeRuns } }
+      : reduceLaunch(g, backwardReduceKernels);
     launch(reduce.kernel, {
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
-      params: packChunkParams(g),
+      params: g.planeRuns > 0 ? packPlaneRunParams(g) : packChunkParams(g),
       workgroups: reduce.workgroups,
       constants: { ...reduce.constants, FUSE_RELU: fuse ? 1 : 0 },
       label: 'batchNorm backward reduce',
@@ -457,7 +490,7 @@ export function batchNormBackward(
   temps.push(coef);
   launch(backwardFinalizeKernel, {
     buffers: [partial, stats.buffer, a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(), coef.buffer],
-    params: new Uniforms().u32(g.C).u32(g.P).f32(g.M).u32(0).finish(),
+    params: new Uniforms().u32(g.C).u32(P).f32(g.M).u32(0).finish(),
     workgroups: grid1d(g.C, FINALIZE_WG),
     constants: {
       WG: FINALIZE_WG,

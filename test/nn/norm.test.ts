@@ -104,6 +104,9 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [256, 3, 5, 5], training: true, affine: true, running: true },      // scalar, several chunks
     { shape: [3, 5, 7, 7], training: false, affine: true, running: true },
     { shape: [2, 8, 4, 4], training: false, affine: false, running: true },
+    { shape: [3, 5, 32, 32], training: true, affine: true, running: true },     // planes of 256 vec4s in runs of 8 (15 planes: a short last run)
+    { shape: [3, 5, 32, 32], training: true, affine: true, running: true, offset: 1000 },  // ... large mean
+    { shape: [2, 3, 32, 40], training: false, affine: true, running: true },    // ... eval; 320 vec4s per plane (lanes' last loop partial)
   ];
   for (const k of cases) it(JSON.stringify(k), () => checkAgainstReference(k));
 
@@ -240,6 +243,51 @@ describe('batchNorm vs the float64 reference', () => {
       } finally {
         Object.assign(BATCH_NORM_LAUNCH, saved);
       }
+    }
+  });
+
+  it('takes large planes in runs of consecutive planes on CPU adapters, y bit for bit and the gradients as one plane per workgroup', async () => {
+    expect(batchNormGeometry([32, 64, 32, 32]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns);
+    expect(batchNormGeometry([8, 64, 56, 56]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns);
+    expect(batchNormGeometry([128, 32, 16, 16]).planeRuns).toBe(0); // 64 vec4s per plane
+    expect(batchNormGeometry([4, 8, 7, 7]).planeRuns).toBe(0);
+    const shape = [3, 5, 32, 32];
+    const C = shape[1];
+    const run = async (relu: boolean, training: boolean) => {
+      const x = wg.randn(shape, { seed: 41, mean: 1, std: 2 });
+      x.requiresGrad = true;
+      const w = wg.rand([C], { seed: 42, low: 0.5, high: 1.5 });
+      w.requiresGrad = true;
+      const b = wg.randn([C], { seed: 43 });
+      b.requiresGrad = true;
+      const rm = wg.randn([C], { seed: 44 });
+      const rv = wg.rand([C], { seed: 45, low: 0.5, high: 2 });
+      const y = F.batchNorm(x, rm, rv, w, b, { training, relu });
+      const gy = wg.randn(shape, { seed: 46 });
+      const kernels = (await wg.profile(() => y.backward(gy), { byKernel: true })).map((e) => e.label).join(' ');
+      const out = [await y.data(), await x.grad!.data(), await w.grad!.data(), await b.grad!.data()];
+      for (const t of [x, x.grad, w, w.grad, b, b.grad, rm, rv, y, gy]) t?.dispose();
+      return { out, kernels };
+    };
+    const saved = { ...BATCH_NORM_LAUNCH };
+    try {
+      for (const relu of [false, true]) {
+        for (const training of [true, false]) {
+          const what = `relu ${relu} training ${training}`;
+          BATCH_NORM_LAUNCH.planeRuns = 8;
+          const runs = await run(relu, training);
+          expect(runs.kernels, what).toContain('batch_norm_backward_input:main_plane_runs');
+          expect(runs.kernels, what).toContain('batch_norm_backward_reduce:main_plane_runs');
+          BATCH_NORM_LAUNCH.planeRuns = 0;
+          const single = await run(relu, training);
+          expect(single.kernels, what).not.toContain('main_plane_runs');
+          expect(Array.from(runs.out[0]), `${what}: y`).toEqual(Array.from(single.out[0]));
+          // The channel sums are added in another order: equal to float32 accuracy.
+          for (let k = 1; k < 4; k++) expectClose(runs.out[k], single.out[k], 1e-5, `${what}: gradient ${k}`);
+        }
+      }
+    } finally {
+      Object.assign(BATCH_NORM_LAUNCH, saved);
     }
   });
 

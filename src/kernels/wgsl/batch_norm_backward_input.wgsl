@@ -8,6 +8,8 @@
 // `main_split_vec4` (planes not a multiple of 4, e.g. 7x7) reads the flat tensor as vec4s, and
 // `main_plane_groups` the same vec4s four planes per workgroup, the four channels' coefficients
 // loaded once per workgroup instead of gathered per lane (see batch_norm_forward.wgsl).
+// `main_plane_runs` (CPU adapters, planes of 256+ vec4s): RUN consecutive planes per workgroup
+// in memory order, as in batch_norm_forward.wgsl.
 // FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
 // stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl (stats unread
 // otherwise).
@@ -82,6 +84,26 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
         if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
         dx4[base + s] = g;
       }
+    }
+  }
+}
+
+override RUN: u32 = 8u;   // main_plane_runs: planes per workgroup
+
+@compute @workgroup_size(WG)
+fn main_plane_runs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  for (var r = 0u; r < RUN; r++) {
+    let plane = wid.x * RUN + r;
+    if (plane >= p.N * p.C) { return; }
+    let c = plane % p.C;
+    let k = coef[c];
+    let st = stats[c];
+    let base = plane * p.S;
+    for (var s = lid.x; s < p.S; s += WG) {
+      let xv = x4[base + s];
+      var g = k.x * masked_gy4(gy4[base + s], xv, st);
+      if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
+      dx4[base + s] = g;
     }
   }
 }
