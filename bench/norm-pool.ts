@@ -254,10 +254,9 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
   }
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
-  // (With plane runs the backward reduction does not use them: the sweep runs without.)
   const defaults = { ...BATCH_NORM_LAUNCH };
   for (const reduceWG of only ? [] : [32, 64, 128, 256]) {
-    Object.assign(BATCH_NORM_LAUNCH, { reduceWG, planeRuns: 0 });
+    Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });
     const fwd = await timePerCall(() => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose());

@@ -13,9 +13,9 @@
 // The per-channel reductions run a grid of (P chunks x C channels) workgroups, each folding its
 // chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
 // spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
-// On CPU adapters, planes of 256+ vec4s (32x32 and larger) take the elementwise passes and the
-// backward reduction in runs of consecutive planes, the order memory holds them in (the
-// *_plane_runs entry points, BATCH_NORM_LAUNCH.planeRuns): see batch_norm_forward.wgsl.
+// On CPU adapters, planes of 256+ vec4s (32x32 and larger) take the elementwise passes in runs
+// of consecutive planes, the order memory holds them in (the *_plane_runs entry points,
+// BATCH_NORM_LAUNCH.planeRuns): see batch_norm_forward.wgsl.
 
 import { type BufferRef } from '../tensor/storage.js';
 import statsSource from './wgsl/batch_norm_stats.wgsl';
@@ -59,7 +59,6 @@ const backwardReduceKernels = {
   vec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_vec4'),
   splitVec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_groups'),
-  planeRuns: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_runs'),
 };
 const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
 const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
@@ -253,11 +252,6 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
     .u32(g.chunk).u32(g.N * g.reduceUnitsS)
     .u32(Math.floor(g.reduceWG / g.reduceUnitsS)).u32(g.reduceWG % g.reduceUnitsS)
     .finish();
-}
-
-/** StatsParams for batch_norm_backward_reduce.wgsl's main_plane_runs: N, C, S (vec4s per plane), P = N. */
-function packPlaneRunParams(g: BatchNormGeometry): Uint8Array {
-  return new Uniforms().u32(g.N).u32(g.C).u32(g.unitsS).u32(g.N).u32(0).u32(0).u32(0).u32(0).finish();
 }
 
 /** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
@@ -465,17 +459,13 @@ export function batchNormBackward(
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
   let partial: BufferRef;
-  // With plane runs the reduction leaves one partial per plane (P = N), in the passes' layout.
-  const P = g.planeRuns > 0 ? g.N : g.P;
   if (hasSums) {
-    const part = emptyTensor([g.C * P, 4], 'float32', 'batch_norm backward partial');
+    const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
     temps.push(part);
-    const reduce = g.planeRuns > 0
-      ? { kernel: backwardReduceKernels.planeRuns, workgroups: [Math.ceil((g.N * g.C) / g.planeRuns)], constants: { WG: 64, RUN: g.planeRuns } }
-      : reduceLaunch(g, backwardReduceKernels);
+    const reduce = reduceLaunch(g, backwardReduceKernels);
     launch(reduce.kernel, {
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
-      params: g.planeRuns > 0 ? packPlaneRunParams(g) : packChunkParams(g),
+      params: packChunkParams(g),
       workgroups: reduce.workgroups,
       constants: { ...reduce.constants, FUSE_RELU: fuse ? 1 : 0 },
       label: 'batchNorm backward reduce',
@@ -490,7 +480,7 @@ export function batchNormBackward(
   temps.push(coef);
   launch(backwardFinalizeKernel, {
     buffers: [partial, stats.buffer, a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(), coef.buffer],
-    params: new Uniforms().u32(g.C).u32(P).f32(g.M).u32(0).finish(),
+    params: new Uniforms().u32(g.C).u32(g.P).f32(g.M).u32(0).finish(),
     workgroups: grid1d(g.C, FINALIZE_WG),
     constants: {
       WG: FINALIZE_WG,

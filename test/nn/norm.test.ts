@@ -246,7 +246,7 @@ describe('batchNorm vs the float64 reference', () => {
     }
   });
 
-  it('takes large planes in runs of consecutive planes on CPU adapters, y bit for bit and the gradients as one plane per workgroup', async () => {
+  it('takes large planes in runs of consecutive planes on CPU adapters, bit for bit one plane per workgroup', async () => {
     expect(batchNormGeometry([32, 64, 32, 32]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns);
     expect(batchNormGeometry([8, 64, 56, 56]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns);
     expect(batchNormGeometry([128, 32, 16, 16]).planeRuns).toBe(0); // 64 vec4s per plane
@@ -277,13 +277,10 @@ describe('batchNorm vs the float64 reference', () => {
           BATCH_NORM_LAUNCH.planeRuns = 8;
           const runs = await run(relu, training);
           expect(runs.kernels, what).toContain('batch_norm_backward_input:main_plane_runs');
-          expect(runs.kernels, what).toContain('batch_norm_backward_reduce:main_plane_runs');
           BATCH_NORM_LAUNCH.planeRuns = 0;
           const single = await run(relu, training);
           expect(single.kernels, what).not.toContain('main_plane_runs');
-          expect(Array.from(runs.out[0]), `${what}: y`).toEqual(Array.from(single.out[0]));
-          // The channel sums are added in another order: equal to float32 accuracy.
-          for (let k = 1; k < 4; k++) expectClose(runs.out[k], single.out[k], 1e-5, `${what}: gradient ${k}`);
+          for (let k = 0; k < 4; k++) expect(Array.from(runs.out[k]), `${what}: output ${k}`).toEqual(Array.from(single.out[k]));
         }
       }
     } finally {

@@ -12,8 +12,6 @@
 // S counted in vec4s), and `main_split_vec4` for planes not a multiple of 4 (see there), or
 // `main_plane_groups` for those, four channels per workgroup (as in batch_norm_stats.wgsl).
 // Lanes walk (n, s) incrementally, as in batch_norm_stats.wgsl.
-// `main_plane_runs` (CPU adapters, planes of 256+ vec4s): one partial per plane, P = N, in runs
-// of consecutive planes per workgroup (see there).
 // FUSE_RELU (batch norm fused with a ReLU): gy is the gradient of relu(bn(x)). Each gy is masked
 // to select(0, gy, y > 0) as it is loaded, y = x * scale + shift recomputed from the x this pass
 // reads anyway and stats[c] = (mean, invstd, scale, shift) -- the same expression, and so the
@@ -45,7 +43,6 @@ struct StatsParams {      // the same struct as batch_norm_stats.wgsl (packChunk
 override WG: u32 = 256u;   // set by the launcher (BATCH_NORM_LAUNCH.reduceWG)
 override FUSE_RELU: bool = false;
 override PLANE: u32 = 1u;  // main_split_vec4: floats per plane (S)
-override RUN: u32 = 8u;    // main_plane_runs: planes per workgroup
 
 // gy masked by the fused ReLU: y = x * scale + shift > 0, as batch_norm_forward.wgsl computes y.
 fn masked_gy(g: f32, xv: f32, st: vec4<f32>) -> f32 {
@@ -216,46 +213,5 @@ fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(wor
     var sums = vec2<f32>(0.0);
     for (var i = 0u; i < PLANE; i++) { sums += float_sums[l * PLANE + i]; }
     partial[(4u * cg + l) * p.P + part] = vec4<f32>(sums, 0.0, 0.0);
-  }
-}
-
-// Planes of 256+ vec4s on a CPU adapter: workgroup w sums planes w * RUN .. w * RUN + RUN - 1 of
-// the N * C planes in memory order (as batch_norm_backward_input.wgsl's main_plane_runs applies
-// them), one partial per plane: partial[c * p.P + n] with p.P = N, which
-// batch_norm_backward_finalize.wgsl adds in image order. The channel-by-channel walk of main_vec4
-// reads 4 KB runs 256 KB apart (32x32 planes, 64 channels); this reads RUN * 4 KB in one stretch.
-// On lavapipe (interleaved GPU-timestamp runs, [32,64,32,32]) it took 2.06 ms against 2.65.
-// Lane l's sums for the run's plane k wait in run_sums[k * WG + l]; lane k < RUN adds plane k's
-// WG sums in lane order.
-var<workgroup> run_sums: array<vec2<f32>, RUN * WG>;
-
-@compute @workgroup_size(WG)
-fn main_plane_runs(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let lid = lid3.x;
-  let planes = p.N * p.C;
-  for (var k = 0u; k < RUN; k++) {
-    let plane = wid.x * RUN + k;
-    var sum_g = vec4<f32>(0.0);
-    var sum_gx = vec4<f32>(0.0);
-    if (plane < planes) {
-      let st = stats[plane % p.C];
-      let mean = vec4<f32>(st.x);
-      let base = plane * p.S;
-      for (var s = lid; s < p.S; s += WG) {
-        let xv = x4[base + s];
-        let g = masked_gy4(gy4[base + s], xv, st);
-        sum_g += g;
-        sum_gx += g * (xv - mean);
-      }
-    }
-    let one = vec4<f32>(1.0);
-    run_sums[k * WG + lid] = vec2<f32>(dot(sum_g, one), dot(sum_gx, one));
-  }
-  workgroupBarrier();
-  let plane = wid.x * RUN + lid;
-  if (lid < RUN && plane < planes) {
-    var sums = vec2<f32>(0.0);
-    for (var i = 0u; i < WG; i++) { sums += run_sums[lid * WG + i]; }
-    partial[(plane % p.C) * p.P + plane / p.C] = vec4<f32>(sums, 0.0, 0.0);
   }
 }

@@ -78,7 +78,9 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
 // walking each plane. A plane's channel (plane % C) is the same for every lane, so its
 // statistics are one load for the workgroup, not a gather per lane. On lavapipe (two 32x32 and
 // 56x56 shapes, interleaved GPU-timestamp runs) this ran as fast as relu, which moves the same
-// bytes, where main_vec4's one workgroup per plane took 1.4x as long.
+// bytes, where main_vec4's one workgroup per plane took 1.4x as long. The gain is in the stores:
+// reads cost the same in either order there (bench/reads.ts), and a reduction, which only
+// reads, stays channel by channel (batch_norm_stats.wgsl, batch_norm_backward_reduce.wgsl).
 override RUN: u32 = 8u;
 
 @compute @workgroup_size(WG)
