@@ -35,6 +35,12 @@
 #   rules: the GPU rules' use of the 128 x 128-tile kernel, end to end (session 9): ResNet-50
 #          training at batch 32, this build against a baseline build packed without those rules,
 #          in three alternating rounds pinned to cores 2-5, then a per-kernel profile of each.
+#   ab:    this build against the packed baseline build, pinned to cores 2-5: ResNet-50 training
+#          at batch 32 in three alternating rounds, ResNet-20 training in two, then a per-kernel
+#          profile of each build's ResNet-50 step (session 9: 1x1 stride-2 input gradients on the
+#          implicit GEMM, the shortcut's gradient added as dx is stored).
+#   tuned50: ResNet-50 (inference batch 1, training batch 32) after wg.autotune, with the kernel
+#          choices it changed.
 phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -105,6 +111,25 @@ if [ "$phase" = rules ]; then
   done
   run 60 profile.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel
   [ -d ../base ] && (cd ../base && run 60 profile-base.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel)
+  exit 0
+fi
+if [ "$phase" = ab ]; then
+  pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
+  for round in 1 2 3; do
+    run 90 r50.txt $pin node bench/models.js --only r50 --train50
+    [ -d ../base ] && (cd ../base && run 90 r50-base.txt $pin node bench/models.js --only r50 --train50)
+  done
+  for round in 1 2; do
+    run 60 r20.txt $pin node bench/models.js --only r20
+    [ -d ../base ] && (cd ../base && run 60 r20-base.txt $pin node bench/models.js --only r20)
+  done
+  run 60 profile.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel
+  [ -d ../base ] && (cd ../base && run 60 profile-base.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel)
+  exit 0
+fi
+if [ "$phase" = tuned50 ]; then
+  pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
+  run 200 r50-tuned.txt $pin node bench/models.js --only r50 --train50 --autotune
   exit 0
 fi
 if [ "$phase" = pinned ]; then

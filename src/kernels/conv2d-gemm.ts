@@ -75,7 +75,7 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   const { rows, cols } = gemmShape(pass, g);
   const tile = variant.wide ? WIDE_TILE : TILE;
   const { splits, span } = implicitGemmSplit(pass, g, tile);
-  // The epilogue (residual add, ReLU) is applied as the output is stored: by the GEMM itself, or
+  // The epilogue (residual add, ReLU; for the input gradient the residual only) is applied as the output is stored: by the GEMM itself, or
   // with a split reduction (each workgroup z writing a whole partial output) by the pass that sums
   // the partials. A residual that is a strided view is added in a pass of its own.
   const residual = epilogue.residual;
@@ -112,9 +112,14 @@ export function conv2dForwardImplicitGemm(x: Tensor, w: Tensor, b: Tensor | null
   return run('forward', w, x, b, g, [g.N, g.K, g.P, g.Q], 'conv2d_forward', epilogue, variant);
 }
 
-/** dx from gy (N, K, P, Q) and w. */
-export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, variant: ImplicitGemmVariant = {}): Tensor {
-  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input', NO_EPILOGUE, variant);
+/**
+ * dx from gy (N, K, P, Q) and w, plus `plus` (a tensor of dx's shape) where given: the gradient
+ * that already reached the layer's input (a residual block's shortcut), added as dx is stored, by
+ * the forward's residual epilogue, instead of in an add pass of its own.
+ */
+export function conv2dBackwardInputImplicitGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, variant: ImplicitGemmVariant = {}, plus: Tensor | null = null): Tensor {
+  const epilogue = plus ? { relu: false, residual: plus } : NO_EPILOGUE;
+  return run('input', w, gy, null, g, [g.N, g.C, g.H, g.W], 'conv2d_backward_input', epilogue, variant);
 }
 
 /** dw from gy (N, K, P, Q) and x; stored in `into` where given. */

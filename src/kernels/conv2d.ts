@@ -769,6 +769,26 @@ function conv2dBackwardInputGemm(gy: Tensor, w: Tensor, g: Conv2dGeometry, varia
   return dx;
 }
 
+/**
+ * The input gradient of a 1x1 layer at stride 2 on a GPU: the same product on the subsampled
+ * pixels, dx[:, :, ::2, ::2] = w^T @ gy per image, computed as the forward pass of a 1x1 stride-1
+ * convolution of gy with the transposed weights (C, K, 1, 1) by the workgroup-tiled implicit
+ * GEMM, then scattered to [::2, ::2] with zeros elsewhere. The tiled GEMM (matmul_tiled.wgsl)
+ * ran these at 11.5-13.3 TFLOP/s on an H100 where the implicit GEMM's forward ran the 1x1 layers
+ * of the same network at 22-25 (ResNet-50 at batch 32, bench/results/h100-s8e-tune-r50-wide.json).
+ */
+function conv2dBackwardInputSubsampled(gy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  const wt = transposedWeights(w, g);
+  const wt4 = new Tensor(wt.storage.retain(), [g.C, g.K, 1, 1], 'float32');
+  wt.dispose();
+  const gt = conv2dGeometry([g.N, g.K, g.P, g.Q], [g.C, g.K, 1, 1]);
+  const dxs = conv2dForwardImplicitGemm(gy, wt4, null, gt, NO_EPILOGUE, { prefetch: true });
+  wt4.dispose();
+  const dx = shortcutABackward(dxs, [g.N, g.C, g.H, g.W], 0);
+  dxs.dispose();
+  return dx;
+}
+
 /** A contiguous (batch, rows, cols) tensor as GEMM operands; rows = 0: one matrix for all. */
 function matrices(t: Tensor, rows: number, cols: number): MatrixView {
   return { buffer: t.buffer, offset: 0, batchStride: rows * cols, rowStride: cols, colStride: 1 };
@@ -961,15 +981,28 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   // 1.4x); at stride 2 the tiled GEMM, on the subsampled pixels only, was 2.3-2.8x faster. With
   // fewer than 32 input channels most of a 64-row tile idles: the row or phase kernels were
   // 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
+  // At stride 2 the implicit GEMM's forward on the subsampled pixels (conv2dBackwardInputSubsampled).
+  { name: 'implicit-gemm-subsampled', applies: (g) => tiledApplies(g) && isGemmShaped(g) && g.stride_h === 2, gpuFirst: true, run: conv2dBackwardInputSubsampled },
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: (g) => g.stride_h > 1 || g.stride_w > 1 || g.C_g < 32, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
-  { name: 'implicit-gemm', applies: tiledApplies, run: conv2dBackwardInputImplicitGemm },
+  {
+    name: 'implicit-gemm', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g),
+    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, {}, plus),
+  },
   // 128 x 128 tiles from 256 input channels (rows of this GEMM) and a reduction (K·R·S) of 256:
   // wg.autotune on an H100, ResNet-50
   // at batch 32 (bench/results/h100-s8e-tune-r50-wide.json): 0.71-0.97x the time of the 64 x 64
   // kernel on 8 of the 10 layers it now takes (1.05-1.06x on the other two), 1.2-1.6x slower
   // with 64-128 channels.
-  { name: 'implicit-gemm-wide', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 256 && g.K_g * g.R * g.S >= 256, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }) },
-  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }) },
+  {
+    name: 'implicit-gemm-wide', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 256 && g.K_g * g.R * g.S >= 256,
+    run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }),
+    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }, plus),
+  },
+  {
+    name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32,
+    run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }),
+    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }, plus),
+  },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 

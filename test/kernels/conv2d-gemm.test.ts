@@ -57,6 +57,32 @@ describe.each(variants)('implicit-GEMM convolution (%s)', (_name, variant, subse
 
 });
 
+describe('implicit-GEMM input gradient plus a gradient already at the input', () => {
+  // A residual block's input gets the gradient of its shortcut as well; the kernel adds it as it
+  // stores dx (the forward's residual epilogue), in the GEMM itself or, when the reduction is
+  // split, in the pass that sums the partials.
+  const plusCases: Array<[string, number[], number[], Conv2dOptions, ImplicitGemmVariant, boolean]> = [
+    ['3x3 p1, 64 x 64 tiles, one pass', [2, 5, 9, 11], [7, 5, 3, 3], { padding: 1 }, { prefetch: true }, false],
+    ['3x3 p1, 64 x 64 tiles, split 4 ways', [3, 40, 10, 10], [130, 40, 3, 3], { padding: 1 }, { prefetch: true }, true],
+    ['3x3 p1, 128 x 128 tiles, split', [3, 40, 10, 10], [130, 40, 3, 3], { padding: 1 }, { prefetch: true, wide: true }, true],
+  ];
+  for (const [name, xs, ws, opts, variant, split] of plusCases) {
+    it(name, async () => {
+      const g = conv2dGeometry(xs, ws, opts);
+      expect(implicitGemmSplit('input', g, variant.wide ? 128 : 64).splits > 1).toBe(split);
+      const wd = randomArray(ws.reduce((a, b) => a * b), 31);
+      const gyd = randomArray(g.N * g.K * g.PQ, 32);
+      const plusd = randomArray(xs.reduce((a, b) => a * b), 33);
+      const [w, gy, plus] = [wg.tensor(wd, ws), wg.tensor(gyd, [g.N, g.K, g.P, g.Q]), wg.tensor(plusd, xs)];
+      const dx = conv2dBackwardInputImplicitGemm(gy, w, g, variant, plus);
+      const want = conv2dBackwardInputRef(gyd, wd, g).map((v, i) => v + plusd[i]);
+      expectClose(await dx.data(), want, GRAD_TOL, `${name} dx + plus`);
+      expect(Array.from(await plus.data())).toEqual(Array.from(plusd, (v) => Math.fround(v))); // left as it was
+      for (const t of [w, gy, plus, dx]) t.dispose();
+    });
+  }
+});
+
 // Its epilogue: test/kernels/conv2d.test.ts ('conv2d forward epilogue', under a GPU's rules).
 describe('implicit-GEMM launch geometry', () => {
   it('splits long reductions when tiles are few, never into stretches under 256 steps', () => {
@@ -111,11 +137,13 @@ describe('a network under the rules of a GPU (implicit GEMM first)', () => {
     const cpu = await run('cpu');
     const gpuRules = await run('gpu');
     // Forward and weight gradients by the implicit GEMM; input gradients also by the stride-2 row
-    // kernel (3x3 s2) and the tiled GEMM (1x1 shortcuts: matmul).
+    // kernel (3x3 s2), and for the 1x1 shortcuts by the implicit GEMM's forward on the subsampled
+    // pixels, scattered back (the shortcut kernel).
     const forwardAndWeight = gpuRules.labels.filter((l) => /^conv2d_(forward|backward_weight) /.test(l));
     expect(forwardAndWeight.length).toBeGreaterThan(0);
     expect(forwardAndWeight.every((l) => l.includes('conv2d_implicit_gemm'))).toBe(true);
     expect(gpuRules.labels.some((l) => l.includes('conv2d_backward_input_rows_s2'))).toBe(true);
+    expect(gpuRules.labels.some((l) => l.startsWith('shortcut_a_backward'))).toBe(true);
     expect(cpu.labels.some((l) => l.includes('conv2d_implicit_gemm'))).toBe(false);
     gpuRules.grads.forEach((g, i) => expectClose(g, cpu.grads[i], 1e-4, `parameter ${i}`));
     x.dispose();

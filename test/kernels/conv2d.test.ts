@@ -203,11 +203,12 @@ describe('conv2d vs float64 reference (fast, the rules of a GPU)', () => {
         const g = conv2dGeometry(xs, ws, opts);
         const notTiled = expect.not.stringMatching('implicit-gemm');
         const want = g.G === 1 ? 'implicit-gemm-prefetch' : notTiled;
-        // Input gradients: the tiled GEMM (1x1 layers at stride 2 or with under 32 input channels)
-        // or the stride-2 row kernel (3x3 s2 p1) where they apply; the implicit GEMM from 32 input
-        // channels, the row or phase kernels below.
+        // Input gradients: 1x1 layers at stride 2 by the implicit GEMM on the subsampled pixels, the
+        // tiled GEMM for 1x1 layers with under 32 input channels, the stride-2 row kernel (3x3 s2
+        // p1) where they apply; the implicit GEMM from 32 input channels, the row or phase kernels below.
         const strided = g.stride_h > 1 || g.stride_w > 1;
         const input = g.G > 1 ? want
+          : g.R * g.S === 1 && g.stride_h === 2 && g.stride_w === 2 && g.pad_h === 0 && g.pad_w === 0 ? 'implicit-gemm-subsampled'
           : g.R * g.S === 1 && g.C >= 8 && g.K >= 8 && (strided || g.C < 32) ? 'gemm-tiled'
           : g.R === 3 && g.S === 3 && g.stride_h === 2 && g.stride_w === 2 && g.pad_h === 1 && g.pad_w === 1 ? 'rows-s2'
           : g.C >= 32 ? 'implicit-gemm-prefetch' : notTiled;
