@@ -75,9 +75,10 @@ function run(pass: GemmPass, a: Tensor, b: Tensor, bias: Tensor | null, g: Conv2
   const { rows, cols } = gemmShape(pass, g);
   const tile = variant.wide ? WIDE_TILE : TILE;
   const { splits, span } = implicitGemmSplit(pass, g, tile);
-  // The epilogue (residual add, ReLU; for the input gradient the residual only) is applied as the output is stored: by the GEMM itself, or
-  // with a split reduction (each workgroup z writing a whole partial output) by the pass that sums
-  // the partials. A residual that is a strided view is added in a pass of its own.
+  // The epilogue (residual add, ReLU; for an input gradient the residual only) is applied as the
+  // output is stored: by the GEMM itself, or with a split reduction (each workgroup z writing a
+  // whole partial output) by the pass that sums the partials. A residual that is a strided view
+  // is added in a pass of its own.
   const residual = epilogue.residual;
   const fused = !residual || (residual.isContiguous && residual.offset === 0);
   const params = new Uniforms();

@@ -977,12 +977,16 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   // subsampled pixels).
   { name: 'rows-s2', applies: (g) => fastApplies(g.C_g) && rowsS2InputApplies(g), gpuFirst: true, run: conv2dBackwardInputRowsS2 },
   { name: 'phases', applies: (g) => fastApplies(g.C_g), run: conv2dBackwardInputFast },
+  // 1x1 layers at stride 2: a GEMM on the subsampled pixels only, 2.3-2.8x faster than the
+  // implicit GEMM over every pixel of dx; run by the implicit GEMM's forward (ResNet-50 training
+  // at batch 32 on an H100: 627-628 img/s against 591-613 with the tiled GEMM, bench/RESULTS.md).
+  {
+    name: 'implicit-gemm-subsampled', applies: (g) => tiledApplies(g) && isGemmShaped(g) && g.stride_h === 2,
+    gpuFirst: true, run: conv2dBackwardInputSubsampled,
+  },
   // At stride 1 the implicit GEMM beat the tiled GEMM on 7 of 9 1x1 layers of ResNet-50 (by up to
-  // 1.4x); at stride 2 the tiled GEMM, on the subsampled pixels only, was 2.3-2.8x faster. With
-  // fewer than 32 input channels most of a 64-row tile idles: the row or phase kernels were
-  // 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
-  // At stride 2 the implicit GEMM's forward on the subsampled pixels (conv2dBackwardInputSubsampled).
-  { name: 'implicit-gemm-subsampled', applies: (g) => tiledApplies(g) && isGemmShaped(g) && g.stride_h === 2, gpuFirst: true, run: conv2dBackwardInputSubsampled },
+  // 1.4x). With fewer than 32 input channels most of a 64-row tile idles: the row or phase
+  // kernels were 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: (g) => g.stride_h > 1 || g.stride_w > 1 || g.C_g < 32, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
   {
     name: 'implicit-gemm', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g),

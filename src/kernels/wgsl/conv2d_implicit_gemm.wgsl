@@ -28,8 +28,9 @@
 // a long reduction (N·P·Q = 100,352 at batch 32, 56x56), so one tile per workgroup would leave
 // most of a GPU idle. Workgroup z then takes one stretch of t (`span` steps) and writes its
 // partial tile to slice z of `out`; the entry point sum_splits (at the end) adds the slices.
-// The bias (forward only) is added by slice 0. The forward's epilogue (residual add, ReLU) is
-// applied as the output is stored: by this kernel, or after a split by sum_splits (at the end).
+// The bias (forward only) is added by slice 0. The epilogue (residual add, and the forward's
+// ReLU) is applied as the output is stored: by this kernel, or after a split by sum_splits (at
+// the end); an input gradient's residual is the gradient already at the layer's input.
 // On llvmpipe this is much slower than the subgroup kernels (workgroup memory and barriers buy
 // nothing on a CPU), so it runs there only in tests, which hold it to the float64 reference.
 // Bindings: 0 A source (w, w, gy), 1 B source (x, gy, x), 2 out, 3 params, 4 bias, 5 residual.
@@ -47,7 +48,8 @@ struct Params {
   span: u32,           // reduction steps per workgroup z (a multiple of SLAB)
   has_bias: u32,       // forward: add bias[k]
   relu: u32,           // forward epilogue: max(v, 0) after the residual
-  has_residual: u32,   // forward epilogue: add residual[n, k, p, q] (a ResNet block's shortcut)
+  has_residual: u32,   // epilogue: add residual at the output's index (forward: a ResNet block's
+                       // shortcut; input gradient: the gradient already at the layer's input)
 }
 
 @group(0) @binding(0) var<storage, read> a_src: array<f32>;

@@ -32,7 +32,8 @@ struct Params {
   span: u32,           // reduction steps per workgroup z (a multiple of SLAB)
   has_bias: u32,       // forward: add bias[k]
   relu: u32,           // forward epilogue: max(v, 0) after the residual
-  has_residual: u32,   // forward epilogue: add residual[n, k, p, q] (a ResNet block's shortcut)
+  has_residual: u32,   // epilogue: add residual at the output's index (forward: a ResNet block's
+                       // shortcut; input gradient: the gradient already at the layer's input)
 }
 
 @group(0) @binding(0) var<storage, read> a_src: array<f32>;
