@@ -32,13 +32,11 @@
 #   tune:  evidence for the GPU rules: every candidate kernel of every conv problem timed
 #          (tune.json), the host's recording time per step, a CPU profile of ResNet-50 batch-1
 #          inference (prof/), and the optimizer bench.
-#   rules: the GPU rules' use of the 128 x 128-tile kernel, end to end (session 9): ResNet-50
-#          training at batch 32, this build against a baseline build packed without those rules,
-#          in three alternating rounds pinned to cores 2-5, then a per-kernel profile of each.
 #   ab:    this build against the packed baseline build, pinned to cores 2-5: ResNet-50 training
 #          at batch 32 in three alternating rounds, ResNet-20 training in two, then a per-kernel
 #          profile of each build's ResNet-50 step (session 9: 1x1 stride-2 input gradients on the
-#          implicit GEMM, the shortcut's gradient added as dx is stored).
+#          implicit GEMM, the shortcut's gradient added as dx is stored); rules: the same without
+#          the ResNet-20 rounds (session 9: the wide-tile rules, the baseline packed without them).
 #   tuned50: ResNet-50 (inference batch 1, training batch 32) after wg.autotune, with the kernel
 #          choices it changed.
 phase=${1:-full}
@@ -103,23 +101,13 @@ if [ "$phase" = wide ]; then
   run 80 models.txt node bench/models.js --only r50 --train50
   exit 0
 fi
-if [ "$phase" = rules ]; then
+if [ "$phase" = ab ] || [ "$phase" = rules ]; then
   pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
   for round in 1 2 3; do
     run 90 r50.txt $pin node bench/models.js --only r50 --train50
     [ -d ../base ] && (cd ../base && run 90 r50-base.txt $pin node bench/models.js --only r50 --train50)
   done
-  run 60 profile.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel
-  [ -d ../base ] && (cd ../base && run 60 profile-base.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel)
-  exit 0
-fi
-if [ "$phase" = ab ]; then
-  pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
-  for round in 1 2 3; do
-    run 90 r50.txt $pin node bench/models.js --only r50 --train50
-    [ -d ../base ] && (cd ../base && run 90 r50-base.txt $pin node bench/models.js --only r50 --train50)
-  done
-  for round in 1 2; do
+  [ "$phase" = ab ] && for round in 1 2; do
     run 60 r20.txt $pin node bench/models.js --only r20
     [ -d ../base ] && (cd ../base && run 60 r20-base.txt $pin node bench/models.js --only r20)
   done
