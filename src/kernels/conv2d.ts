@@ -958,8 +958,16 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   // ResNet-20/18/50 (bench/results/h100-s7-tune.json): prefetch/plain geometric means 0.91
   // (forward at batch 1-8), 0.92 (forward at 32-128), 0.99 (input), 0.96 (weight).
   { name: 'implicit-gemm', applies: tiledApplies, run: conv2dForwardImplicitGemm },
+  // 128 x 128 tiles for the 512-channel 3x3 layers at batch 32 (1,568 output pixels): 0.83-0.84x
+  // the time of the 64 x 64 kernel in two autotune runs on an H100 (bench/results/
+  // h100-s8e-tune-r50-wide.json, h100-s9-ab-r50-tuned.txt); no faster on ResNet-50's other
+  // forward problems, nor on these at batch 1 (49 output pixels).
+  {
+    name: 'implicit-gemm-wide', applies: tiledApplies,
+    gpuFirst: (g) => g.C_g >= 512 && g.K_g >= 512 && g.R * g.S >= 9 && g.N * g.PQ >= 1024,
+    run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, { prefetch: true, wide: true }),
+  },
   { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: true, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, { prefetch: true }) },
-  { name: 'implicit-gemm-wide', applies: tiledApplies, run: (x, w, b, g, e) => conv2dForwardImplicitGemm(x, w, b, g, e, { prefetch: true, wide: true }) },
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 

@@ -57,6 +57,29 @@ describe.each(variants)('implicit-GEMM convolution (%s)', (_name, variant, subse
 
 });
 
+describe('implicit-GEMM forward epilogue with 128 x 128 tiles: y = relu(conv(x) + b + residual)', () => {
+  // The GPU rules take the wide kernel for some forward passes (512-channel 3x3 layers), where a
+  // folded batch norm brings a bias, ReLU and a block's shortcut into the epilogue.
+  const epilogueCases: Array<[string, number[], number[], Conv2dOptions]> = [
+    ['one pass', [2, 5, 9, 11], [7, 5, 3, 3], { padding: 1 }],
+    ['split reduction', [1, 64, 6, 6], [16, 64, 3, 3], { padding: 1 }],
+  ];
+  for (const [name, xs, ws, opts] of epilogueCases) {
+    it(name, async () => {
+      const g = conv2dGeometry(xs, ws, opts);
+      const xd = randomArray(xs.reduce((a, b) => a * b), 41);
+      const wd = randomArray(ws.reduce((a, b) => a * b), 42);
+      const bd = randomArray(g.K, 43);
+      const rd = randomArray(g.N * g.K * g.PQ, 44);
+      const [x, w, b, r] = [wg.tensor(xd, xs), wg.tensor(wd, ws), wg.tensor(bd, [g.K]), wg.tensor(rd, [g.N, g.K, g.P, g.Q])];
+      const y = conv2dForwardImplicitGemm(x, w, b, g, { relu: true, residual: r }, { prefetch: true, wide: true });
+      const want = conv2dForwardRef(xd, wd, bd, g).map((v, i) => Math.max(v + rd[i], 0));
+      expectClose(await y.data(), want, FORWARD_TOL, `${name} relu(conv + b + residual)`);
+      for (const t of [x, w, b, r, y]) t.dispose();
+    });
+  }
+});
+
 describe('implicit-GEMM input gradient plus a gradient already at the input', () => {
   // A residual block's input gets the gradient of its shortcut as well; the kernel adds it as it
   // stores dx (the forward's residual epilogue), in the GEMM itself or, when the reduction is
@@ -106,6 +129,11 @@ describe('implicit-GEMM launch geometry', () => {
       expect(['forward', 'input', 'weight'].map((p) => convKernelFor(p as 'forward', wide))).toEqual(['implicit-gemm-prefetch', 'implicit-gemm-wide', 'implicit-gemm-wide']);
       expect(['forward', 'input', 'weight'].map((p) => convKernelFor(p as 'forward', thin))).toEqual(['implicit-gemm-prefetch', 'implicit-gemm-prefetch', 'implicit-gemm-prefetch']);
       expect(implicitGemmSplit('weight', wide, 128).splits).toBeGreaterThan(1); // 2 x 18 tiles: the reduction is split
+      // The forward takes them only for 512-channel 3x3 layers over 1,024+ output pixels.
+      const last = conv2dGeometry([32, 512, 7, 7], [512, 512, 3, 3], { padding: 1 });
+      const lastB1 = conv2dGeometry([1, 512, 7, 7], [512, 512, 3, 3], { padding: 1 });
+      expect(convKernelFor('forward', last)).toBe('implicit-gemm-wide');
+      expect(convKernelFor('forward', lastB1)).toBe('implicit-gemm-prefetch');
     } finally {
       setConvRulesFor(old);
     }
