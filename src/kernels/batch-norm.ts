@@ -39,7 +39,7 @@ const statsKernels = {
   planeGroups: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_plane_groups'),
 };
 const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform', 'read_write']);
-const applyBindings = ['read', 'read', 'read_write', 'uniform'] as const;
+const applyBindings = ['read', 'read', 'read_write', 'uniform', 'read'] as const;
 const forwardKernels = {
   scalar: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main'),
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
@@ -367,17 +367,19 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
 }
 
 /**
- * y = x * scale[c] + shift[c] (x plain; stats from batchNormStatistics); max(y, 0) when `relu`.
+ * y = x * scale[c] + shift[c] (x plain; stats from batchNormStatistics), plus `residual` (plain,
+ * x's shape) where given, then max(y, 0) when `relu`.
  */
-export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false): Tensor {
+export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false, residual: Tensor | null = null): Tensor {
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
   const shape = applyLaunch(g, 'forward');
+  const epilogue = [residual ? '+residual' : '', relu ? '+relu' : ''].filter((e) => e).join(', ');
   launch(pickApply(g, forwardKernels), {
-    buffers: [x.buffer, stats.buffer, y.buffer],
+    buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer],
     params: packApplyParams(g),
     workgroups: shape.workgroups,
-    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0 },
-    label: relu ? 'batchNorm forward (+relu)' : 'batchNorm forward',
+    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0 },
+    label: epilogue ? `batchNorm forward (${epilogue})` : 'batchNorm forward',
   });
   return y;
 }
@@ -385,12 +387,13 @@ export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, r
 /**
  * The forward pass: the statistics (batchNormStatistics) and y (batchNormApply), or both in one
  * dispatch of batch_norm_forward_one_pass.wgsl where it applies, with the same results bit for
- * bit. x plain; max(y, 0) when `relu`.
+ * bit. x plain; + residual (plain, x's shape; never in one dispatch, whose kernel has no binding
+ * left for it), then max(y, 0) when `relu`.
  */
-export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false): { stats: Tensor; y: Tensor } {
-  if (!a.training || !g.onePass) {
+export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false, residual: Tensor | null = null): { stats: Tensor; y: Tensor } {
+  if (!a.training || !g.onePass || residual) {
     const stats = batchNormStatistics(x, g, a);
-    return { stats, y: batchNormApply(x, stats, g, relu) };
+    return { stats, y: batchNormApply(x, stats, g, relu, residual) };
   }
   const temps: Tensor[] = [];
   const placeholder = placeholders(temps);

@@ -7,8 +7,9 @@
 // He et al. 2015, "Deep Residual Learning for Image Recognition"; the stride-2 convolution of a
 // Bottleneck sits in its 3x3 conv (conv2), as in torchvision ("ResNet v1.5").
 // The forward passes use fused ops (setFusion(false) turns them off; the values are the same up
-// to float rounding): bn + relu as one batch-norm pass (BatchNorm2d.forwardRelu) and the residual
-// add + relu as one elementwise pass (addRelu); at inference (eval mode under wg.noGrad) every
+// to float rounding): bn + relu as one batch-norm pass (BatchNorm2d.forwardRelu), and a block's
+// last bn + residual add + relu as one batch-norm pass too (BatchNorm2d.forwardAddRelu, or the
+// elementwise addRelu after another module); at inference (eval mode under wg.noGrad) every
 // conv + bn is one convolution with the batch norm folded into its weights, which also adds the
 // residual and applies the ReLU before it stores (src/nn/fold-batch-norm.ts). The `relu` modules
 // stay registered, as in torchvision.
@@ -71,6 +72,7 @@ export function convBnRelu(conv: Conv2d, bn: BatchNorm2d, relu: ReLU, x: Tensor)
 /** relu(bn(conv(x)) + identity): the end of a residual block. */
 export function convBnAddRelu(conv: Conv2d, bn: BatchNorm2d, relu: ReLU, x: Tensor, identity: Tensor): Tensor {
   if (folds(conv, bn)) return convBatchNormFolded(conv, bn, x, { relu: true, residual: identity });
+  if (fusion) return bn.forwardAddRelu(conv.forward(x), identity);
   return residualRelu(relu, bn.forward(conv.forward(x)), identity);
 }
 

@@ -296,6 +296,87 @@ describe('batchNorm vs the float64 reference', () => {
   });
 });
 
+describe('batchNorm with a residual (the end of a residual block)', () => {
+  // y = relu(batchNorm(x) + r) (or without the ReLU) in one pass, against the float64 reference
+  // and against the unfused ops, on shapes that take each apply path: small vec4 planes, runs of
+  // planes, 7x7 planes as straddling vec4s and in groups of four, (N, C) inputs, 49-float planes
+  // as scalars; training (never the one-dispatch forward: its kernel has no binding left) and eval.
+  const shapes = [[3, 4, 8, 8], [2, 3, 32, 32], [4, 6, 7, 7], [3, 8, 7, 7], [16, 6], [3, 5, 7, 7]];
+  for (const shape of shapes) {
+    for (const [training, relu] of [[true, true], [true, false], [false, true]] as const) {
+      it(`${JSON.stringify(shape)} training ${training} relu ${relu}`, async () => {
+        const C = shape[1];
+        const n = numel(shape);
+        const xData = randomArray(n, rnd, -2, 3);
+        const rData = randomArray(n, rnd, -1, 1);
+        const gyData = randomArray(n, rnd);
+        const [rmData, rvData, wData, bData] = [randomArray(C, rnd, -0.5, 0.5), randomArray(C, rnd, 0.5, 1.5), randomArray(C, rnd, 0.5, 1.5), randomArray(C, rnd, -0.5, 0.5)];
+        const run = (fused: boolean) => {
+          const x = wg.tensor(xData, shape, { requiresGrad: true });
+          const r = wg.tensor(rData, shape, { requiresGrad: true });
+          const w = wg.tensor(wData, [C], { requiresGrad: true });
+          const b = wg.tensor(bData, [C], { requiresGrad: true });
+          const [rm, rv] = [wg.tensor(rmData, [C]), wg.tensor(rvData, [C])];
+          const opts = { training, momentum: 0.1, eps: 1e-5 };
+          const y = fused
+            ? F.batchNorm(x, rm, rv, w, b, { ...opts, relu, residual: r })
+            : (relu ? F.addRelu : wg.add)(F.batchNorm(x, rm, rv, w, b, opts), r);
+          y.backward(wg.tensor(gyData, shape));
+          return { tensors: [x, r, w, b, rm, rv, y], outs: [y, x.grad!, w.grad!, b.grad!, r.grad!, rm, rv] };
+        };
+        const fused = run(true);
+        const unfused = run(false);
+        const fusedData = await Promise.all(fused.outs.map((t) => t.data()));
+        const unfusedData = await Promise.all(unfused.outs.map((t) => t.data()));
+        // The float64 reference: y = act(bn(x) + r); g = gy * (y > 0) is r's gradient and bn's.
+        const ref = batchNormForwardRef(xData, shape, rmData, rvData, wData, bData, { training, momentum: 0.1, eps: 1e-5 });
+        const yRef = Array.from(ref.y, (v, i) => (relu ? Math.max(v + rData[i], 0) : v + rData[i]));
+        const g = Array.from(gyData, (v, i) => (yRef[i] > 0 || !relu ? v : 0));
+        const back = batchNormBackwardRef(g, xData, shape, ref.mean, ref.invstd, wData, training);
+        const what = `${JSON.stringify(shape)} training ${training} relu ${relu}`;
+        expectClose(fusedData[0], yRef, FORWARD_TOL, `${what} y`);
+        expectClose(fusedData[1], back.dx, GRAD_TOL, `${what} dx`);
+        expectClose(fusedData[2], back.dweight, GRAD_TOL, `${what} dweight`);
+        expectClose(fusedData[3], back.dbias, GRAD_TOL, `${what} dbias`);
+        expectClose(fusedData[4], g, GRAD_TOL, `${what} dresidual`);
+        // The unfused ops compute the same sums in the same order.
+        for (let k = 0; k < fusedData.length; k++) expectClose(fusedData[k], unfusedData[k], 1e-6, `${what}: output ${k} fused / unfused`);
+        for (const t of [...fused.tensors, ...unfused.tensors]) { t.grad?.dispose(); t.dispose(); }
+      });
+    }
+  }
+
+  it('is one pass: no add or addRelu dispatch, and the fused label', async () => {
+    const x = wg.randn([2, 3, 32, 32], { seed: 51 });
+    const r = wg.randn([2, 3, 32, 32], { seed: 52 });
+    const ran = await wg.profile(() => F.batchNorm(x, null, null, null, null, { training: true, relu: true, residual: r }).dispose());
+    expect(ran.map((e) => e.label).sort()).toEqual(['batchNorm finalize', 'batchNorm forward (+residual, +relu)', 'batchNorm stats']);
+    for (const t of [x, r]) t.dispose();
+  });
+
+  it('rejects a residual of another shape or dtype, or one sharing a running statistic, before dispatch', async () => {
+    const x = wg.zeros([2, 3, 4, 4]);
+    const other = wg.zeros([2, 3, 4, 5]);
+    const ints = wg.zeros([2, 3, 4, 4], { dtype: 'int32' });
+    const rm = wg.zeros([96]);
+    const rmView = rm.reshape([2, 3, 4, 4]);
+    const rmHead = wg.slice(rm, 0, 0, 3); // a running mean in the residual's memory
+    const c3 = wg.zeros([3]);
+    await wg.sync();
+    const cases: [() => unknown, RegExp][] = [
+      [() => F.batchNorm(x, null, null, null, null, { training: true, residual: other }), /batchNorm: residual must be a float32 tensor of the input's shape \[2, 3, 4, 4\], got .*\[2, 3, 4, 5\]/],
+      [() => F.batchNorm(x, null, null, null, null, { training: true, residual: ints }), /batchNorm: residual must be a float32 tensor/],
+      [() => F.batchNorm(x, rmHead, c3, null, null, { training: true, residual: rmView }), /batchNorm: residual shares memory with a running statistic/],
+    ];
+    for (const [f, re] of cases) {
+      expect(f).toThrow(wg.OpArgumentError);
+      expect(f).toThrow(re);
+    }
+    expect(commands().pending, 'nothing was dispatched').toBe(false);
+    for (const t of [x, other, ints, rm, rmView, rmHead, c3]) t.dispose();
+  });
+});
+
 describe('batchNorm gradients vs finite differences of the float64 reference', () => {
   // gradcheck: central differences (eps 1e-6) of the float64 reference forward, GPU grads within 1e-3.
   for (const training of [true, false]) {

@@ -24,7 +24,10 @@
 // planes in several images, 256 KB apart at 32x32 x 64 channels); see the entry point.
 // FUSE_RELU (F.batchNorm's `relu` option): y = max(x * scale + shift, 0) in the same pass, so a
 // BatchNorm + ReLU pair costs one read and one write of the tensor instead of two each.
-// Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params.
+// HAS_RESIDUAL (F.batchNorm's `residual` option): y = x * scale + shift + residual (then the ReLU),
+// the end of a residual block in one pass instead of this pass and an add + ReLU pass.
+// Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params, 4 residual (read, x's layout;
+// x again when there is none).
 // Reference: src/kernels/reference/batch-norm.ts (batchNormForwardRef). Launcher: src/kernels/batch-norm.ts.
 
 struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-norm.ts
@@ -40,15 +43,27 @@ struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-no
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: ApplyParams;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(4) var<storage, read> residual4: array<vec4<f32>>;
 
 override WG: u32 = 256u;
 override V: u32 = 1u;     // units per invocation
 override FUSE_RELU: bool = false;
+override HAS_RESIDUAL: bool = false;
 override PLANE: u32 = 1u;     // main_split_vec4: floats per plane (S) and channels (C), as
 override CHANNELS: u32 = 1u;  // constants so that dividing by them compiles to multiplies
 
-fn act(v: f32) -> f32 { return select(v, max(v, 0.0), FUSE_RELU); }
-fn act4(v: vec4<f32>) -> vec4<f32> { return select(v, max(v, vec4<f32>(0.0)), FUSE_RELU); }
+// The epilogue of y[i] = v: the residual at the same index, then the ReLU.
+fn act(v: f32, i: u32) -> f32 {
+  var r = v;
+  if (HAS_RESIDUAL) { r += residual[i]; }
+  return select(r, max(r, 0.0), FUSE_RELU);
+}
+fn act4(v: vec4<f32>, i: u32) -> vec4<f32> {
+  var r = v;
+  if (HAS_RESIDUAL) { r += residual4[i]; }
+  return select(r, max(r, vec4<f32>(0.0)), FUSE_RELU);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -56,7 +71,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = (wid.z * p.C + wid.y) * p.S;
   for (var k = 0u; k < V; k++) {
     let s = (wid.x * V + k) * WG + lid.x;
-    if (s < p.S) { y[base + s] = act(x[base + s] * st.z + st.w); }
+    if (s < p.S) { y[base + s] = act(x[base + s] * st.z + st.w, base + s); }
   }
 }
 
@@ -69,7 +84,7 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     let base = (n * p.C + wid.y) * p.S;
     for (var k = 0u; k < V; k++) {
       let s = (wid.x * V + k) * WG + lid.x;
-      if (s < p.S) { y4[base + s] = act4(x4[base + s] * st.z + st.w); }
+      if (s < p.S) { y4[base + s] = act4(x4[base + s] * st.z + st.w, base + s); }
     }
   }
 }
@@ -90,7 +105,7 @@ fn main_plane_runs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgr
     if (plane >= p.N * p.C) { return; }
     let st = stats[plane % p.C];
     let base = plane * p.S;
-    for (var s = lid.x; s < p.S; s += WG) { y4[base + s] = act4(x4[base + s] * st.z + st.w); }
+    for (var s = lid.x; s < p.S; s += WG) { y4[base + s] = act4(x4[base + s] * st.z + st.w, base + s); }
   }
 }
 
@@ -99,7 +114,7 @@ fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let st = stats[(i / p.S) % p.C];
-  y[i] = act(x[i] * st.z + st.w);
+  y[i] = act(x[i] * st.z + st.w, i);
 }
 
 // Which elements of the vec4 starting at `first` lie in the plane after the one `first` is in.
@@ -117,7 +132,7 @@ fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let st1 = stats[(plane + 1u) % CHANNELS];   // unused when the vec4 is in one plane
   let scale = select(vec4<f32>(st0.z), vec4<f32>(st1.z), next);
   let shift = select(vec4<f32>(st0.w), vec4<f32>(st1.w), next);
-  y4[i] = act4(x4[i] * scale + shift);
+  y4[i] = act4(x4[i] * scale + shift, i);
 }
 
 // Which of the four planes of a group each float of the group's vec4 `l` lies in (0..3):
@@ -157,7 +172,7 @@ fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(work
     for (var k = 0u; k < IMAGES; k++) {
       let n = wid.x * IMAGES + k;
       let i = (n * (CHANNELS / 4u) + wid.y) * PLANE + l;
-      if (4u * i < p.total) { y4[i] = act4(x4[i] * scale + shift); }
+      if (4u * i < p.total) { y4[i] = act4(x4[i] * scale + shift, i); }
     }
   }
 }

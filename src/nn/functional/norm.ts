@@ -10,6 +10,11 @@
 // pairs of ResNets); its backward masks the incoming gradient by the saved output (y > 0) inside
 // the batch-norm backward passes, so no relu/reluBackward dispatches run. Same values as
 // F.relu(F.batchNorm(x, ...)) -- the batch-norm sums keep their order.
+// Option `residual: r` (a tensor of x's shape) returns batchNorm(x) + r, or relu(batchNorm(x) + r)
+// with `relu`, from the same one pass: the end of a residual block (bn2(conv2(...)) + shortcut)
+// without a separate add / addRelu pass. Its backward is addRelu's, then batch norm's: the
+// gradient g = gy * (y > 0) (gy without relu) is r's gradient and goes into the batch-norm
+// backward passes; y is saved for the mask, as addRelu saves it.
 // Kernels and their order: src/kernels/batch-norm.ts.
 
 import { sameBuffer } from '../../tensor/storage.js';
@@ -18,6 +23,8 @@ import { OpArgumentError, fmtShape } from '../../tensor/errors.js';
 import { recordOp } from '../../autograd/record.js';
 import { plain, disposeIfCopy } from '../../ops/shape.js';
 import { batchNormGeometry, batchNormForward, batchNormBackward } from '../../kernels/batch-norm.js';
+import { binary } from '../../kernels/elementwise.js';
+import { sameShape } from '../../tensor/shape.js';
 import { checkOptions } from './check-options.js';
 
 export interface BatchNormOptions {
@@ -29,6 +36,11 @@ export interface BatchNormOptions {
   eps?: number;
   /** Return relu(batchNorm(x)), fused into the batch-norm passes (default false). */
   relu?: boolean;
+  /**
+   * Add this tensor (x's shape) to the normalised output before the ReLU, in the same pass: the
+   * shortcut at the end of a residual block (default none).
+   */
+  residual?: Tensor | null;
   /**
    * A module's `num_batches_tracked` (int32, one element): incremented in training by the pass
    * that updates the running statistics, instead of by a dispatch of its own (BatchNorm2d).
@@ -89,7 +101,7 @@ export function batchNorm(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {},
 ): Tensor {
-  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps', 'relu', 'numBatchesTracked']);
+  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps', 'relu', 'residual', 'numBatchesTracked']);
   if (opts.momentum === null) {
     throw new OpArgumentError('batchNorm: momentum null (a cumulative moving average) is not supported; pass a number in [0, 1]');
   }
@@ -99,14 +111,18 @@ export function batchNorm(
   const relu = opts.relu ?? false;
   if (typeof relu !== 'boolean') throw new OpArgumentError(`batchNorm: relu must be a boolean, got ${String(relu)}`);
   validate(x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], training, momentum, eps);
+  const residual = checkedResidual(x, opts.residual ?? null, [runningMean, runningVar]);
 
   const g = batchNormGeometry(x.shape);
   const xp = plain(x);
   const wp = weight ? plain(weight) : null;
   const bp = bias ? plain(bias) : null;
   const counter = training ? checkedCounter(opts.numBatchesTracked ?? null) : null;
-  const { stats, y } = batchNormForward(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter }, relu);
+  const rp = residual ? plain(residual) : null;
+  const { stats, y } = batchNormForward(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter }, relu, rp);
   if (bp && bp !== bias) bp.dispose();
+  if (rp && residual) disposeIfCopy(rp, residual);
+  if (residual) return withResidual(x, weight, bias, residual, y, xp, stats, wp, g, { training, relu });
 
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const needInput = x.requiresGrad;
@@ -129,6 +145,59 @@ export function batchNorm(
     return result;
   });
   // The node keeps its own views of what it saved; drop the forward's references.
+  disposeIfCopy(xp, x);
+  if (wp && wp !== weight) wp.dispose();
+  stats.dispose();
+  return out;
+}
+
+/** The residual option: x's shape, float32, alive, and not one of the statistics written in place. */
+function checkedResidual(x: Tensor, r: Tensor | null, inPlace: (Tensor | null)[]): Tensor | null {
+  if (!r) return null;
+  assertAlive('batchNorm', r);
+  if (!(r instanceof Tensor)) throw new OpArgumentError(`batchNorm: residual must be a Tensor, got ${String(r)}`);
+  if (r.dtype !== 'float32' || !sameShape(r.shape, x.shape)) {
+    throw new OpArgumentError(`batchNorm: residual must be a float32 tensor of the input's shape ${fmtShape(x.shape)}, got ${r.describe()}`);
+  }
+  if (inPlace.some((t) => t && sameBuffer(t.buffer, r.buffer))) {
+    throw new OpArgumentError('batchNorm: residual shares memory with a running statistic, which is updated in place');
+  }
+  return r;
+}
+
+/**
+ * The autograd node of batchNorm(x) + residual (then ReLU): the gradient g = gy * (y > 0) (gy
+ * itself without relu) is the residual's gradient and the batch norm's incoming gradient.
+ */
+function withResidual(
+  x: Tensor, weight: Tensor | null, bias: Tensor | null, residual: Tensor, y: Tensor, xp: Tensor, stats: Tensor, wp: Tensor | null,
+  g: ReturnType<typeof batchNormGeometry>, o: { training: boolean; relu: boolean },
+): Tensor {
+  const inputs = [x, weight, bias, residual].filter((t): t is Tensor => t !== null);
+  const needInput = x.requiresGrad;
+  const needWeight = weight?.requiresGrad ?? false;
+  const needBias = bias?.requiresGrad ?? false;
+  // Saved: x, stats, the weight (if any), and y for the ReLU's mask.
+  const save = [xp, stats, ...(wp ? [wp] : []), ...(o.relu ? [y] : [])];
+  const out = recordOp(o.relu ? 'batchNormAddRelu' : 'batchNormAdd', inputs, y, save, (gy, saved, _pending, into) => {
+    const [xs, st] = saved;
+    const ws = wp ? saved[2] : null;
+    const gyp = plain(gy);
+    // g: the gradient past the ReLU (gy itself without one), the residual's and the batch norm's.
+    const gm = o.relu ? binary('reluBackward', gyp, saved[saved.length - 1]) : gyp;
+    const intoWeight = weight ? (into?.[1] ?? null) : null;
+    const intoBias = bias ? (into?.[weight ? 2 : 1] ?? null) : null;
+    const grads = batchNormBackward(gm, xs, st, g, { training: o.training, weight: ws, needInput, needWeight, needBias, intoWeight, intoBias });
+    // The residual's gradient is g, as a handle of its own (the engine disposes each returned gradient).
+    const gr = residual.requiresGrad ? gm.detach() : null;
+    if (gm !== gyp) gm.dispose();
+    disposeIfCopy(gyp, gy);
+    const result: (Tensor | null)[] = [grads.dx];
+    if (weight) result.push(grads.dweight);
+    if (bias) result.push(grads.dbias);
+    result.push(gr);
+    return result;
+  });
   disposeIfCopy(xp, x);
   if (wp && wp !== weight) wp.dispose();
   stats.dispose();

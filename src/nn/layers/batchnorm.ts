@@ -88,7 +88,16 @@ export class BatchNorm2d extends Module {
     return this.run(x, true);
   }
 
-  private run(x: Tensor, relu: boolean): Tensor {
+  /**
+   * relu(this.forward(x) + residual) in one fused pass (F.batchNorm's `residual` and `relu`
+   * options): the end of a residual block; same values and gradients as the batch norm followed
+   * by an add and a ReLU.
+   */
+  forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    return this.run(x, true, residual);
+  }
+
+  private run(x: Tensor, relu: boolean, residual: Tensor | null = null): Tensor {
     if (x.rank !== 4) throw new OpArgumentError(`BatchNorm2d: expected 4D input (N, C, H, W), got ${fmtShape(x.shape)}`);
     if (x.shape[1] !== this.numFeatures) {
       throw new OpArgumentError(`BatchNorm2d(${this.numFeatures}): input ${fmtShape(x.shape)} has ${x.shape[1]} channels`);
@@ -100,6 +109,7 @@ export class BatchNorm2d extends Module {
       momentum: this.momentum,
       eps: this.eps,
       relu,
+      residual,
       // torch counts every training forward: the pass that finalises the statistics does it.
       numBatchesTracked: this.training ? this.numBatchesTracked : null,
     });
