@@ -119,7 +119,18 @@ export function batchNorm(
   const bp = bias ? plain(bias) : null;
   const counter = training ? checkedCounter(opts.numBatchesTracked ?? null) : null;
   const rp = residual ? plain(residual) : null;
-  const { stats, y } = batchNormForward(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter }, relu, rp);
+  // Where the training forward runs in one dispatch (small planes on CPU adapters), its kernel
+  // has no binding left for the residual, and that dispatch saves more than the residual's pass:
+  // the residual is added after it, in one elementwise pass (as addRelu would).
+  const addAfter = rp !== null && training && g.onePass;
+  const statsArgs = { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter };
+  const forward = batchNormForward(xp, g, statsArgs, addAfter ? false : relu, addAfter ? null : rp);
+  const stats = forward.stats;
+  let y = forward.y;
+  if (addAfter) {
+    y = binary(relu ? 'addRelu' : 'add', forward.y, rp);
+    forward.y.dispose();
+  }
   if (bp && bp !== bias) bp.dispose();
   if (rp && residual) disposeIfCopy(rp, residual);
   if (residual) return withResidual(x, weight, bias, residual, y, xp, stats, wp, g, { training, relu });
