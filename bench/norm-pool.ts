@@ -19,14 +19,16 @@
 //     adaptiveAvgPool2d [1,1] bwd   write dx                                      4 * n (+ tiny)
 // with n input and m output elements; the per-channel statistics are negligible. The ratios are
 // to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates) measured in the same
-// run: by wall time and by worker-thread CPU time (the steadier one where the machine's speed
-// drifts, see bench/timing.ts). Every op is first checked against its float64 reference
+// run -- again right before each shape's rows, so that a shape's ratios are not taken against a
+// reading minutes older than its own timings on a host whose speed drifts (the first reading is
+// printed too) -- by wall time and by worker-thread CPU time (the steadier one, see
+// bench/timing.ts). Every op is first checked against its float64 reference
 // (src/kernels/reference) on the very shapes timed. Each figure is a median (bench/timing.ts).
 // Run: npm run build && node dist/bench/norm-pool.js [name filter]
 //   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`)
 
 import * as wg from '../src/index.js';
-import { bandwidthRates, type Rate } from './ceiling.js';
+import { bandwidthRates } from './ceiling.js';
 import { timePerCall, type Timing } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from '../src/kernels/pool.js';
@@ -78,7 +80,7 @@ function withoutPlaneRuns(name: string, bytes: number, run: () => void): Row {
   };
 }
 
-async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
+async function benchShape(shape: number[]): Promise<void> {
   const n = numel(shape);
   const C = shape[1];
   console.log(`\nx ${JSON.stringify(shape)}: ${(n / 1e6).toFixed(2)} M floats, ${((4 * n) / 1e6).toFixed(1)} MB`);
@@ -242,6 +244,8 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
     { name: '  (tree layout, the GPU one)', bytes: 4 * n, run: () => globalAvgPool2dForward(x, gg, 'tree').dispose() },
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
+  const ceiling = await bandwidthRates();
+  console.log(`copy ceiling before these rows: ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
   for (const row of rows) {
     if (only && !row.name.includes(only)) continue;
     const { ms, cpuMs } = await timePerCall(row.run);
@@ -276,9 +280,9 @@ async function benchShape(shape: number[], ceiling: Rate): Promise<void> {
 async function main(): Promise<void> {
   const info = await wg.init();
   console.log(`batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}`);
-  const ceiling = await bandwidthRates(); // the shader copy ceiling of this run
+  const ceiling = await bandwidthRates(); // the shader copy ceiling of this run, at its start
   console.log(`copy ceiling (bench/ceiling.ts, this run): ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
-  for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56], [32, 512, 7, 7], [128, 64, 8, 8]]) await benchShape(shape, ceiling);
+  for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56], [32, 512, 7, 7], [128, 64, 8, 8]]) await benchShape(shape);
   await wg.close();
 }
 
