@@ -165,8 +165,8 @@ export function batchNorm(
 /** The residual option: x's shape, float32, alive, and not one of the statistics written in place. */
 function checkedResidual(x: Tensor, r: Tensor | null, inPlace: (Tensor | null)[]): Tensor | null {
   if (!r) return null;
-  assertAlive('batchNorm', r);
   if (!(r instanceof Tensor)) throw new OpArgumentError(`batchNorm: residual must be a Tensor, got ${String(r)}`);
+  assertAlive('batchNorm', r);
   if (r.dtype !== 'float32' || !sameShape(r.shape, x.shape)) {
     throw new OpArgumentError(`batchNorm: residual must be a float32 tensor of the input's shape ${fmtShape(x.shape)}, got ${r.describe()}`);
   }
