@@ -465,23 +465,33 @@ describe('batchNorm behaviour', () => {
     const b = wg.zeros([3], { requiresGrad: true });
     const rm = wg.zeros([3]);
     const rv = wg.ones([3]);
+    // A residual, with and without the ReLU, in one dispatch's shape (8x8) and in the apply pass's (32x32).
+    const r = wg.randn([2, 3, 8, 8], { seed: 2 });
+    r.requiresGrad = true;
+    const x32 = wg.randn([2, 3, 32, 32], { seed: 3 });
+    x32.requiresGrad = true;
+    const r32 = wg.randn([2, 3, 32, 32], { seed: 4 });
+    r32.requiresGrad = true;
     await wg.sync();
     const before = wg.memory();
+    const runs: [wg.Tensor, wg.Tensor | null, boolean][] = [[x, null, false], [x, r, true], [x, r, false], [x32, r32, true]];
     for (const training of [true, false]) {
-      const y = F.batchNorm(x, rm, rv, w, b, { training });
-      const s = y.sum();
-      s.backward();
-      await x.grad!.data();
-      for (const t of [y, s]) t.dispose();
-      for (const t of [x, w, b]) {
-        t.grad!.dispose();
-        t.grad = null;
+      for (const [input, residual, relu] of runs) {
+        const y = F.batchNorm(input, rm, rv, w, b, { training, residual, relu });
+        const s = y.sum();
+        s.backward();
+        await input.grad!.data();
+        for (const t of [y, s]) t.dispose();
+        for (const t of [input, w, b, ...(residual ? [residual] : [])]) {
+          t.grad!.dispose();
+          t.grad = null;
+        }
       }
     }
     const after = wg.memory();
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.liveBytes).toBe(before.liveBytes);
-    for (const t of [x, w, b, rm, rv]) t.dispose();
+    for (const t of [x, w, b, rm, rv, r, x32, r32]) t.dispose();
   });
 
   it('rejects bad arguments before dispatch, naming the op and shapes', async () => {
