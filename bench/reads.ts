@@ -5,9 +5,9 @@
 // time per dispatch comes from GPU timestamps (wg.profile: on a CPU adapter, the CPU's clock),
 // the patterns interleaved over several rounds so that a drifting host moves them alike; the
 // medians are printed with GB/s of the bytes the pattern reads and its time relative to
-// `walk_one`. What it showed on lavapipe (bench/RESULTS.md, ninth session): time follows the
-// distinct bytes read, whether a re-read comes from the core's L2 or from memory; only a
-// re-read of the same lines (L1) is nearly free; and memory order beats the channel walk.
+// `walk_one`. What it showed on lavapipe (bench/RESULTS.md, ninth session): a load costs half or
+// more of its price even where its data is in the core's L2 (walk_twice) or was just loaded
+// (walk_same_lines), and memory order does not help a read (runs_one).
 // Run: npm run build && node dist/bench/reads.js [N,C,H,W] [--rounds R]
 
 import readSource from './wgsl/read_patterns.wgsl';
