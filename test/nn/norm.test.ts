@@ -2,7 +2,7 @@
 // statistics 1e-4), the float64 reference on shapes that exercise every kernel path (scalar and
 // vec4 planes, several chunks per channel), finite differences of the reference (gradcheck),
 // in-place running-stat updates, argument errors, determinism and memory.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, onTestFinished } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, FORWARD_TOL, GRAD_TOL } from '../helpers.js';
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
@@ -300,11 +300,18 @@ describe('batchNorm with a residual (the end of a residual block)', () => {
   // y = relu(batchNorm(x) + r) (or without the ReLU) in one pass, against the float64 reference
   // and against the unfused ops, on shapes that take each apply path: small vec4 planes, runs of
   // planes, 7x7 planes as straddling vec4s and in groups of four, (N, C) inputs, 49-float planes
-  // as scalars; training (never the one-dispatch forward: its kernel has no binding left) and eval.
-  const shapes = [[3, 4, 8, 8], [2, 3, 32, 32], [4, 6, 7, 7], [3, 8, 7, 7], [16, 6], [3, 5, 7, 7]];
-  for (const shape of shapes) {
+  // as scalars; training (where the one-dispatch forward runs, the residual is added after it)
+  // and eval; and two shapes under a GPU's launch settings (no one-dispatch forward there).
+  const shapes: [number[], 'cpu' | 'gpu'][] = [
+    [[3, 4, 8, 8], 'cpu'], [[2, 3, 32, 32], 'cpu'], [[4, 6, 7, 7], 'cpu'], [[3, 8, 7, 7], 'cpu'], [[16, 6], 'cpu'], [[3, 5, 7, 7], 'cpu'],
+    [[3, 4, 8, 8], 'gpu'], [[4, 6, 7, 7], 'gpu'],
+  ];
+  for (const [shape, settings] of shapes) {
     for (const [training, relu] of [[true, true], [true, false], [false, true]] as const) {
-      it(`${JSON.stringify(shape)} training ${training} relu ${relu}`, async () => {
+      it(`${JSON.stringify(shape)} training ${training} relu ${relu}${settings === 'gpu' ? ', a GPU\'s settings' : ''}`, async () => {
+        const saved = { ...BATCH_NORM_LAUNCH };
+        if (settings === 'gpu') Object.assign(BATCH_NORM_LAUNCH, BATCH_NORM_GPU_LAUNCH, { minUnitsPerLane: 1 });
+        onTestFinished(() => { Object.assign(BATCH_NORM_LAUNCH, saved); });
         const C = shape[1];
         const n = numel(shape);
         const xData = randomArray(n, rnd, -2, 3);
