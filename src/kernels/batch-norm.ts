@@ -28,6 +28,7 @@ import onePassSource from './wgsl/batch_norm_forward_one_pass.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
+import { binary } from './elementwise.js';
 import { numel } from '../tensor/shape.js';
 import { gpu, isCpuAdapter } from '../tensor/device.js';
 
@@ -387,13 +388,20 @@ export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, r
 /**
  * The forward pass: the statistics (batchNormStatistics) and y (batchNormApply), or both in one
  * dispatch of batch_norm_forward_one_pass.wgsl where it applies, with the same results bit for
- * bit. x plain; + residual (plain, x's shape; never in one dispatch, whose kernel has no binding
- * left for it), then max(y, 0) when `relu`.
+ * bit. x plain; + residual (plain, x's shape), then max(y, 0) when `relu`.
  */
 export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false, residual: Tensor | null = null): { stats: Tensor; y: Tensor } {
-  if (!a.training || !g.onePass || residual) {
+  if (!a.training || !g.onePass) {
     const stats = batchNormStatistics(x, g, a);
     return { stats, y: batchNormApply(x, stats, g, relu, residual) };
+  }
+  // The one-dispatch kernel has no storage binding left for a residual, and that dispatch saves
+  // more than the residual's pass: it is added after it, in one elementwise pass (addRelu's).
+  if (residual) {
+    const { stats, y: normed } = batchNormForward(x, g, a);
+    const y = binary(relu ? 'addRelu' : 'add', normed, residual);
+    normed.dispose();
+    return { stats, y };
   }
   const temps: Tensor[] = [];
   const placeholder = placeholders(temps);

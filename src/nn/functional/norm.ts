@@ -119,40 +119,40 @@ export function batchNorm(
   const bp = bias ? plain(bias) : null;
   const counter = training ? checkedCounter(opts.numBatchesTracked ?? null) : null;
   const rp = residual ? plain(residual) : null;
-  // Where the training forward runs in one dispatch (small planes on CPU adapters), its kernel
-  // has no binding left for the residual, and that dispatch saves more than the residual's pass:
-  // the residual is added after it, in one elementwise pass (as addRelu would).
-  const addAfter = rp !== null && training && g.onePass;
-  const statsArgs = { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter };
-  const forward = batchNormForward(xp, g, statsArgs, addAfter ? false : relu, addAfter ? null : rp);
-  const stats = forward.stats;
-  let y = forward.y;
-  if (addAfter) {
-    y = binary(relu ? 'addRelu' : 'add', forward.y, rp);
-    forward.y.dispose();
-  }
+  const { stats, y } = batchNormForward(xp, g, { training, momentum, eps, runningMean, runningVar, weight: wp, bias: bp, counter }, relu, rp);
   if (bp && bp !== bias) bp.dispose();
-  if (rp && residual) disposeIfCopy(rp, residual);
-  if (residual) return withResidual(x, weight, bias, residual, y, xp, stats, wp, g, { training, relu });
+  if (residual && rp) disposeIfCopy(rp, residual);
 
-  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const inputs = [x, weight, bias, residual].filter((t): t is Tensor => t !== null);
   const needInput = x.requiresGrad;
   const needWeight = weight?.requiresGrad ?? false;
   const needBias = bias?.requiresGrad ?? false;
-  // Saved: x, stats, then the weight (if any). With relu the mask is recomputed from x and stats.
-  const save = [xp, stats, ...(wp ? [wp] : [])];
-  const out = recordOp(relu ? 'batchNormRelu' : 'batchNorm', inputs, y, save, (gy, saved, _pending, into) => {
+  // Saved: x, stats, then the weight (if any). With relu alone the mask is recomputed from x and
+  // stats; with a residual as well it is the output's (y > 0), so y is saved last.
+  const maskByOutput = residual !== null && relu;
+  const save = [xp, stats, ...(wp ? [wp] : []), ...(maskByOutput ? [y] : [])];
+  const name = `batchNorm${residual ? 'Add' : ''}${relu ? 'Relu' : ''}`;
+  const out = recordOp(name, inputs, y, save, (gy, saved, _pending, into) => {
     const [xs, st] = saved;
     const ws = wp ? saved[2] : null;
     const gyp = plain(gy);
+    // With a residual, g = gy * (y > 0) (gy itself without relu) is the residual's gradient and
+    // the batch norm's incoming one.
+    const gm = maskByOutput ? binary('reluBackward', gyp, saved[saved.length - 1]) : gyp;
     // dweight and dbias straight into the parameters' gradient slots where they have them (`into`).
     const intoWeight = weight ? (into?.[1] ?? null) : null;
     const intoBias = bias ? (into?.[weight ? 2 : 1] ?? null) : null;
-    const grads = batchNormBackward(gyp, xs, st, g, { training, weight: ws, needInput, needWeight, needBias, relu, intoWeight, intoBias });
+    const grads = batchNormBackward(gm, xs, st, g, {
+      training, weight: ws, needInput, needWeight, needBias, relu: relu && !residual, intoWeight, intoBias,
+    });
+    // The residual's gradient is g, as a handle of its own (the engine disposes each returned gradient).
+    const gr = residual?.requiresGrad ? gm.detach() : null;
+    if (gm !== gyp) gm.dispose();
     disposeIfCopy(gyp, gy);
     const result: (Tensor | null)[] = [grads.dx];
     if (weight) result.push(grads.dweight);
     if (bias) result.push(grads.dbias);
+    if (residual) result.push(gr);
     return result;
   });
   // The node keeps its own views of what it saved; drop the forward's references.
@@ -174,43 +174,4 @@ function checkedResidual(x: Tensor, r: Tensor | null, inPlace: (Tensor | null)[]
     throw new OpArgumentError('batchNorm: residual shares memory with a running statistic, which is updated in place');
   }
   return r;
-}
-
-/**
- * The autograd node of batchNorm(x) + residual (then ReLU): the gradient g = gy * (y > 0) (gy
- * itself without relu) is the residual's gradient and the batch norm's incoming gradient.
- */
-function withResidual(
-  x: Tensor, weight: Tensor | null, bias: Tensor | null, residual: Tensor, y: Tensor, xp: Tensor, stats: Tensor, wp: Tensor | null,
-  g: ReturnType<typeof batchNormGeometry>, o: { training: boolean; relu: boolean },
-): Tensor {
-  const inputs = [x, weight, bias, residual].filter((t): t is Tensor => t !== null);
-  const needInput = x.requiresGrad;
-  const needWeight = weight?.requiresGrad ?? false;
-  const needBias = bias?.requiresGrad ?? false;
-  // Saved: x, stats, the weight (if any), and y for the ReLU's mask.
-  const save = [xp, stats, ...(wp ? [wp] : []), ...(o.relu ? [y] : [])];
-  const out = recordOp(o.relu ? 'batchNormAddRelu' : 'batchNormAdd', inputs, y, save, (gy, saved, _pending, into) => {
-    const [xs, st] = saved;
-    const ws = wp ? saved[2] : null;
-    const gyp = plain(gy);
-    // g: the gradient past the ReLU (gy itself without one), the residual's and the batch norm's.
-    const gm = o.relu ? binary('reluBackward', gyp, saved[saved.length - 1]) : gyp;
-    const intoWeight = weight ? (into?.[1] ?? null) : null;
-    const intoBias = bias ? (into?.[weight ? 2 : 1] ?? null) : null;
-    const grads = batchNormBackward(gm, xs, st, g, { training: o.training, weight: ws, needInput, needWeight, needBias, intoWeight, intoBias });
-    // The residual's gradient is g, as a handle of its own (the engine disposes each returned gradient).
-    const gr = residual.requiresGrad ? gm.detach() : null;
-    if (gm !== gyp) gm.dispose();
-    disposeIfCopy(gyp, gy);
-    const result: (Tensor | null)[] = [grads.dx];
-    if (weight) result.push(grads.dweight);
-    if (bias) result.push(grads.dbias);
-    result.push(gr);
-    return result;
-  });
-  disposeIfCopy(xp, x);
-  if (wp && wp !== weight) wp.dispose();
-  stats.dispose();
-  return out;
 }
