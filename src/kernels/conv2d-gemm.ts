@@ -2,10 +2,11 @@
 // Launcher for conv2d_implicit_gemm.wgsl: the three convolution passes as one workgroup-tiled
 // GEMM whose operands are gathered on the fly (the classic GPU structure, as in cuDNN's
 // implicit-GEMM algorithms), and for its 128 x 128-tile form conv2d_implicit_gemm_wide.wgsl
-// (8 x 8 outputs per invocation; an autotune candidate, 'implicit-gemm-wide'). On a GPU it is the rules' first choice for every pass (for input
-// gradients after the stride-2 row kernel and the tiled GEMM of 1x1 layers); on a CPU adapter
-// it is not offered (setConvRulesFor('gpu') lets tests run it there). Entries in conv2d.ts's
-// kernel tables ('implicit-gemm', 'implicit-gemm-prefetch').
+// (8 x 8 outputs per invocation). On a GPU it is the rules' first choice for every pass (for
+// input gradients after the stride-2 row kernel, the subsampled form of 1x1 stride-2 layers and
+// the tiled GEMM of thin 1x1 layers); on a CPU adapter it is not offered (setConvRulesFor('gpu')
+// lets tests run it there). Entries in conv2d.ts's kernel tables ('implicit-gemm',
+// 'implicit-gemm-prefetch', 'implicit-gemm-wide', 'implicit-gemm-subsampled').
 
 import implicitGemmSource from './wgsl/conv2d_implicit_gemm.wgsl';
 import implicitGemmWideSource from './wgsl/conv2d_implicit_gemm_wide.wgsl';

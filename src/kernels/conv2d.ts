@@ -51,7 +51,9 @@ import { copyView } from './copy.js';
 import { shortcutAForward, shortcutABackward } from './shortcut.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { gpu, isCpuAdapter } from '../tensor/device.js';
-import { conv2dForwardImplicitGemm, conv2dBackwardInputImplicitGemm, conv2dBackwardWeightImplicitGemm, implicitGemmApplies } from './conv2d-gemm.js';
+import {
+  conv2dForwardImplicitGemm, conv2dBackwardInputImplicitGemm, conv2dBackwardWeightImplicitGemm, implicitGemmApplies, type ImplicitGemmVariant,
+} from './conv2d-gemm.js';
 import { randn } from '../ops/creation.js';
 import { isGradEnabled, setGradEnabled } from '../autograd/grad-mode.js';
 import { OpArgumentError, fmtShape } from '../tensor/errors.js';
@@ -615,6 +617,12 @@ function weightSplits(g: Conv2dGeometry, perSplit: number, blocks: number): numb
   return Math.max(1, Math.min(g.N, Math.ceil(MIN_WEIGHT_WORKGROUPS / perSplit), Math.floor(65535 / blocks)));
 }
 
+/** Where a split weight-gradient kernel writes: `into` (or a new dw) unsplit, else [splits, ...shape] partials for sumSplits. */
+function splitOutput(splits: number, shape: number[], into: Tensor | null): Tensor {
+  if (splits === 1 && into) return into;
+  return emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+}
+
 /** Add the per-split partial gradients (deterministic order) into dw (K, C_g, R, S). */
 function sumSplits(out: Tensor, splits: number, shape: number[], into: Tensor | null): Tensor {
   if (splits === 1) return out;
@@ -638,7 +646,7 @@ function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry, into
   const splits = weightSplits(g, tiles[0] * tiles[1] * blocks, blocks);
   checkZ(g, blocks);
   const shape = [g.K, g.C_g, g.R, g.S];
-  const out = splits === 1 && into ? into : emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+  const out = splitOutput(splits, shape, into);
   const sub = useSubgroups();
   launch(sub ? FAST.weightSubgroup : FAST.weight, {
     // The subgroup kernel binds gy a second time as vec4s (its binding 4, after the uniform).
@@ -660,7 +668,7 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry, into
   const splits = weightSplits(g, tiles[0] * tiles[1] * blocks, blocks);
   checkZ(g, blocks);
   const shape = [g.K, g.C_g, g.R, g.S];
-  const out = splits === 1 && into ? into : emptyTensor(splits === 1 ? shape : [splits, ...shape], 'float32', 'conv2d_backward_weight');
+  const out = splitOutput(splits, shape, into);
   launch(FAST.weightRowsSubgroup, {
     buffers: [gy.buffer, x.buffer, out.buffer, x.buffer],
     params: packConv2dParams(g),
@@ -971,6 +979,14 @@ const FORWARD_KERNELS: ConvKernel<ForwardArgs>[] = [
   { name: 'direct', applies: () => true, run: (x, w, b, g, e) => withEpilogue(conv2dForwardDirect(x, w, b, g), e) },
 ];
 
+/** An implicit-GEMM input-gradient entry's run and runPlus (the gradient at the input added as dx is stored). */
+function implicitGemmInput(variant: ImplicitGemmVariant): Pick<ConvKernel<BackwardArgs>, 'run' | 'runPlus'> {
+  return {
+    run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, variant),
+    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, variant, plus),
+  };
+}
+
 const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   { name: 'col2im', applies: col2imApplies, run: conv2dBackwardInputCol2im },
   { name: 'gemm', applies: (g) => gemmApplies(g, 'input'), run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g) },
@@ -996,25 +1012,14 @@ const INPUT_KERNELS: ConvKernel<BackwardArgs>[] = [
   // 1.4x). With fewer than 32 input channels most of a 64-row tile idles: the row or phase
   // kernels were 1.5-1.8x faster there (CIFAR stage 1), and 1x1 layers keep the tiled GEMM.
   { name: 'gemm-tiled', applies: gemmTiledApplies, gpuFirst: (g) => g.stride_h > 1 || g.stride_w > 1 || g.C_g < 32, run: (gy, w, g) => conv2dBackwardInputGemm(gy, w, g, 'tiled') },
-  {
-    name: 'implicit-gemm', applies: tiledApplies, run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g),
-    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, {}, plus),
-  },
+  { name: 'implicit-gemm', applies: tiledApplies, ...implicitGemmInput({}) },
   // 128 x 128 tiles from 256 input channels (rows of this GEMM) and a reduction (K·R·S) of 256:
   // wg.autotune on an H100, ResNet-50
   // at batch 32 (bench/results/h100-s8e-tune-r50-wide.json): 0.71-0.97x the time of the 64 x 64
   // kernel on 8 of the 10 layers it now takes (1.05-1.06x on the other two), 1.2-1.6x slower
   // with 64-128 channels.
-  {
-    name: 'implicit-gemm-wide', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 256 && g.K_g * g.R * g.S >= 256,
-    run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }),
-    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true, wide: true }, plus),
-  },
-  {
-    name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32,
-    run: (gy, w, g) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }),
-    runPlus: (gy, w, g, plus) => conv2dBackwardInputImplicitGemm(gy, w, g, { prefetch: true }, plus),
-  },
+  { name: 'implicit-gemm-wide', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 256 && g.K_g * g.R * g.S >= 256, ...implicitGemmInput({ prefetch: true, wide: true }) },
+  { name: 'implicit-gemm-prefetch', applies: tiledApplies, gpuFirst: (g) => g.C_g >= 32, ...implicitGemmInput({ prefetch: true }) },
   { name: 'direct', applies: () => true, run: conv2dBackwardInputDirect },
 ];
 
