@@ -18,18 +18,20 @@
 //     adaptiveAvgPool2d [1,1] fwd   read x                                        4 * n (+ tiny)
 //     adaptiveAvgPool2d [1,1] bwd   write dx                                      4 * n (+ tiny)
 // with n input and m output elements; the per-channel statistics are negligible. The ratios are
-// to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates) measured in the same
-// run -- again right before each shape's rows, so that a shape's ratios are not taken against a
-// reading minutes older than its own timings on a host whose speed drifts (the first reading is
-// printed too) -- by wall time and by worker-thread CPU time (the steadier one, see
-// bench/timing.ts). Every op is first checked against its float64 reference
-// (src/kernels/reference) on the very shapes timed. Each figure is a median (bench/timing.ts).
+// to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates), by wall time and by
+// worker-thread CPU time (the steadier one, see bench/timing.ts). The host's speed drifts by tens
+// of percent within a minute (other jobs share its cores), so each row is timed in ROUNDS rounds,
+// each right after a reading of the ceiling, and a row's ratio is the median of its rounds'
+// ratios: each kernel is compared with the ceiling of the same few hundred milliseconds, not
+// with one reading taken minutes before it (the range of the ceiling's readings is printed per
+// shape). Every op is first checked against its float64 reference (src/kernels/reference) on the
+// very shapes timed. Each time is a median (bench/timing.ts).
 // Run: npm run build && node dist/bench/norm-pool.js [name filter]
 //   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`)
 
 import * as wg from '../src/index.js';
-import { bandwidthRates } from './ceiling.js';
-import { timePerCall, type Timing } from './timing.js';
+import { bandwidthRates, type Rate } from './ceiling.js';
+import { timePerCall, median, type Timing } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from '../src/kernels/pool.js';
 import { globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/adaptive-pool.js';
@@ -78,6 +80,28 @@ function withoutPlaneRuns(name: string, bytes: number, run: () => void): Row {
       }
     },
   };
+}
+
+/** Rounds per row: each a reading of the copy ceiling, then the row's timing. */
+const ROUNDS = 3;
+
+/**
+ * A row's median time and its median ratios to the copy ceiling over ROUNDS rounds, each ratio
+ * against the ceiling read just before that round (the readings are appended to `ceilings`).
+ */
+async function timeAgainstCeiling(row: Row, ceilings: Rate[]): Promise<{ ms: number; wallRatio: number; cpuRatio: number }> {
+  const ms: number[] = [];
+  const wallRatios: number[] = [];
+  const cpuRatios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const ceiling = await bandwidthRates();
+    ceilings.push(ceiling);
+    const t = await timePerCall(row.run);
+    ms.push(t.ms);
+    wallRatios.push(row.bytes / t.ms / 1e6 / ceiling.wall);
+    cpuRatios.push(row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond);
+  }
+  return { ms: median(ms), wallRatio: median(wallRatios), cpuRatio: median(cpuRatios) };
 }
 
 async function benchShape(shape: number[]): Promise<void> {
@@ -244,18 +268,20 @@ async function benchShape(shape: number[]): Promise<void> {
     { name: '  (tree layout, the GPU one)', bytes: 4 * n, run: () => globalAvgPool2dForward(x, gg, 'tree').dispose() },
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
-  const ceiling = await bandwidthRates();
-  console.log(`copy ceiling before these rows: ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
+  const ceilings: Rate[] = [];
+  const lines: string[] = [];
   for (const row of rows) {
     if (only && !row.name.includes(only)) continue;
-    const { ms, cpuMs } = await timePerCall(row.run);
-    const gbps = row.bytes / ms / 1e6;
+    const t = await timeAgainstCeiling(row, ceilings);
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
-    console.log(
-      `  ${row.name.padEnd(34)} ${ms.toFixed(2).padStart(8)} ms  ${gbps.toFixed(2).padStart(6)} GB/s  ` +
-        `${pct(gbps / ceiling.wall).padStart(4)} of copy ceiling (wall), ${pct(row.bytes / cpuMs / 1e6 / ceiling.perCpuSecond).padStart(4)} (CPU time)`,
+    lines.push(
+      `  ${row.name.padEnd(34)} ${t.ms.toFixed(2).padStart(8)} ms  ${(row.bytes / t.ms / 1e6).toFixed(2).padStart(6)} GB/s  ` +
+        `${pct(t.wallRatio).padStart(4)} of copy ceiling (wall), ${pct(t.cpuRatio).padStart(4)} (CPU time)`,
     );
   }
+  const range = (f: (r: Rate) => number) => `${Math.min(...ceilings.map(f)).toFixed(2)}-${Math.max(...ceilings.map(f)).toFixed(2)}`;
+  if (ceilings.length) console.log(`copy ceiling during these rows (${ceilings.length} readings): ${range((r) => r.wall)} GB/s wall, ${range((r) => r.perCpuSecond)} GB per worker CPU-second`);
+  for (const line of lines) console.log(line);
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
   const defaults = { ...BATCH_NORM_LAUNCH };

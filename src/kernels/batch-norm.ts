@@ -102,25 +102,22 @@ export const BATCH_NORM_LAUNCH = {
   applyUnits: 4,
   /**
    * ... and images per workgroup where a plane has fewer than 256 units (16x16 and 8x8 planes of
-   * CIFAR ResNets' later stages): one workgroup per small plane made thousands of short ones.
-   * Four interleaved rounds by worker CPU time, eval forward / training forward+backward:
-   * [128,64,8,8] 2.8-3.1 -> 4.3-5.6 / 3.4-3.8 -> 4.7-5.4 GB per CPU-second with 4 images;
-   * [128,32,16,16] 2.9-4.4 -> 5.5-7.0 / 1.6-4.3 -> 2.5-5.3 (a noisy host); 32x32 planes
-   * (256 units) were slower with 4 and keep 1. (On a GPU: 1, BATCH_NORM_GPU_LAUNCH.)
+   * CIFAR ResNets' later stages) or the passes take plane groups (7x7): one workgroup per small
+   * plane made thousands of short ones. The image loop's trip count is a run-time value
+   * (min(N, n0 + IMAGES) - n0): with `j < IMAGES` and a break, Mesa unrolled it and the passes
+   * ran 1.2-1.7x slower, which had made 4-8 images look best. With the run-time loop, by worker
+   * CPU time (two rounds, forward / input gradient, against relu's ~590 / -- us): [128,64,8,8]
+   * 4 images 705-721 / 1708-1925 us, 64 images 534-536 / 1544-1670 (relu 584-597);
+   * [32,512,7,7] in plane groups 8 images 1121-1159 forward (the old setting), 32 images
+   * 872-989, the whole batch 865-870 (relu 881); the gradient 2801-3028 with 8, 2399-2411 with
+   * the whole batch; [128,128,7,7] 32 images 837-855, 64+ 770-793. (On a GPU: 1,
+   * BATCH_NORM_GPU_LAUNCH.)
    */
-  smallPlaneImages: 4,
+  smallPlaneImages: 64,
   /** Planes not a multiple of 4 (7x7) as straddling vec4s (see BatchNormGeometry.splitVec4); false: scalar units. */
   splitVec4: true,
   /** ... and those vec4s in groups of four planes per workgroup (BatchNormGeometry.planeGroups). */
   planeGroups: true,
-  /**
-   * Images per workgroup of the elementwise passes with planeGroups: the forward and the input
-   * gradient (norm-pool bench's [32,512,7,7], four interleaved rounds by worker CPU time: 8 was
-   * best for the forward (4.8-5.4 GB per CPU-second, against 4.2-4.5 with 4 or 16); 32 (the
-   * whole batch) for the gradient, which reads two streams and writes one: a training forward and
-   * backward at 5.4-5.8 GB per CPU-second with it, 4.2-4.5 with 8.
-   */
-  planeGroupImages: { forward: 8, backward: 32 },
   /**
    * The elementwise passes over planes of 256+ vec4s (32x32 and larger) run this many
    * consecutive planes of the flat (n, c) order per workgroup (the *_plane_runs entry points); 0
@@ -187,7 +184,7 @@ export interface BatchNormGeometry {
    * per-lane gather of each vec4's two planes' statistics cost more than the data's own loads.
    */
   planeGroups: boolean;
-  /** Images per workgroup in the elementwise passes over vec4 planes (smallPlaneImages, or 1). */
+  /** Images per workgroup in the elementwise passes over small planes and plane groups (smallPlaneImages, or 1). */
   applyImages: number;
   /**
    * Consecutive planes per workgroup in the elementwise passes (the *_plane_runs entry points;
@@ -216,7 +213,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const P = Math.max(1, Math.min(wanted, affordable, 1024));
   const chunk = Math.ceil((planeGroups ? N : total) / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
-  const applyImages = vec4 && unitsS < 256 ? smallPlaneImages : 1;
+  const applyImages = (vec4 && unitsS < 256) || planeGroups ? smallPlaneImages : 1;
   const planeRuns = run > 0 && vec4 && !flat && unitsS >= 256 && Math.ceil((N * C) / run) <= 65535 ? run : 0;
   // One dispatch when the reductions would not split a channel (P == 1: the same workgroups, so the
   // same sums) and a workgroup's share of x (four channels with plane groups, else one) fits the cache.
@@ -266,10 +263,9 @@ function packApplyParams(g: BatchNormGeometry): Uint8Array {
  * lanes idle. Planes that are not whole vec4s: workgroups over the flat vec4s, or with
  * planeGroups (image blocks, C / 4). With planeRuns: one workgroup per run of planes.
  */
-function applyLaunch(g: BatchNormGeometry, pass: 'forward' | 'backward'): { workgroups: number[]; constants: Record<string, number> } {
+function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: Record<string, number> } {
   if (g.planeGroups) {
-    const IMAGES = BATCH_NORM_LAUNCH.planeGroupImages[pass];
-    return { workgroups: [Math.ceil(g.N / IMAGES), g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S, CHANNELS: g.C, IMAGES } };
+    return { workgroups: [Math.ceil(g.N / g.applyImages), g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S, CHANNELS: g.C, IMAGES: g.applyImages } };
   }
   if (g.splitVec4) return { workgroups: grid1d((g.N * g.C * g.S) / 4, 64), constants: { WG: 64, V: 1, PLANE: g.S, CHANNELS: g.C } };
   if (g.planeRuns > 0) return { workgroups: [Math.ceil((g.N * g.C) / g.planeRuns)], constants: { WG: 64, RUN: g.planeRuns } };
@@ -373,7 +369,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
  */
 export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false, residual: Tensor | null = null): Tensor {
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
-  const shape = applyLaunch(g, 'forward');
+  const shape = applyLaunch(g);
   const epilogue = [residual ? '+residual' : '', relu ? '+relu' : ''].filter((e) => e).join(', ');
   launch(pickApply(g, forwardKernels), {
     buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer],
@@ -506,7 +502,7 @@ export function batchNormBackward(
   let dx: Tensor | null = null;
   if (a.needInput) {
     dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
-    const shape = applyLaunch(g, 'backward');
+    const shape = applyLaunch(g);
     launch(pickApply(g, backwardInputKernels), {
       buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer, stats.buffer],
       params: packApplyParams(g),

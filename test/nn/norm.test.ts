@@ -110,12 +110,17 @@ describe('batchNorm vs the float64 reference', () => {
   ];
   for (const k of cases) it(JSON.stringify(k), () => checkAgainstReference(k));
 
-  it('gives the same results under other launch settings (64-lane workgroups, many chunks)', async () => {
+  it('gives the same results under other launch settings (64-lane workgroups, many chunks, 3 images per workgroup)', async () => {
     const saved = { ...BATCH_NORM_LAUNCH };
-    Object.assign(BATCH_NORM_LAUNCH, { reduceWG: 64, targetGroups: 1024, minUnitsPerLane: 1 });
+    Object.assign(BATCH_NORM_LAUNCH, { reduceWG: 64, targetGroups: 1024, minUnitsPerLane: 1, smallPlaneImages: 3 });
     try {
       expect(batchNormGeometry([8, 3, 16, 16]).P).toBeGreaterThan(4);
+      // 8 images in blocks of 3: the last workgroup of each plane's column has 2.
+      expect(batchNormGeometry([8, 3, 16, 16]).applyImages).toBe(3);
+      expect(batchNormGeometry([8, 4, 7, 7]).applyImages).toBe(3);
       await checkAgainstReference({ shape: [8, 3, 16, 16], training: true, affine: true, running: true });
+      await checkAgainstReference({ shape: [8, 3, 16, 16], training: false, affine: true, running: true });
+      await checkAgainstReference({ shape: [8, 4, 7, 7], training: false, affine: true, running: true });
       await checkAgainstReference({ shape: [8, 3, 5, 5], training: true, affine: true, running: true });
       expect(batchNormGeometry([8, 4, 7, 7])).toMatchObject({ planeGroups: true, P: 8 });
       await checkAgainstReference({ shape: [8, 4, 7, 7], training: true, affine: true, running: true });

@@ -72,9 +72,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let k = coef[wid.y];
   let st = stats[wid.y];
-  for (var m = 0u; m < IMAGES; m++) {
-    let n = wid.z * IMAGES + m;
-    if (n >= p.N) { break; }
+  let n0 = wid.z * IMAGES;
+  let n1 = min(p.N, n0 + IMAGES);   // a run-time bound (see batch_norm_forward.wgsl's main_vec4)
+  for (var n = n0; n < n1; n++) {
     let base = (n * p.C + wid.y) * p.S;
     for (var j = 0u; j < V; j++) {
       let s = (wid.x * V + j) * WG + lid.x;
@@ -195,17 +195,16 @@ fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(work
     let mean = pick_plane(vec4<f32>(k0.w, k1.w, k2.w, k3.w), q);
     let scale = pick_plane(scales, q);
     let shift = pick_plane(shifts, q);
-    for (var j = 0u; j < IMAGES; j++) {
-      let n = wid.x * IMAGES + j;
+    let n0 = wid.x * IMAGES;
+    let n1 = min(p.N, n0 + IMAGES);   // a run-time bound, as in main_vec4
+    for (var n = n0; n < n1; n++) {
       let i = (n * (CHANNELS / 4u) + wid.y) * PLANE + l;
-      if (4u * i < p.total) {
-        let xv = x4[i];
-        var g = gy4[i];
-        if (FUSE_RELU) { g = select(vec4<f32>(0.0), g, xv * scale + shift > vec4<f32>(0.0)); }
-        var r = ka * g;
-        if (TRAINING) { r += kb * (xv - mean) + kk; }
-        dx4[i] = r;
-      }
+      let xv = x4[i];
+      var g = gy4[i];
+      if (FUSE_RELU) { g = select(vec4<f32>(0.0), g, xv * scale + shift > vec4<f32>(0.0)); }
+      var r = ka * g;
+      if (TRAINING) { r += kb * (xv - mean) + kk; }
+      dx4[i] = r;
     }
   }
 }
