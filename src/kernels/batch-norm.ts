@@ -4,8 +4,10 @@
 //   forward (training):  batch_norm_stats  -> batch_norm_finalize -> batch_norm_forward
 //                        (read x)             (C invocations)        (read x, write y)
 //   forward (eval):                           batch_norm_finalize -> batch_norm_forward
-//   backward:            batch_norm_backward_reduce -> batch_norm_backward_finalize -> batch_norm_backward_input
-//                        (read gy, x)                  (C invocations)                 (read gy, x, write dx)
+//   backward:            batch_norm_backward_reduce -> batch_norm_backward_input
+//                        (read gy, x)                  (read gy, x, write dx; each workgroup turns its
+//                                                       channel's partial sums into dx's coefficients,
+//                                                       and one per channel writes dweight, dbias)
 // Fused with a ReLU (F.batchNorm's `relu` option): the forward pass writes max(y, 0), and both
 // backward passes mask gy with y > 0, y recomputed from x and the saved scale/shift as they load
 // it: no separate relu / reluBackward dispatches, the fused output is not saved, and the sums
@@ -22,7 +24,6 @@ import statsSource from './wgsl/batch_norm_stats.wgsl';
 import finalizeSource from './wgsl/batch_norm_finalize.wgsl';
 import forwardSource from './wgsl/batch_norm_forward.wgsl';
 import backwardReduceSource from './wgsl/batch_norm_backward_reduce.wgsl';
-import backwardFinalizeSource from './wgsl/batch_norm_backward_finalize.wgsl';
 import backwardInputSource from './wgsl/batch_norm_backward_input.wgsl';
 import onePassSource from './wgsl/batch_norm_forward_one_pass.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
@@ -61,8 +62,7 @@ const backwardReduceKernels = {
   splitVec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_groups'),
 };
-const backwardFinalizeKernel = defineKernel('batch_norm_backward_finalize', backwardFinalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform']);
-const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform'] as const;
+const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform', 'read', 'read_write', 'read_write'] as const;
 const backwardInputKernels = {
   scalar: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
@@ -71,6 +71,8 @@ const backwardInputKernels = {
   planeGroups: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_groups'),
   planeRuns: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_runs'),
 };
+/** dweight and dbias alone (a backward that needs no dx): one invocation per channel. */
+const paramGradsKernel = defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_param_grads');
 
 const FINALIZE_WG = 64;
 
@@ -255,6 +257,11 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
 /** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
 function packApplyParams(g: BatchNormGeometry): Uint8Array {
   return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).finish();
+}
+
+/** The BackwardParams struct of batch_norm_backward_input.wgsl: ApplyParams', then P and M. */
+function packBackwardParams(g: BatchNormGeometry): Uint8Array {
+  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).u32(g.P).f32(g.M).u32(0).u32(0).finish();
 }
 
 /**
@@ -483,32 +490,26 @@ export function batchNormBackward(
   }
   const dweight = a.needWeight ? (a.intoWeight ?? emptyTensor([g.C], 'float32', 'batchNorm dweight')) : null;
   const dbias = a.needBias ? (a.intoBias ?? emptyTensor([g.C], 'float32', 'batchNorm dbias')) : null;
-  const coef = emptyTensor([g.C, 4], 'float32', 'batch_norm coef');
-  temps.push(coef);
-  launch(backwardFinalizeKernel, {
-    buffers: [partial, stats.buffer, a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(), coef.buffer],
-    params: new Uniforms().u32(g.C).u32(g.P).f32(g.M).u32(0).finish(),
-    workgroups: grid1d(g.C, FINALIZE_WG),
-    constants: {
-      WG: FINALIZE_WG,
-      TRAINING: a.training ? 1 : 0,
-      HAS_SUMS: hasSums ? 1 : 0,
-      HAS_WEIGHT: a.weight ? 1 : 0,
-      WRITE_DWEIGHT: dweight ? 1 : 0,
-      WRITE_DBIAS: dbias ? 1 : 0,
-    },
-    label: 'batchNorm backward finalize',
-  });
-  let dx: Tensor | null = null;
-  if (a.needInput) {
-    dx = emptyTensor(x.shape, 'float32', 'batchNorm dx');
-    const shape = applyLaunch(g);
-    launch(pickApply(g, backwardInputKernels), {
-      buffers: [gy.buffer, x.buffer, coef.buffer, dx.buffer, stats.buffer],
-      params: packApplyParams(g),
+  const dx = a.needInput ? emptyTensor(x.shape, 'float32', 'batchNorm dx') : null;
+  if (dx || dweight || dbias) {
+    const shape = dx ? applyLaunch(g) : { workgroups: grid1d(g.C, FINALIZE_WG), constants: { WG: FINALIZE_WG } };
+    launch(dx ? pickApply(g, backwardInputKernels) : paramGradsKernel, {
+      buffers: [
+        gy.buffer, x.buffer, partial, dx?.buffer ?? placeholder(), stats.buffer,
+        a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(),
+      ],
+      params: packBackwardParams(g),
       workgroups: shape.workgroups,
-      constants: { ...shape.constants, TRAINING: a.training ? 1 : 0, FUSE_RELU: fuse ? 1 : 0 },
-      label: 'batchNorm backward input',
+      constants: {
+        ...shape.constants,
+        TRAINING: a.training ? 1 : 0,
+        FUSE_RELU: fuse ? 1 : 0,
+        HAS_SUMS: hasSums ? 1 : 0,
+        HAS_WEIGHT: a.weight ? 1 : 0,
+        WRITE_DWEIGHT: dweight ? 1 : 0,
+        WRITE_DBIAS: dbias ? 1 : 0,
+      },
+      label: dx ? 'batchNorm backward input' : 'batchNorm backward dweight, dbias',
     });
   }
   for (const t of temps) t.dispose();

@@ -301,6 +301,46 @@ describe('batchNorm vs the float64 reference', () => {
   });
 });
 
+describe('batchNorm gradients of some of its inputs only', () => {
+  // dx alone (parameters frozen: no dweight/dbias written, and in eval no sums reduced), and
+  // dweight/dbias alone (an input that needs no gradient: the per-channel pass without dx), on
+  // shapes that take each pass: small vec4 planes, runs of planes, plane groups, straddling
+  // vec4s, (N, C) inputs.
+  const shapes = [[3, 4, 8, 8], [2, 3, 32, 32], [3, 8, 7, 7], [4, 6, 7, 7], [16, 6]];
+  for (const shape of shapes) {
+    for (const training of [true, false]) {
+      for (const want of ['input', 'parameters'] as const) {
+        it(`${JSON.stringify(shape)} training ${training}: ${want} only`, async () => {
+          const C = shape[1];
+          const xData = randomArray(numel(shape), rnd, -2, 3);
+          const gyData = randomArray(numel(shape), rnd);
+          const [rmData, rvData, wData, bData] = [randomArray(C, rnd, -0.5, 0.5), randomArray(C, rnd, 0.5, 1.5), randomArray(C, rnd, 0.5, 1.5), randomArray(C, rnd, -0.5, 0.5)];
+          const x = wg.tensor(xData, shape, { requiresGrad: want === 'input' });
+          const [rm, rv] = [wg.tensor(rmData, [C]), wg.tensor(rvData, [C])];
+          const w = wg.tensor(wData, [C], { requiresGrad: want === 'parameters' });
+          const b = wg.tensor(bData, [C], { requiresGrad: want === 'parameters' });
+          const opts = { training, momentum: 0.1, eps: 1e-5 };
+          const ref = batchNormForwardRef(xData, shape, rmData, rvData, wData, bData, opts);
+          const y = F.batchNorm(x, rm, rv, w, b, opts);
+          const gy = wg.tensor(gyData, shape);
+          y.backward(gy);
+          const back = batchNormBackwardRef(gyData, xData, shape, ref.mean, ref.invstd, wData, training);
+          const what = `${JSON.stringify(shape)} training ${training}`;
+          if (want === 'input') {
+            expectClose(await x.grad!.data(), back.dx, GRAD_TOL, `${what} dx`);
+            expect(w.grad).toBeNull();
+          } else {
+            expect(x.grad).toBeNull();
+            expectClose(await w.grad!.data(), back.dweight, GRAD_TOL, `${what} dweight`);
+            expectClose(await b.grad!.data(), back.dbias, GRAD_TOL, `${what} dbias`);
+          }
+          for (const t of [x, rm, rv, w, b, y, gy, x.grad, w.grad, b.grad]) t?.dispose();
+        });
+      }
+    }
+  }
+});
+
 describe('batchNorm with a residual (the end of a residual block)', () => {
   // y = relu(batchNorm(x) + r) (or without the ReLU) in one pass, against the float64 reference
   // and against the unfused ops, on shapes that take each apply path: small vec4 planes, runs of

@@ -1,45 +1,115 @@
-// batch_norm_backward_input.wgsl — dx of batch norm, elementwise, NCHW f32.
+// batch_norm_backward_input.wgsl — dx of batch norm, elementwise, NCHW f32, and the per-channel
+// gradients dgamma and dbeta.
 //
-// dx = a * gy + b * (x - mean) + k with coef[c] = (a, b, k, mean) from
-// batch_norm_backward_finalize.wgsl. In eval (TRAINING = false) b = k = 0 and x is not read.
+// With S1 = sum gy and S2 = sum gy * (x - mean) over the channel's M values (the P partials of
+// batch_norm_backward_reduce.wgsl, added in order 0..P-1), invstd = stats[c].y, gamma = weight[c]
+// (1 without weight) and xhat = (x - mean) * invstd:
+//   dbeta  = S1
+//   dgamma = invstd * S2                                   (= sum gy * xhat)
+//   dx     = a * gy + b * (x - mean) + k, with
+//     training (batch statistics):  a = gamma * invstd,  b = -a * invstd^2 * S2 / M,  k = -a * S1 / M
+//       (PyTorch's formula dx = gamma * invstd / M * (M gy - S1 - xhat * sum gy xhat), regrouped)
+//     eval (running statistics are constants):  a = gamma * invstd,  b = 0,  k = 0
+// Each workgroup turns its channel's partials into (a, b, k, mean) itself (`coefficients`: P loads
+// the whole workgroup shares), so no pass between the reduction and this one is needed -- a
+// dispatch fewer per batch norm in every backward step, which is what a host-bound step (a small
+// network on a GPU) pays for -- and the one workgroup that holds the channel's first plane of
+// image 0 also writes dgamma and dbeta (`param_grads`). `main_param_grads` (one invocation per
+// channel) writes only those, for a backward that needs no dx.
+// HAS_SUMS is false when no partials were computed (eval, and neither weight nor bias needs a
+// gradient). In eval without FUSE_RELU, x is not read.
 // Grid as in batch_norm_forward.wgsl: workgroup (b, c, n) covers V * WG units of plane (n, c).
 // A unit is an f32 (`main`) or a vec4 (`main_vec4`, S % 4 == 0, S counted in vec4s);
 // `main_flat` (tiny planes) runs one invocation per f32 over a 1-D grid, channel = (i / S) % C;
 // `main_split_vec4` (planes not a multiple of 4, e.g. 7x7) reads the flat tensor as vec4s, and
 // `main_plane_groups` the same vec4s four planes per workgroup, the four channels' coefficients
-// loaded once per workgroup instead of gathered per lane (see batch_norm_forward.wgsl).
+// computed once per workgroup instead of per lane (see batch_norm_forward.wgsl).
 // `main_plane_runs` (CPU adapters, planes of 256+ vec4s): RUN consecutive planes per workgroup
 // in memory order, as in batch_norm_forward.wgsl.
 // FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
-// stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl (stats unread
-// otherwise).
-// Bindings: 0 gy (read), 1 x (read), 2 coef (read, C vec4), 3 dx (write), 4 stats (read, C vec4),
-// 5 params.
+// stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl.
+// Bindings: 0 gy (read), 1 x (read), 2 partial (read, C*P vec4), 3 dx (write), 4 stats (read,
+// C vec4), 5 params, 6 weight (read, C), 7 dweight (write, C), 8 dbias (write, C).
+// Absent tensors are bound to small placeholder buffers and never touched.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.
 
-struct ApplyParams {      // the same struct as batch_norm_forward.wgsl
+struct BackwardParams {   // packed by packBackwardParams() in src/kernels/batch-norm.ts
   C: u32,
-  S: u32,
-  total: u32,
+  S: u32,                 // units per plane
+  total: u32,             // N * C * S floats
   N: u32,                 // images (main_vec4's IMAGES loop)
+  P: u32,                 // partials per channel
+  M: f32,                 // values per channel, N * S
+  _p0: u32,
+  _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> gy: array<f32>;
 @group(0) @binding(0) var<storage, read> gy4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> coef: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> partial: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> stats: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> p: ApplyParams;
+@group(0) @binding(5) var<uniform> p: BackwardParams;
+@group(0) @binding(6) var<storage, read> weight: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dbias: array<f32>;
 
 override WG: u32 = 256u;
 override V: u32 = 1u;
 override TRAINING: bool = true;
 override FUSE_RELU: bool = false;
+override HAS_SUMS: bool = true;
+override HAS_WEIGHT: bool = true;
+override WRITE_DWEIGHT: bool = false;
+override WRITE_DBIAS: bool = false;
 override PLANE: u32 = 1u;     // main_split_vec4: S and C as constants (see batch_norm_forward.wgsl)
 override CHANNELS: u32 = 1u;
+
+// (S1, S2) of channel c: its P partials added in order.
+fn channel_sums(c: u32) -> vec2<f32> {
+  var sums = vec2<f32>(0.0);
+  if (HAS_SUMS) {
+    for (var i = 0u; i < p.P; i++) { sums += partial[c * p.P + i].xy; }
+  }
+  return sums;
+}
+
+// dx's coefficients (a, b, k, mean) of channel c, from its sums (see the header).
+fn coefficients(c: u32, sums: vec2<f32>) -> vec4<f32> {
+  let st = stats[c];
+  let invstd = st.y;
+  var gamma = 1.0;
+  if (HAS_WEIGHT) { gamma = weight[c]; }
+  let a = gamma * invstd;
+  var b = 0.0;
+  var k = 0.0;
+  if (TRAINING) {
+    b = -a * invstd * invstd * sums.y / p.M;
+    k = -a * sums.x / p.M;
+  }
+  return vec4<f32>(a, b, k, st.x);
+}
+
+// dgamma and dbeta of channel c, by the one invocation that owns the channel.
+fn param_grads(c: u32, sums: vec2<f32>) {
+  if (WRITE_DWEIGHT) { dweight[c] = stats[c].y * sums.y; }
+  if (WRITE_DBIAS) { dbias[c] = sums.x; }
+}
+
+// The coefficients of channel c; the invocation that `owns` the channel also writes its dgamma, dbeta.
+fn channel(c: u32, owns: bool) -> vec4<f32> {
+  let sums = channel_sums(c);
+  if (owns) { param_grads(c, sums); }
+  return coefficients(c, sums);
+}
+
+@compute @workgroup_size(WG)
+fn main_param_grads(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x < p.C) { param_grads(gid.x, channel_sums(gid.x)); }
+}
 
 // gy masked by the fused ReLU: y = x * scale + shift > 0, as batch_norm_forward.wgsl computes y.
 fn masked_gy(g: f32, xv: f32, st: vec4<f32>) -> f32 {
@@ -54,7 +124,7 @@ fn masked_gy4(g: vec4<f32>, xv: vec4<f32>, st: vec4<f32>) -> vec4<f32> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let k = coef[wid.y];
+  let k = channel(wid.y, wid.x == 0u && wid.z == 0u && lid.x == 0u);
   let st = stats[wid.y];
   let base = (wid.z * p.C + wid.y) * p.S;
   for (var j = 0u; j < V; j++) {
@@ -70,7 +140,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let k = coef[wid.y];
+  let k = channel(wid.y, wid.x == 0u && wid.z == 0u && lid.x == 0u);
   let st = stats[wid.y];
   let n0 = wid.z * IMAGES;
   let n1 = min(p.N, n0 + IMAGES);   // a run-time bound (see batch_norm_forward.wgsl's main_vec4)
@@ -96,7 +166,7 @@ fn main_plane_runs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgr
     let plane = wid.x * RUN + r;
     if (plane >= p.N * p.C) { return; }
     let c = plane % p.C;
-    let k = coef[c];
+    let k = channel(c, plane < p.C && lid.x == 0u);   // image 0's plane owns the channel
     let st = stats[c];
     let base = plane * p.S;
     for (var s = lid.x; s < p.S; s += WG) {
@@ -112,8 +182,9 @@ fn main_plane_runs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgr
 fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
-  let c = (i / p.S) % p.C;
-  let k = coef[c];
+  let plane = i / p.S;
+  let c = plane % p.C;
+  let k = channel(c, plane < p.C && i == plane * p.S);   // image 0's first float owns the channel
   let xv = x[i];
   var g = k.x * masked_gy(gy[i], xv, stats[c]);
   if (TRAINING) { g += k.y * (xv - k.w) + k.z; }
@@ -131,8 +202,11 @@ fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let next = vec4<u32>(first, first + 1u, first + 2u, first + 3u) >= vec4<u32>((plane + 1u) * PLANE);
   let c0 = plane % CHANNELS;
   let c1 = (plane + 1u) % CHANNELS;           // unused when the vec4 is in one plane
-  let k0 = coef[c0];
-  let k1 = coef[c1];
+  // The vec4 holding the first float of plane c of image 0 owns channel c: plane c0's when the
+  // vec4 starts it, else plane + 1's if that plane starts inside the vec4 (planes have >= 4 floats).
+  let starts_here = first % PLANE == 0u;
+  let k0 = channel(c0, starts_here && plane < CHANNELS);
+  let k1 = channel(c1, !starts_here && any(next) && plane + 1u < CHANNELS);
   let xv = x4[i];
   var g = gy4[i];
   if (FUSE_RELU) {
@@ -172,10 +246,11 @@ override IMAGES: u32 = 1u;   // main_plane_groups: images per workgroup
 @compute @workgroup_size(WG)
 fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let c = 4u * wid.y;
-  let k0 = coef[c];
-  let k1 = coef[c + 1u];
-  let k2 = coef[c + 2u];
-  let k3 = coef[c + 3u];
+  let owns = wid.x == 0u && lid.x == 0u;
+  let k0 = channel(c, owns);
+  let k1 = channel(c + 1u, owns);
+  let k2 = channel(c + 2u, owns);
+  let k3 = channel(c + 3u, owns);
   var scales = vec4<f32>(0.0);
   var shifts = vec4<f32>(0.0);
   if (FUSE_RELU) {

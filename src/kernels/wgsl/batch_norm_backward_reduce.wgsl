@@ -5,7 +5,7 @@
 // channel cut into P chunks; workgroup (p, c) folds chunk p. With mean = stats[c].x (the batch
 // mean in training, the running mean in eval):
 //   partial[c * P + p] = (sum gy, sum gy * (x - mean), 0, 0)    over the chunk
-// batch_norm_backward_finalize.wgsl adds the P partials in order and turns them into
+// batch_norm_backward_input.wgsl adds the P partials in order and turns them into
 //   dbeta = sum gy,  dgamma = invstd * sum gy * (x - mean),  and the dx coefficients.
 // Centring x on the mean before multiplying keeps the sum accurate when |mean| >> std.
 // Entry points: `main` (one f32 per step) and `main_vec4` (S % 4 == 0: one vec4 per step,
