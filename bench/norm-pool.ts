@@ -99,7 +99,8 @@ async function timeAgainstCeiling(row: Row, ceilings: Rate[]): Promise<{ ms: num
     const t = await timePerCall(row.run);
     ms.push(t.ms);
     wallRatios.push(row.bytes / t.ms / 1e6 / ceiling.wall);
-    cpuRatios.push(row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond);
+    // (On a GPU the worker threads barely run and the CPU-time rates are infinite: no ratio.)
+    cpuRatios.push(Number.isFinite(ceiling.perCpuSecond) ? row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond : Number.NaN);
   }
   return { ms: median(ms), wallRatio: median(wallRatios), cpuRatio: median(cpuRatios) };
 }

@@ -39,6 +39,11 @@
 #          the ResNet-20 rounds (session 9: the wide-tile rules, the baseline packed without them).
 #   tuned50: ResNet-50 (inference batch 1, training batch 32) after wg.autotune, with the kernel
 #          choices it changed.
+#   s10:   session 10 (batch norm's backward in two passes, one dispatch fewer per layer): the
+#          batch-norm checks of norm-pool.js against the float64 reference on this GPU, ResNet-20
+#          training (host-bound here, where dispatches count) in three alternating rounds and
+#          ResNet-50 training in two against the packed baseline build, pinned to cores 2-5, then
+#          every model row and PyTorch CUDA once, and a ResNet-20 profile.
 phase=${1:-full}
 for f in .devpack/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -113,6 +118,22 @@ if [ "$phase" = ab ] || [ "$phase" = rules ]; then
   done
   run 60 profile.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel
   [ -d ../base ] && (cd ../base && run 60 profile-base.txt $pin node cli.js profile -m resnet50 -b 32 --by-kernel)
+  exit 0
+fi
+if [ "$phase" = s10 ]; then
+  pin=$(command -v taskset >/dev/null && echo "taskset -c 2-5" || echo "")
+  run 60 check.txt node bench/norm-pool.js 'batchNorm backward'
+  for round in 1 2 3; do
+    run 45 r20.txt $pin node bench/models.js --only r20
+    [ -d ../base ] && (cd ../base && run 45 r20-base.txt $pin node bench/models.js --only r20)
+  done
+  for round in 1 2; do
+    run 60 r50.txt $pin node bench/models.js --only r50 --train50
+    [ -d ../base ] && (cd ../base && run 60 r50-base.txt $pin node bench/models.js --only r50 --train50)
+  done
+  run 120 models.txt $pin node bench/models.js --train50
+  (cd "$root" && run 60 torch.txt python3 bench/peers/torch_cuda.py --quick)
+  run 40 profile.txt $pin node cli.js profile -m resnet20 -b 128 --by-kernel
   exit 0
 fi
 if [ "$phase" = tuned50 ]; then
