@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Launchers for the batch-norm kernels (no autograd here: see src/nn/functional/norm.ts).
 //
-//   forward (training):  batch_norm_stats  -> batch_norm_finalize -> batch_norm_forward
-//                        (read x)             (C invocations)        (read x, write y)
-//   forward (eval):                           batch_norm_finalize -> batch_norm_forward
+//   forward (training):  batch_norm_stats  -> batch_norm_forward:main_finalize -> batch_norm_forward
+//                        (read x)             (C invocations)                     (read x, write y)
+//   forward (eval):                           batch_norm_forward:main_finalize -> batch_norm_forward
+// or, where the device offers 10 storage bindings (BatchNormGeometry.finalizeInApply), with the
+// statistics finalized inside the apply pass (its *_finalize entry points): two dispatches in
+// training, one in eval.
 //   backward:            batch_norm_backward_reduce -> batch_norm_backward_input
 //                        (read gy, x)                  (read gy, x, write dx; each workgroup turns its
 //                                                       channel's partial sums into dx's coefficients,
@@ -21,12 +24,11 @@
 
 import { type BufferRef } from '../tensor/storage.js';
 import statsSource from './wgsl/batch_norm_stats.wgsl';
-import finalizeSource from './wgsl/batch_norm_finalize.wgsl';
 import forwardSource from './wgsl/batch_norm_forward.wgsl';
 import backwardReduceSource from './wgsl/batch_norm_backward_reduce.wgsl';
 import backwardInputSource from './wgsl/batch_norm_backward_input.wgsl';
 import onePassSource from './wgsl/batch_norm_forward_one_pass.wgsl';
-import { defineKernel, launch, grid1d } from './launch.js';
+import { defineKernel, launch, grid1d, type Kernel } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { binary } from './elementwise.js';
@@ -40,8 +42,15 @@ const statsKernels = {
   splitVec4: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_stats', statsSource, chunkBindings, 'main_plane_groups'),
 };
-const finalizeKernel = defineKernel('batch_norm_finalize', finalizeSource, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform', 'read_write']);
 const applyBindings = ['read', 'read', 'read_write', 'uniform', 'read'] as const;
+// batch_norm_forward.wgsl's statistics bindings: 1 stats (written), 5 partial, 6 weight, 7 bias,
+// 8 running_mean, 9 running_var, 10 num_batches_tracked.
+const finalizeBindings = ['none', 'read_write', 'none', 'uniform', 'none', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'] as const;
+const finalizeKernel = defineKernel('batch_norm_forward', forwardSource, finalizeBindings, 'main_finalize');
+/** The apply passes that finalize the statistics themselves: x, stats (written), y, params, residual, then as finalizeBindings. */
+const applyFinalizeBindings = ['read', 'read_write', 'read_write', 'uniform', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'] as const;
+/** Storage bindings of those passes: a device must offer this many per shader stage (8 is the default). */
+const APPLY_FINALIZE_STORAGE = applyFinalizeBindings.filter((k) => k !== 'uniform').length;
 const forwardKernels = {
   scalar: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main'),
   vec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_vec4'),
@@ -49,6 +58,12 @@ const forwardKernels = {
   splitVec4: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_groups'),
   planeRuns: defineKernel('batch_norm_forward', forwardSource, applyBindings, 'main_plane_runs'),
+};
+const forwardFinalizeKernels: Partial<Record<ApplyLayout, Kernel>> = {
+  vec4: defineKernel('batch_norm_forward', forwardSource, applyFinalizeBindings, 'main_vec4_finalize'),
+  splitVec4: defineKernel('batch_norm_forward', forwardSource, applyFinalizeBindings, 'main_split_vec4_finalize'),
+  planeGroups: defineKernel('batch_norm_forward', forwardSource, applyFinalizeBindings, 'main_plane_groups_finalize'),
+  planeRuns: defineKernel('batch_norm_forward', forwardSource, applyFinalizeBindings, 'main_plane_runs_finalize'),
 };
 const onePassBindings = ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform'] as const;
 const onePassKernels = {
@@ -140,6 +155,11 @@ export const BATCH_NORM_LAUNCH = {
    * channel writes y slower than the plane-shaped apply pass.
    */
   onePassBytes: 32 * 1024,
+  /**
+   * The apply pass finalizes the statistics itself (batch_norm_forward.wgsl's *_finalize entry
+   * points) where the device offers their 10 storage bindings: no dispatch of its own for them.
+   */
+  finalizeInApply: true,
 };
 
 /**
@@ -148,7 +168,7 @@ export const BATCH_NORM_LAUNCH = {
  * 100,000+ in flight: on an H100 the two batch-norm reductions took 18% of a ResNet-50 training
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
-export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0 };
+export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0, finalizeInApply: true };
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -195,6 +215,23 @@ export interface BatchNormGeometry {
   planeRuns: number;
   /** A training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl; onePassBytes). */
   onePass: boolean;
+  /**
+   * The forward's apply pass finalizes the statistics itself (no main_finalize dispatch): its
+   * layout has a *_finalize entry point (not the flat or scalar ones) and the device offers its
+   * 10 storage bindings (BATCH_NORM_LAUNCH.finalizeInApply).
+   */
+  finalizeInApply: boolean;
+}
+
+/** Which of the elementwise passes' layouts (entry points) a geometry takes. */
+type ApplyLayout = 'planeGroups' | 'planeRuns' | 'splitVec4' | 'flat' | 'vec4' | 'scalar';
+
+function applyLayout(g: { planeGroups: boolean; planeRuns: number; splitVec4: boolean; flat: boolean; vec4: boolean }): ApplyLayout {
+  if (g.planeGroups) return 'planeGroups';
+  if (g.planeRuns > 0) return 'planeRuns';
+  if (g.splitVec4) return 'splitVec4';
+  if (g.flat) return 'flat';
+  return g.vec4 ? 'vec4' : 'scalar';
 }
 
 export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
@@ -207,7 +244,8 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   // With straddling vec4s a reduction visits every vec4 that touches a plane: at most this many.
   const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
   const total = N * reduceUnitsS;
-  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes, planeRuns: run } = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
+  const settings = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
+  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes, planeRuns: run } = settings;
   const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
   // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
   const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
@@ -224,7 +262,9 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const onePass = P === 1 && (planeGroups
     ? C / 4 <= 65535 && S <= 248 && N * 4 * S * 4 <= onePassBytes
     : vec4 && !flat && N * S * 4 <= onePassBytes);
-  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, onePass };
+  const finalizeInApply = settings.finalizeInApply && applyLayout({ planeGroups, planeRuns, splitVec4, flat, vec4 }) in forwardFinalizeKernels &&
+    gpu().device.limits.maxStorageBuffersPerShaderStage >= APPLY_FINALIZE_STORAGE;
+  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, onePass, finalizeInApply };
 }
 
 /**
@@ -254,9 +294,13 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
     .finish();
 }
 
-/** The ApplyParams struct of batch_norm_forward.wgsl / batch_norm_backward_input.wgsl. */
-function packApplyParams(g: BatchNormGeometry): Uint8Array {
-  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).finish();
+/** The ApplyParams struct of batch_norm_forward.wgsl (the statistics' fields where `a` is given). */
+function packApplyParams(g: BatchNormGeometry, a: BatchNormStatsArgs | null = null): Uint8Array {
+  return new Uniforms()
+    .u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N)
+    .u32(g.P).f32(g.M).f32(a?.eps ?? 0).f32(a?.momentum ?? 0)
+    .u32(a?.runningMean?.offset ?? 0).u32(a?.runningVar?.offset ?? 0).u32(a?.counter?.offset ?? 0).u32(0)
+    .finish();
 }
 
 /** The BackwardParams struct of batch_norm_backward_input.wgsl: ApplyParams', then P and M. */
@@ -291,12 +335,8 @@ function reduceLaunch<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; sp
   return { kernel, workgroups: [g.P, g.C], constants: { WG: g.reduceWG, PLANE: g.S } };
 }
 
-function pickApply<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; flat: T; splitVec4: T; planeGroups: T; planeRuns: T }): T {
-  if (g.planeGroups) return kernels.planeGroups;
-  if (g.planeRuns > 0) return kernels.planeRuns;
-  if (g.splitVec4) return kernels.splitVec4;
-  if (g.flat) return kernels.flat;
-  return g.vec4 ? kernels.vec4 : kernels.scalar;
+function pickApply<T>(g: BatchNormGeometry, kernels: Record<ApplyLayout, T>): T {
+  return kernels[applyLayout(g)];
 }
 
 export interface BatchNormStatsArgs {
@@ -313,6 +353,46 @@ export interface BatchNormStatsArgs {
   counter?: Tensor | null;
 }
 
+/** The P partial (count, mean, m2) states of each channel of x (plain): batch_norm_stats.wgsl. */
+function partialStates(x: Tensor, g: BatchNormGeometry): Tensor {
+  const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm partial');
+  const reduce = reduceLaunch(g, statsKernels);
+  launch(reduce.kernel, {
+    buffers: [x.buffer, part.buffer],
+    params: packChunkParams(g),
+    workgroups: reduce.workgroups,
+    constants: reduce.constants,
+    label: 'batchNorm stats',
+  });
+  return part;
+}
+
+/**
+ * The buffers and constants of batch_norm_forward.wgsl's statistics bindings (5-10), for the
+ * partial states (training) or none (eval); absent tensors get placeholders (pushed on `temps`).
+ */
+function statisticsBindings(a: BatchNormStatsArgs, partial: Tensor | null, temps: Tensor[]): { buffers: BufferRef[]; constants: Record<string, number> } {
+  const placeholder = placeholders(temps);
+  const count = a.training && a.counter ? a.counter : null;
+  return {
+    buffers: [
+      partial?.buffer ?? placeholder(),
+      a.weight?.buffer ?? placeholder(),
+      a.bias?.buffer ?? placeholder(),
+      a.runningMean?.buffer ?? placeholder(),
+      a.runningVar?.buffer ?? placeholder(),
+      count?.buffer ?? placeholder(),
+    ],
+    constants: {
+      TRAINING: a.training ? 1 : 0,
+      UPDATE_RUNNING: a.training && a.runningMean !== null && a.runningVar !== null ? 1 : 0,
+      HAS_WEIGHT: a.weight ? 1 : 0,
+      HAS_BIAS: a.bias ? 1 : 0,
+      COUNT: count ? 1 : 0,
+    },
+  };
+}
+
 /**
  * Per-channel statistics as a (C, 4) tensor of (mean, invstd, scale, shift), where
  * y = x * scale + shift. In training the batch statistics are computed from `x` (plain) and the
@@ -320,54 +400,25 @@ export interface BatchNormStatsArgs {
  */
 export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs): Tensor {
   const temps: Tensor[] = [];
-  const placeholder = placeholders(temps);
-  let partial: BufferRef;
-  if (a.training) {
-    const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm partial');
-    temps.push(part);
-    const reduce = reduceLaunch(g, statsKernels);
-    launch(reduce.kernel, {
-      buffers: [x.buffer, part.buffer],
-      params: packChunkParams(g),
-      workgroups: reduce.workgroups,
-      constants: reduce.constants,
-      label: 'batchNorm stats',
-    });
-    partial = part.buffer;
-  } else {
-    partial = placeholder();
-  }
+  const partial = a.training ? partialStates(x, g) : null;
+  if (partial) temps.push(partial);
   const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
-  const update = a.training && a.runningMean !== null && a.runningVar !== null;
-  const params = new Uniforms()
-    .u32(g.C).u32(g.P).f32(g.M).f32(a.eps)
-    .f32(a.momentum).u32(a.runningMean?.offset ?? 0).u32(a.runningVar?.offset ?? 0).u32(a.counter?.offset ?? 0)
-    .finish();
-  const count = a.training && a.counter ? a.counter : null;
+  const bound = statisticsBindings(a, partial, temps);
   launch(finalizeKernel, {
-    buffers: [
-      partial,
-      a.weight?.buffer ?? placeholder(),
-      a.bias?.buffer ?? placeholder(),
-      a.runningMean?.buffer ?? placeholder(),
-      a.runningVar?.buffer ?? placeholder(),
-      stats.buffer,
-      count?.buffer ?? placeholder(),
-    ],
-    params,
+    buffers: [stats.buffer, ...bound.buffers],
+    params: packApplyParams(g, a),
     workgroups: grid1d(g.C, FINALIZE_WG),
-    constants: {
-      WG: FINALIZE_WG,
-      TRAINING: a.training ? 1 : 0,
-      UPDATE_RUNNING: update ? 1 : 0,
-      HAS_WEIGHT: a.weight ? 1 : 0,
-      HAS_BIAS: a.bias ? 1 : 0,
-      COUNT: count ? 1 : 0,
-    },
+    constants: { WG: FINALIZE_WG, ...bound.constants },
     label: 'batchNorm finalize',
   });
   for (const t of temps) t.dispose();
   return stats;
+}
+
+/** The label of a forward apply pass with this epilogue. */
+function applyLabel(relu: boolean, residual: Tensor | null): string {
+  const epilogue = [residual ? '+residual' : '', relu ? '+relu' : ''].filter((e) => e).join(', ');
+  return epilogue ? `batchNorm forward (${epilogue})` : 'batchNorm forward';
 }
 
 /**
@@ -377,24 +428,49 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
 export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false, residual: Tensor | null = null): Tensor {
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
   const shape = applyLaunch(g);
-  const epilogue = [residual ? '+residual' : '', relu ? '+relu' : ''].filter((e) => e).join(', ');
   launch(pickApply(g, forwardKernels), {
     buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer],
     params: packApplyParams(g),
     workgroups: shape.workgroups,
     constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0 },
-    label: epilogue ? `batchNorm forward (${epilogue})` : 'batchNorm forward',
+    label: applyLabel(relu, residual),
   });
   return y;
 }
 
 /**
- * The forward pass: the statistics (batchNormStatistics) and y (batchNormApply), or both in one
- * dispatch of batch_norm_forward_one_pass.wgsl where it applies, with the same results bit for
+ * The statistics and y in the apply pass's *_finalize entry point (after the reduction, in
+ * training): g.finalizeInApply. The same results, bit for bit, as batchNormStatistics then
+ * batchNormApply.
+ */
+function batchNormApplyFinalizing(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu: boolean, residual: Tensor | null): { stats: Tensor; y: Tensor } {
+  const temps: Tensor[] = [];
+  const partial = a.training ? partialStates(x, g) : null;
+  if (partial) temps.push(partial);
+  const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
+  const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
+  const bound = statisticsBindings(a, partial, temps);
+  const shape = applyLaunch(g);
+  launch(forwardFinalizeKernels[applyLayout(g)]!, {
+    buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer, ...bound.buffers],
+    params: packApplyParams(g, a),
+    workgroups: shape.workgroups,
+    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, ...bound.constants },
+    label: applyLabel(relu, residual),
+  });
+  for (const t of temps) t.dispose();
+  return { stats, y };
+}
+
+/**
+ * The forward pass: the statistics (batchNormStatistics) and y (batchNormApply); or the
+ * statistics finalized by the apply pass itself (g.finalizeInApply); or, in training, both in
+ * one dispatch of batch_norm_forward_one_pass.wgsl where it applies; the same results bit for
  * bit. x plain; + residual (plain, x's shape), then max(y, 0) when `relu`.
  */
 export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false, residual: Tensor | null = null): { stats: Tensor; y: Tensor } {
   if (!a.training || !g.onePass) {
+    if (g.finalizeInApply) return batchNormApplyFinalizing(x, g, a, relu, residual);
     const stats = batchNormStatistics(x, g, a);
     return { stats, y: batchNormApply(x, stats, g, relu, residual) };
   }

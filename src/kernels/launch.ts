@@ -8,8 +8,12 @@ import { commands } from '../tensor/queue.js';
 import { ShaderCompilationError } from '../tensor/errors.js';
 import { markWritten, bufferId, rawBuffer, type BufferRef } from '../tensor/storage.js';
 
-/** How a shader binding is used: read-only storage, read-write storage, or the uniform struct. */
-export type BindingKind = 'read' | 'read_write' | 'uniform';
+/**
+ * How a shader binding is used: read-only storage, read-write storage, or the uniform struct; or
+ * 'none', a binding number this entry point does not use (a kernel file whose entry points use
+ * different sets of bindings: the layout leaves it out and launch() takes no buffer for it).
+ */
+export type BindingKind = 'read' | 'read_write' | 'uniform' | 'none';
 
 export interface Kernel {
   /** The .wgsl file name without extension: used for labels and error messages. */
@@ -86,11 +90,11 @@ function kernelEntry(kernel: Kernel): CachedKernel {
   );
   const layout = device.createBindGroupLayout({
     label: kernel.name,
-    entries: kernel.bindings.map((kind, binding) => ({
+    entries: kernel.bindings.flatMap((kind, binding) => kind === 'none' ? [] : [{
       binding,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
-    })),
+      buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' } as GPUBufferBindingLayout,
+    }]),
   });
   const pipelineLayout = device.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [layout] });
   entry = { module, layout, pipelineLayout, pipelines: new Map(), bindGroups: new Map() };
@@ -209,6 +213,7 @@ export function launch(kernel: Kernel, args: LaunchArgs): void {
   let b = 0;
   const kinds = kernel.bindings;
   for (let binding = 0; binding < kinds.length; binding++) {
+    if (kinds[binding] === 'none') continue;
     if (kinds[binding] === 'uniform') {
       if (!args.params) throw new Error(`launch(${kernel.name}): kernel needs a parameter struct`);
       uniform = q.uniform(args.params);
@@ -236,6 +241,7 @@ function bindGroupFor(kernel: Kernel, entry: CachedKernel, key: string, buffers:
   const entries: GPUBindGroupEntry[] = [];
   let b = 0;
   kernel.bindings.forEach((kind, binding) => {
+    if (kind === 'none') return;
     const ref = kind === 'uniform' ? uniform! : buffers[b++];
     entries.push({ binding, resource: 'buffer' in ref ? ref : { buffer: ref } });
   });

@@ -301,6 +301,47 @@ describe('batchNorm vs the float64 reference', () => {
   });
 });
 
+describe('batchNorm statistics finalized in the apply pass (finalizeInApply)', () => {
+  // y, the saved statistics (through the backward), the running statistics and the module's
+  // counter, against the same call with the statistics finalized in a dispatch of their own: bit
+  // for bit, in training and eval, on each layout that has a *_finalize entry point (small vec4
+  // planes, runs of planes, plane groups, straddling vec4s), and under a GPU's launch settings.
+  const shapes: [number[], 'cpu' | 'gpu'][] = [
+    [[40, 4, 8, 8], 'cpu'], [[3, 5, 32, 32], 'cpu'], [[24, 8, 7, 7], 'cpu'], [[24, 6, 7, 7], 'cpu'],
+    [[8, 3, 16, 16], 'gpu'], [[4, 6, 7, 7], 'gpu'],
+  ];
+  for (const [shape, settings] of shapes) {
+    for (const training of [true, false]) {
+      it(`${JSON.stringify(shape)} training ${training}${settings === 'gpu' ? ', a GPU\'s settings' : ''}`, async () => {
+        const saved = { ...BATCH_NORM_LAUNCH };
+        // No one-dispatch forward (it would take the small shapes' training forward here).
+        Object.assign(BATCH_NORM_LAUNCH, settings === 'gpu' ? { ...BATCH_NORM_GPU_LAUNCH, minUnitsPerLane: 1 } : { onePassBytes: 0 });
+        onTestFinished(() => { Object.assign(BATCH_NORM_LAUNCH, saved); });
+        const C = shape[1];
+        const xData = randomArray(numel(shape), rnd, -2, 3);
+        const gyData = randomArray(numel(shape), rnd);
+        const run = async (inApply: boolean) => {
+          BATCH_NORM_LAUNCH.finalizeInApply = inApply;
+          expect(batchNormGeometry(shape).finalizeInApply).toBe(inApply);
+          const bn = new wg.nn.BatchNorm2d(C);
+          bn.train(training);
+          const x = wg.tensor(xData, shape, { requiresGrad: true });
+          const y = bn.forward(x);
+          y.backward(wg.tensor(gyData, shape));
+          const out = await Promise.all([y, x.grad!, bn.weight!.grad!, bn.bias!.grad!, bn.runningMean!, bn.runningVar!, bn.numBatchesTracked!].map((t) => t.data()));
+          for (const t of [x, y, x.grad]) t?.dispose();
+          bn.dispose();
+          return out.map((d) => Array.from(d));
+        };
+        const ref = await run(false);
+        const fused = await run(true);
+        expect(fused).toEqual(ref);
+        expect(ref[6]).toEqual([training ? 1 : 0]);
+      });
+    }
+  }
+});
+
 describe('batchNorm gradients of some of its inputs only', () => {
   // dx alone (parameters frozen: no dweight/dbias written, and in eval no sums reduced), and
   // dweight/dbias alone (an input that needs no gradient: the per-channel pass without dx), on
@@ -406,6 +447,12 @@ describe('batchNorm with a residual (the end of a residual block)', () => {
       for (const t of [x, r]) t.dispose();
       return ran.map((e) => e.label).sort();
     };
+    // The apply pass finalizes the statistics itself (lavapipe offers its 10 storage bindings) ...
+    expect(batchNormGeometry([2, 3, 32, 32]).finalizeInApply).toBe(true);
+    expect(await labels([2, 3, 32, 32])).toEqual(['batchNorm forward (+residual, +relu)', 'batchNorm stats']);
+    // ... or, on a device with 8, after a dispatch of their own.
+    BATCH_NORM_LAUNCH.finalizeInApply = false;
+    onTestFinished(() => { BATCH_NORM_LAUNCH.finalizeInApply = true; });
     expect(await labels([2, 3, 32, 32])).toEqual(['batchNorm finalize', 'batchNorm forward (+residual, +relu)', 'batchNorm stats']);
     // Small planes on a CPU adapter: the one-dispatch forward, whose kernel has no binding left, then addRelu.
     expect(batchNormGeometry([3, 4, 8, 8]).onePass).toBe(true);

@@ -26,15 +26,45 @@
 // BatchNorm + ReLU pair costs one read and one write of the tensor instead of two each.
 // HAS_RESIDUAL (F.batchNorm's `residual` option): y = x * scale + shift + residual (then the ReLU),
 // the end of a residual block in one pass instead of this pass and an add + ReLU pass.
-// Bindings: 0 x (read), 1 stats (read), 2 y (write), 3 params, 4 residual (read, x's layout;
-// x again when there is none).
+// The statistics themselves (batch_norm_stats.wgsl's partial sums, or the running statistics in
+// eval) become stats[c] = (mean, invstd, scale, shift) in `finalize_channel`: one invocation per
+// channel in `main_finalize`, a dispatch between the reduction and this pass -- or, where the
+// device offers 10 storage bindings (BatchNormGeometry.finalizeInApply), inside the apply pass
+// itself (the *_finalize entry points): each workgroup finalizes the channels it applies, and
+// the one that holds image 0's plane of a channel also stores its stats[c] (for the backward)
+// and updates the running statistics. A training forward is then two dispatches, an eval
+// forward one, instead of three and two; on a GPU, where a small network's step is bound by the
+// host's ~20-40 us per dispatch, that is what counts.
+// Training (TRAINING): merge the P partial (count, mean, m2) states of channel c in order 0..P-1
+// (deterministic), then var = m2 / M (biased, used to normalise), invstd = 1 / sqrt(var + eps),
+// and with UPDATE_RUNNING update the running statistics in place exactly as PyTorch does:
+//   running_mean = (1 - momentum) * running_mean + momentum * mean
+//   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)   (unbiased)
+// Eval: mean = running_mean[c], invstd = 1 / sqrt(running_var[c] + eps). In both modes
+//   scale = weight[c] * invstd (weight = 1 without HAS_WEIGHT), shift = bias[c] - mean * scale.
+// With COUNT (a BatchNorm module training) the owner of channel 0 adds 1 to num_batches_tracked,
+// as torch's module does on every training forward; the counter stays on the GPU.
+// Bindings: 0 x (read), 1 stats (read; written by main_finalize and the *_finalize entry points),
+// 2 y (write), 3 params, 4 residual (read, x's layout; x again when there is none), 5 partial
+// (read, C*P vec4), 6 weight (read, C), 7 bias (read, C), 8 running_mean (read_write, C),
+// 9 running_var (read_write, C), 10 num_batches_tracked (read_write, i32). main_finalize uses 1
+// and 3 and 5-10; the *_finalize entry points all; the others 0-4. Absent tensors are bound to
+// small placeholder buffers and never read.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormForwardRef). Launcher: src/kernels/batch-norm.ts.
 
 struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-norm.ts
   C: u32,
   S: u32,                 // units per plane
-  total: u32,             // N * C * S (main_flat only)
+  total: u32,             // N * C * S floats
   N: u32,                 // images (main_vec4's IMAGES loop)
+  P: u32,                 // finalize_channel: partials per channel (training)
+  M: f32,                 // values per channel, N * H * W
+  eps: f32,
+  momentum: f32,
+  rm_offset: u32,         // element offsets of the running tensors in their buffers (views)
+  rv_offset: u32,
+  count_offset: u32,      // element offset of num_batches_tracked in its buffer
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -45,6 +75,13 @@ struct ApplyParams {      // packed by packApplyParams() in src/kernels/batch-no
 @group(0) @binding(3) var<uniform> p: ApplyParams;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(4) var<storage, read> residual4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> stats_out: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> partial: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> weight: array<f32>;
+@group(0) @binding(7) var<storage, read> bias: array<f32>;
+@group(0) @binding(8) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(9) var<storage, read_write> running_var: array<f32>;
+@group(0) @binding(10) var<storage, read_write> num_batches_tracked: array<i32>;
 
 override WG: u32 = 256u;
 override V: u32 = 1u;     // units per invocation
@@ -52,6 +89,57 @@ override FUSE_RELU: bool = false;
 override HAS_RESIDUAL: bool = false;
 override PLANE: u32 = 1u;     // main_split_vec4: floats per plane (S) and channels (C), as
 override CHANNELS: u32 = 1u;  // constants so that dividing by them compiles to multiplies
+override TRAINING: bool = true;        // finalize_channel: batch statistics (else running ones)
+override UPDATE_RUNNING: bool = true;
+override HAS_WEIGHT: bool = true;
+override HAS_BIAS: bool = true;
+override COUNT: bool = false;          // training: num_batches_tracked += 1
+
+// stats[c] = (mean, invstd, scale, shift) of channel c (see the header). The invocation that
+// `owns` the channel stores it and updates the running statistics (and the counter, for c = 0).
+fn finalize_channel(c: u32, owns: bool) -> vec4<f32> {
+  var mean: f32;
+  var invstd: f32;
+  if (TRAINING) {
+    var acc = partial[c * p.P];
+    for (var i = 1u; i < p.P; i++) {
+      let b = partial[c * p.P + i];
+      let n = acc.x + b.x;
+      if (b.x > 0.0) {
+        let d = b.y - acc.y;
+        let fb = b.x / n;
+        acc = vec4<f32>(n, acc.y + d * fb, acc.z + b.z + d * d * acc.x * fb, 0.0);
+      }
+    }
+    mean = acc.y;
+    let variance = acc.z / p.M;
+    invstd = 1.0 / sqrt(variance + p.eps);
+    if (UPDATE_RUNNING && owns) {
+      let unbiased = acc.z / (p.M - 1.0);
+      running_mean[p.rm_offset + c] = (1.0 - p.momentum) * running_mean[p.rm_offset + c] + p.momentum * mean;
+      running_var[p.rv_offset + c] = (1.0 - p.momentum) * running_var[p.rv_offset + c] + p.momentum * unbiased;
+    }
+  } else {
+    mean = running_mean[p.rm_offset + c];
+    invstd = 1.0 / sqrt(running_var[p.rv_offset + c] + p.eps);
+  }
+  var scale = invstd;
+  if (HAS_WEIGHT) { scale = weight[c] * invstd; }
+  var shift = -mean * scale;
+  if (HAS_BIAS) { shift += bias[c]; }
+  let st = vec4<f32>(mean, invstd, scale, shift);
+  if (owns) {
+    stats_out[c] = st;
+    if (TRAINING && COUNT && c == 0u) { num_batches_tracked[p.count_offset] += 1; }
+  }
+  return st;
+}
+
+// One invocation per channel: the statistics alone (before one of the plain apply entry points).
+@compute @workgroup_size(WG)
+fn main_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x < p.C) { _ = finalize_channel(gid.x, true); }
+}
 
 // The epilogue of y[i] = v: the residual at the same index, then the ReLU.
 fn act(v: f32, i: u32) -> f32 {
@@ -77,7 +165,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let st = stats[wid.y];
+  apply_vec4(lid, wid, stats[wid.y]);
+}
+
+@compute @workgroup_size(WG)
+fn main_vec4_finalize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  apply_vec4(lid, wid, finalize_channel(wid.y, wid.x == 0u && wid.z == 0u && lid.x == 0u));
+}
+
+fn apply_vec4(lid: vec3<u32>, wid: vec3<u32>, st: vec4<f32>) {
   // The images' loop runs to a bound known only at run time: with `j < IMAGES` (a constant)
   // and a break, Mesa unrolled it, and the unrolled pass ran 1.2-1.7x slower on lavapipe.
   let n0 = wid.z * IMAGES;
@@ -105,10 +201,22 @@ fn main_plane_runs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgr
   for (var k = 0u; k < RUN; k++) {
     let plane = wid.x * RUN + k;
     if (plane >= p.N * p.C) { return; }
-    let st = stats[plane % p.C];
-    let base = plane * p.S;
-    for (var s = lid.x; s < p.S; s += WG) { y4[base + s] = act4(x4[base + s] * st.z + st.w, base + s); }
+    apply_plane(plane, lid.x, stats[plane % p.C]);
   }
+}
+
+@compute @workgroup_size(WG)
+fn main_plane_runs_finalize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  for (var k = 0u; k < RUN; k++) {
+    let plane = wid.x * RUN + k;
+    if (plane >= p.N * p.C) { return; }
+    apply_plane(plane, lid.x, finalize_channel(plane % p.C, plane < p.C && lid.x == 0u));  // image 0's plane owns
+  }
+}
+
+fn apply_plane(plane: u32, lane: u32, st: vec4<f32>) {
+  let base = plane * p.S;
+  for (var s = lane; s < p.S; s += WG) { y4[base + s] = act4(x4[base + s] * st.z + st.w, base + s); }
 }
 
 @compute @workgroup_size(WG)
@@ -129,9 +237,25 @@ fn main_split_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let i = gid.x + gid.y * nwg.x * WG;
   if (i * 4u >= p.total) { return; }
   let plane = (i * 4u) / PLANE;
+  // (the second plane's statistics are unused when the vec4 lies in one plane)
+  apply_split_vec4(i, in_next_plane(i * 4u, plane), stats[plane % CHANNELS], stats[(plane + 1u) % CHANNELS]);
+}
+
+@compute @workgroup_size(WG)
+fn main_split_vec4_finalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i * 4u >= p.total) { return; }
+  let plane = (i * 4u) / PLANE;
   let next = in_next_plane(i * 4u, plane);
-  let st0 = stats[plane % CHANNELS];
-  let st1 = stats[(plane + 1u) % CHANNELS];   // unused when the vec4 is in one plane
+  // The vec4 holding the first float of image 0's plane c owns channel c: plane's when the vec4
+  // starts it, else plane + 1's if that plane starts inside the vec4 (planes have >= 4 floats).
+  let starts_here = (i * 4u) % PLANE == 0u;
+  let st0 = finalize_channel(plane % CHANNELS, starts_here && plane < CHANNELS);
+  let st1 = finalize_channel((plane + 1u) % CHANNELS, !starts_here && any(next) && plane + 1u < CHANNELS);
+  apply_split_vec4(i, next, st0, st1);
+}
+
+fn apply_split_vec4(i: u32, next: vec4<bool>, st0: vec4<f32>, st1: vec4<f32>) {
   let scale = select(vec4<f32>(st0.z), vec4<f32>(st1.z), next);
   let shift = select(vec4<f32>(st0.w), vec4<f32>(st1.w), next);
   y4[i] = act4(x4[i] * scale + shift, i);
@@ -161,10 +285,17 @@ override IMAGES: u32 = 1u;   // main_plane_groups: images per workgroup
 @compute @workgroup_size(WG)
 fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let c = 4u * wid.y;
-  let st0 = stats[c];
-  let st1 = stats[c + 1u];
-  let st2 = stats[c + 2u];
-  let st3 = stats[c + 3u];
+  apply_plane_group(lid, wid, stats[c], stats[c + 1u], stats[c + 2u], stats[c + 3u]);
+}
+
+@compute @workgroup_size(WG)
+fn main_plane_groups_finalize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let c = 4u * wid.y;
+  let owns = wid.x == 0u && lid.x == 0u;
+  apply_plane_group(lid, wid, finalize_channel(c, owns), finalize_channel(c + 1u, owns), finalize_channel(c + 2u, owns), finalize_channel(c + 3u, owns));
+}
+
+fn apply_plane_group(lid: vec3<u32>, wid: vec3<u32>, st0: vec4<f32>, st1: vec4<f32>, st2: vec4<f32>, st3: vec4<f32>) {
   let scales = vec4<f32>(st0.z, st1.z, st2.z, st3.z);
   let shifts = vec4<f32>(st0.w, st1.w, st2.w, st3.w);
   for (var l = lid.x; l < PLANE; l += WG) {      // the group holds PLANE vec4s
