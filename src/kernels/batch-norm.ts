@@ -298,14 +298,14 @@ function packChunkParams(g: BatchNormGeometry): Uint8Array {
 function packApplyParams(g: BatchNormGeometry, a: BatchNormStatsArgs | null = null): Uint8Array {
   return new Uniforms()
     .u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N)
-    .u32(g.P).f32(g.M).f32(a?.eps ?? 0).f32(a?.momentum ?? 0)
+    .u32(0).f32(g.M).f32(a?.eps ?? 0).f32(a?.momentum ?? 0)
     .u32(a?.runningMean?.offset ?? 0).u32(a?.runningVar?.offset ?? 0).u32(a?.counter?.offset ?? 0).u32(0)
     .finish();
 }
 
 /** The BackwardParams struct of batch_norm_backward_input.wgsl: ApplyParams', then P and M. */
 function packBackwardParams(g: BatchNormGeometry): Uint8Array {
-  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).u32(g.P).f32(g.M).u32(0).u32(0).finish();
+  return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).u32(0).f32(g.M).u32(0).u32(0).finish();
 }
 
 /**
@@ -371,7 +371,7 @@ function partialStates(x: Tensor, g: BatchNormGeometry): Tensor {
  * The buffers and constants of batch_norm_forward.wgsl's statistics bindings (5-10), for the
  * partial states (training) or none (eval); absent tensors get placeholders (pushed on `temps`).
  */
-function statisticsBindings(a: BatchNormStatsArgs, partial: Tensor | null, temps: Tensor[]): { buffers: BufferRef[]; constants: Record<string, number> } {
+function statisticsBindings(g: BatchNormGeometry, a: BatchNormStatsArgs, partial: Tensor | null, temps: Tensor[]): { buffers: BufferRef[]; constants: Record<string, number> } {
   const placeholder = placeholders(temps);
   const count = a.training && a.counter ? a.counter : null;
   return {
@@ -384,6 +384,7 @@ function statisticsBindings(a: BatchNormStatsArgs, partial: Tensor | null, temps
       count?.buffer ?? placeholder(),
     ],
     constants: {
+      PARTIALS: g.P,
       TRAINING: a.training ? 1 : 0,
       UPDATE_RUNNING: a.training && a.runningMean !== null && a.runningVar !== null ? 1 : 0,
       HAS_WEIGHT: a.weight ? 1 : 0,
@@ -403,7 +404,7 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
   const partial = a.training ? partialStates(x, g) : null;
   if (partial) temps.push(partial);
   const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
-  const bound = statisticsBindings(a, partial, temps);
+  const bound = statisticsBindings(g, a, partial, temps);
   launch(finalizeKernel, {
     buffers: [stats.buffer, ...bound.buffers],
     params: packApplyParams(g, a),
@@ -449,7 +450,7 @@ function batchNormApplyFinalizing(x: Tensor, g: BatchNormGeometry, a: BatchNormS
   if (partial) temps.push(partial);
   const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
   const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
-  const bound = statisticsBindings(a, partial, temps);
+  const bound = statisticsBindings(g, a, partial, temps);
   const shape = applyLaunch(g);
   launch(forwardFinalizeKernels[applyLayout(g)]!, {
     buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer, ...bound.buffers],
@@ -581,6 +582,7 @@ export function batchNormBackward(
         TRAINING: a.training ? 1 : 0,
         FUSE_RELU: fuse ? 1 : 0,
         HAS_SUMS: hasSums ? 1 : 0,
+        PARTIALS: g.P,
         HAS_WEIGHT: a.weight ? 1 : 0,
         WRITE_DWEIGHT: dweight ? 1 : 0,
         WRITE_DBIAS: dbias ? 1 : 0,
