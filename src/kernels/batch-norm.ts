@@ -4,13 +4,13 @@
 //   forward (training):  batch_norm_stats  -> batch_norm_forward:main_finalize -> batch_norm_forward
 //                        (read x)             (C invocations)                     (read x, write y)
 //   forward (eval):                           batch_norm_forward:main_finalize -> batch_norm_forward
-// or, where the device offers 10 storage bindings (BatchNormGeometry.finalizeInApply), with the
-// statistics finalized inside the apply pass (its *_finalize entry points): two dispatches in
-// training, one in eval.
-//   backward:            batch_norm_backward_reduce -> batch_norm_backward_input
-//                        (read gy, x)                  (read gy, x, write dx; each workgroup turns its
-//                                                       channel's partial sums into dx's coefficients,
-//                                                       and one per channel writes dweight, dbias)
+// or, where the device offers 10 storage bindings and the launch settings ask for it
+// (BatchNormGeometry.finalizeInApply: GPUs; eval on CPU adapters), with the statistics finalized
+// inside the apply pass (its *_finalize entry points): two dispatches in training, one in eval.
+//   backward:            batch_norm_backward_reduce -> batch_norm_backward_input:main_coefficients -> batch_norm_backward_input
+//                        (read gy, x)                  (C invocations: dweight, dbias, dx's coefficients)  (read gy, x, write dx)
+//   or on GPUs (coefficientsInInput) without the middle pass: each workgroup of the dx pass turns
+//   its channel's partial sums into the coefficients, and one per channel writes dweight, dbias.
 // Fused with a ReLU (F.batchNorm's `relu` option): the forward pass writes max(y, 0), and both
 // backward passes mask gy with y > 0, y recomputed from x and the saved scale/shift as they load
 // it: no separate relu / reluBackward dispatches, the fused output is not saved, and the sums
@@ -77,7 +77,7 @@ const backwardReduceKernels = {
   splitVec4: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_split_vec4'),
   planeGroups: defineKernel('batch_norm_backward_reduce', backwardReduceSource, reduceBindings, 'main_plane_groups'),
 };
-const inputBindings = ['read', 'read', 'read', 'read_write', 'read', 'uniform', 'read', 'read_write', 'read_write'] as const;
+const inputBindings = ['read', 'read', 'read_write', 'read_write', 'read', 'uniform', 'read', 'read_write', 'read_write'] as const;
 const backwardInputKernels = {
   scalar: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main'),
   vec4: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_vec4'),
@@ -86,8 +86,8 @@ const backwardInputKernels = {
   planeGroups: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_groups'),
   planeRuns: defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_plane_runs'),
 };
-/** dweight and dbias alone (a backward that needs no dx): one invocation per channel. */
-const paramGradsKernel = defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_param_grads');
+/** dweight, dbias and (on CPU adapters) the dx coefficients: one invocation per channel. */
+const coefficientsKernel = defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_coefficients');
 
 const FINALIZE_WG = 64;
 
@@ -156,10 +156,22 @@ export const BATCH_NORM_LAUNCH = {
    */
   onePassBytes: 32 * 1024,
   /**
-   * The apply pass finalizes the statistics itself (batch_norm_forward.wgsl's *_finalize entry
-   * points) where the device offers their 10 storage bindings: no dispatch of its own for them.
+   * The forward's apply pass finalizes the statistics itself (batch_norm_forward.wgsl's
+   * *_finalize entry points; where the device offers their 10 storage bindings), in training
+   * and in eval: a dispatch fewer. On lavapipe, where a dispatch costs little, only in eval:
+   * interleaved GPU-timestamp rounds, the training apply pass with the statistics finalized in it
+   * took 1.05-1.25x the time of the separate finalize and apply ([32,64,32,32], [8,64,56,56]:
+   * per 8-lane row the arithmetic is repeated), while eval at [128,64,8,8] went 1.2-2.4x relu's
+   * time -> 0.9-1.2x.
    */
-  finalizeInApply: true,
+  finalizeInApply: { training: false, eval: true },
+  /**
+   * The backward's dx pass turns the channel sums into its coefficients itself
+   * (batch_norm_backward_input.wgsl), not main_coefficients before it: a dispatch fewer. Off on
+   * lavapipe: six interleaved rounds, the dx pass took 1.2-1.25x as long ([32,64,32,32] median
+   * 1.58 against 1.30 relu's time, [8,64,56,56] 1.92 against 1.55), more than the dispatch.
+   */
+  coefficientsInInput: false,
 };
 
 /**
@@ -168,7 +180,11 @@ export const BATCH_NORM_LAUNCH = {
  * 100,000+ in flight: on an H100 the two batch-norm reductions took 18% of a ResNet-50 training
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
-export const BATCH_NORM_GPU_LAUNCH = { reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0, finalizeInApply: true };
+export const BATCH_NORM_GPU_LAUNCH = {
+  reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0,
+  // On a GPU a small network's step is bound by the host's ~20-40 us per dispatch: fewer dispatches.
+  finalizeInApply: { training: true, eval: true }, coefficientsInInput: true,
+};
 
 /**
  * Geometry of a batch-norm call on x of shape (N, C, *spatial), computed once and shared by the
@@ -216,11 +232,13 @@ export interface BatchNormGeometry {
   /** A training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl; onePassBytes). */
   onePass: boolean;
   /**
-   * The forward's apply pass finalizes the statistics itself (no main_finalize dispatch): its
-   * layout has a *_finalize entry point (not the flat or scalar ones) and the device offers its
-   * 10 storage bindings (BATCH_NORM_LAUNCH.finalizeInApply).
+   * The forward's apply pass finalizes the statistics itself (no main_finalize dispatch), in
+   * training / in eval: its layout has a *_finalize entry point (not the flat or scalar ones),
+   * the device offers its 10 storage bindings, and BATCH_NORM_LAUNCH.finalizeInApply asks for it.
    */
-  finalizeInApply: boolean;
+  finalizeInApply: { training: boolean; eval: boolean };
+  /** The backward's dx pass computes its coefficients (BATCH_NORM_LAUNCH.coefficientsInInput). */
+  coefficientsInInput: boolean;
 }
 
 /** Which of the elementwise passes' layouts (entry points) a geometry takes. */
@@ -262,9 +280,13 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const onePass = P === 1 && (planeGroups
     ? C / 4 <= 65535 && S <= 248 && N * 4 * S * 4 <= onePassBytes
     : vec4 && !flat && N * S * 4 <= onePassBytes);
-  const finalizeInApply = settings.finalizeInApply && applyLayout({ planeGroups, planeRuns, splitVec4, flat, vec4 }) in forwardFinalizeKernels &&
+  const canFinalize = applyLayout({ planeGroups, planeRuns, splitVec4, flat, vec4 }) in forwardFinalizeKernels &&
     gpu().device.limits.maxStorageBuffersPerShaderStage >= APPLY_FINALIZE_STORAGE;
-  return { N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, onePass, finalizeInApply };
+  const finalizeInApply = { training: canFinalize && settings.finalizeInApply.training, eval: canFinalize && settings.finalizeInApply.eval };
+  return {
+    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, onePass,
+    finalizeInApply, coefficientsInInput: settings.coefficientsInInput,
+  };
 }
 
 /**
@@ -471,7 +493,7 @@ function batchNormApplyFinalizing(x: Tensor, g: BatchNormGeometry, a: BatchNormS
  */
 export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu = false, residual: Tensor | null = null): { stats: Tensor; y: Tensor } {
   if (!a.training || !g.onePass) {
-    if (g.finalizeInApply) return batchNormApplyFinalizing(x, g, a, relu, residual);
+    if (g.finalizeInApply[a.training ? 'training' : 'eval']) return batchNormApplyFinalizing(x, g, a, relu, residual);
     const stats = batchNormStatistics(x, g, a);
     return { stats, y: batchNormApply(x, stats, g, relu, residual) };
   }
@@ -549,10 +571,15 @@ export function batchNormBackward(
   const fuse = a.relu ?? false;
   // The channel sums are needed for dx in training and for dweight/dbias in either mode.
   const hasSums = (a.needInput && a.training) || a.needWeight || a.needBias;
-  let partial: BufferRef;
+  const dweight = a.needWeight ? (a.intoWeight ?? emptyTensor([g.C], 'float32', 'batchNorm dweight')) : null;
+  const dbias = a.needBias ? (a.intoBias ?? emptyTensor([g.C], 'float32', 'batchNorm dbias')) : null;
+  const dx = a.needInput ? emptyTensor(x.shape, 'float32', 'batchNorm dx') : null;
+  // The per-channel pass (main_coefficients) runs unless the dx pass does its work (on GPUs).
+  const precompute = !(dx && g.coefficientsInInput);
+  // The partial sums, then (precompute, dx) the dx coefficients.
+  const part = emptyTensor([g.C * g.P + (precompute && dx ? g.C : 0), 4], 'float32', 'batch_norm backward partial');
+  temps.push(part);
   if (hasSums) {
-    const part = emptyTensor([g.C * g.P, 4], 'float32', 'batch_norm backward partial');
-    temps.push(part);
     const reduce = reduceLaunch(g, backwardReduceKernels);
     launch(reduce.kernel, {
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
@@ -561,33 +588,38 @@ export function batchNormBackward(
       constants: { ...reduce.constants, FUSE_RELU: fuse ? 1 : 0 },
       label: 'batchNorm backward reduce',
     });
-    partial = part.buffer;
-  } else {
-    partial = placeholder();
   }
-  const dweight = a.needWeight ? (a.intoWeight ?? emptyTensor([g.C], 'float32', 'batchNorm dweight')) : null;
-  const dbias = a.needBias ? (a.intoBias ?? emptyTensor([g.C], 'float32', 'batchNorm dbias')) : null;
-  const dx = a.needInput ? emptyTensor(x.shape, 'float32', 'batchNorm dx') : null;
-  if (dx || dweight || dbias) {
-    const shape = dx ? applyLaunch(g) : { workgroups: grid1d(g.C, FINALIZE_WG), constants: { WG: FINALIZE_WG } };
-    launch(dx ? pickApply(g, backwardInputKernels) : paramGradsKernel, {
-      buffers: [
-        gy.buffer, x.buffer, partial, dx?.buffer ?? placeholder(), stats.buffer,
-        a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(),
-      ],
+  const buffers = (into: Tensor | null) => [
+    gy.buffer, x.buffer, part.buffer, into?.buffer ?? placeholder(), stats.buffer,
+    a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(),
+  ];
+  const constants = (writesParams: boolean) => ({
+    TRAINING: a.training ? 1 : 0,
+    FUSE_RELU: fuse ? 1 : 0,
+    HAS_SUMS: hasSums ? 1 : 0,
+    PARTIALS: g.P,
+    HAS_WEIGHT: a.weight ? 1 : 0,
+    WRITE_DWEIGHT: writesParams && dweight ? 1 : 0,
+    WRITE_DBIAS: writesParams && dbias ? 1 : 0,
+    PRECOMPUTED: precompute && dx ? 1 : 0,
+  });
+  if (precompute && (dx || dweight || dbias)) {
+    launch(coefficientsKernel, {
+      buffers: buffers(null),
+      params: packBackwardParams(g),
+      workgroups: grid1d(g.C, FINALIZE_WG),
+      constants: { WG: FINALIZE_WG, ...constants(true) },
+      label: 'batchNorm backward coefficients',
+    });
+  }
+  if (dx) {
+    const shape = applyLaunch(g);
+    launch(pickApply(g, backwardInputKernels), {
+      buffers: buffers(dx),
       params: packBackwardParams(g),
       workgroups: shape.workgroups,
-      constants: {
-        ...shape.constants,
-        TRAINING: a.training ? 1 : 0,
-        FUSE_RELU: fuse ? 1 : 0,
-        HAS_SUMS: hasSums ? 1 : 0,
-        PARTIALS: g.P,
-        HAS_WEIGHT: a.weight ? 1 : 0,
-        WRITE_DWEIGHT: dweight ? 1 : 0,
-        WRITE_DBIAS: dbias ? 1 : 0,
-      },
-      label: dx ? 'batchNorm backward input' : 'batchNorm backward dweight, dbias',
+      constants: { ...shape.constants, ...constants(!precompute) },
+      label: 'batchNorm backward input',
     });
   }
   for (const t of temps) t.dispose();

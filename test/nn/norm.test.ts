@@ -301,11 +301,12 @@ describe('batchNorm vs the float64 reference', () => {
   });
 });
 
-describe('batchNorm statistics finalized in the apply pass (finalizeInApply)', () => {
-  // y, the saved statistics (through the backward), the running statistics and the module's
-  // counter, against the same call with the statistics finalized in a dispatch of their own: bit
-  // for bit, in training and eval, on each layout that has a *_finalize entry point (small vec4
-  // planes, runs of planes, plane groups, straddling vec4s), and under a GPU's launch settings.
+describe('batchNorm with its per-channel passes folded into the elementwise ones (finalizeInApply, coefficientsInInput)', () => {
+  // y, the saved statistics (through the backward), the gradients, the running statistics and
+  // the module's counter, against the same call with the statistics finalized and the dx
+  // coefficients computed in dispatches of their own: bit for bit, in training and eval, on each
+  // layout that has a *_finalize entry point (small vec4 planes, runs of planes, plane groups,
+  // straddling vec4s), and under a GPU's launch settings.
   const shapes: [number[], 'cpu' | 'gpu'][] = [
     [[40, 4, 8, 8], 'cpu'], [[3, 5, 32, 32], 'cpu'], [[24, 8, 7, 7], 'cpu'], [[24, 6, 7, 7], 'cpu'],
     [[8, 3, 16, 16], 'gpu'], [[4, 6, 7, 7], 'gpu'],
@@ -320,9 +321,9 @@ describe('batchNorm statistics finalized in the apply pass (finalizeInApply)', (
         const C = shape[1];
         const xData = randomArray(numel(shape), rnd, -2, 3);
         const gyData = randomArray(numel(shape), rnd);
-        const run = async (inApply: boolean) => {
-          BATCH_NORM_LAUNCH.finalizeInApply = inApply;
-          expect(batchNormGeometry(shape).finalizeInApply).toBe(inApply);
+        const run = async (folded: boolean) => {
+          Object.assign(BATCH_NORM_LAUNCH, { finalizeInApply: { training: folded, eval: folded }, coefficientsInInput: folded });
+          expect(batchNormGeometry(shape).finalizeInApply[training ? 'training' : 'eval']).toBe(folded);
           const bn = new wg.nn.BatchNorm2d(C);
           bn.train(training);
           const x = wg.tensor(xData, shape, { requiresGrad: true });
@@ -340,6 +341,27 @@ describe('batchNorm statistics finalized in the apply pass (finalizeInApply)', (
       });
     }
   }
+});
+
+describe('batchNorm dispatches per step', () => {
+  it('finalizes eval statistics in the apply pass and computes dx coefficients in a pass of their own on lavapipe; folds both on a GPU', async () => {
+    const labels = async (training: boolean) => {
+      const bn = new wg.nn.BatchNorm2d(3);
+      bn.train(training);
+      const x = wg.randn([2, 3, 32, 32], { seed: 61 });
+      x.requiresGrad = true;
+      const ran = await wg.profile(() => { bn.forward(x).backward(wg.ones([2, 3, 32, 32])); });
+      for (const t of [x, x.grad]) t?.dispose();
+      bn.dispose();
+      return ran.map((e) => e.label).sort();
+    };
+    expect(await labels(false)).toEqual(['batchNorm backward coefficients', 'batchNorm backward input', 'batchNorm backward reduce', 'batchNorm forward', 'fill']);
+    expect(await labels(true)).toEqual(['batchNorm backward coefficients', 'batchNorm backward input', 'batchNorm backward reduce', 'batchNorm finalize', 'batchNorm forward', 'batchNorm stats', 'fill']);
+    const saved = { ...BATCH_NORM_LAUNCH };
+    Object.assign(BATCH_NORM_LAUNCH, { finalizeInApply: BATCH_NORM_GPU_LAUNCH.finalizeInApply, coefficientsInInput: true });
+    onTestFinished(() => { Object.assign(BATCH_NORM_LAUNCH, saved); });
+    expect(await labels(true)).toEqual(['batchNorm backward input', 'batchNorm backward reduce', 'batchNorm forward', 'batchNorm stats', 'fill']);
+  });
 });
 
 describe('batchNorm gradients of some of its inputs only', () => {
@@ -447,13 +469,14 @@ describe('batchNorm with a residual (the end of a residual block)', () => {
       for (const t of [x, r]) t.dispose();
       return ran.map((e) => e.label).sort();
     };
-    // The apply pass finalizes the statistics itself (lavapipe offers its 10 storage bindings) ...
-    expect(batchNormGeometry([2, 3, 32, 32]).finalizeInApply).toBe(true);
-    expect(await labels([2, 3, 32, 32])).toEqual(['batchNorm forward (+residual, +relu)', 'batchNorm stats']);
-    // ... or, on a device with 8, after a dispatch of their own.
-    BATCH_NORM_LAUNCH.finalizeInApply = false;
-    onTestFinished(() => { BATCH_NORM_LAUNCH.finalizeInApply = true; });
+    // On lavapipe the training statistics are finalized in a dispatch of their own ...
+    expect(batchNormGeometry([2, 3, 32, 32]).finalizeInApply).toEqual({ training: false, eval: true });
     expect(await labels([2, 3, 32, 32])).toEqual(['batchNorm finalize', 'batchNorm forward (+residual, +relu)', 'batchNorm stats']);
+    // ... on a GPU by the apply pass (where the device offers 10 storage bindings, as lavapipe does).
+    const saved = BATCH_NORM_LAUNCH.finalizeInApply;
+    BATCH_NORM_LAUNCH.finalizeInApply = BATCH_NORM_GPU_LAUNCH.finalizeInApply;
+    onTestFinished(() => { BATCH_NORM_LAUNCH.finalizeInApply = saved; });
+    expect(await labels([2, 3, 32, 32])).toEqual(['batchNorm forward (+residual, +relu)', 'batchNorm stats']);
     // Small planes on a CPU adapter: the one-dispatch forward, whose kernel has no binding left, then addRelu.
     expect(batchNormGeometry([3, 4, 8, 8]).onePass).toBe(true);
     expect(await labels([3, 4, 8, 8])).toEqual(['addRelu', 'batchNorm forward, one pass']);

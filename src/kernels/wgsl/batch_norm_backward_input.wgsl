@@ -10,12 +10,15 @@
 //     training (batch statistics):  a = gamma * invstd,  b = -a * invstd^2 * S2 / M,  k = -a * S1 / M
 //       (PyTorch's formula dx = gamma * invstd / M * (M gy - S1 - xhat * sum gy xhat), regrouped)
 //     eval (running statistics are constants):  a = gamma * invstd,  b = 0,  k = 0
-// Each workgroup turns its channel's partials into (a, b, k, mean) itself (`coefficients`: P loads
-// the whole workgroup shares), so no pass between the reduction and this one is needed -- a
-// dispatch fewer per batch norm in every backward step, which is what a host-bound step (a small
-// network on a GPU) pays for -- and the one workgroup that holds the channel's first plane of
-// image 0 also writes dgamma and dbeta (`param_grads`). `main_param_grads` (one invocation per
-// channel) writes only those, for a backward that needs no dx.
+// On a GPU each workgroup turns its channel's partials into (a, b, k, mean) itself (`channel`:
+// P loads the whole workgroup shares), so no pass between the reduction and this one is needed
+// -- a dispatch fewer per batch norm in every backward step, which is what a host-bound step (a
+// small network on a GPU) pays for -- and the one workgroup that holds the channel's first
+// plane of image 0 also writes dgamma and dbeta. On a CPU adapter (PRECOMPUTED) a dispatch
+// costs little, and that per-workgroup arithmetic, done by every 8-lane row, made the pass
+// 1.2-1.25x slower on lavapipe: `main_coefficients` (one invocation per channel) computes the
+// coefficients first, into the partial buffer after the partials (index C * P + c), and writes
+// dgamma and dbeta; it is also the whole backward's second pass when no dx is needed.
 // HAS_SUMS is false when no partials were computed (eval, and neither weight nor bias needs a
 // gradient). In eval without FUSE_RELU, x is not read.
 // Grid as in batch_norm_forward.wgsl: workgroup (b, c, n) covers V * WG units of plane (n, c).
@@ -28,8 +31,9 @@
 // in memory order, as in batch_norm_forward.wgsl.
 // FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
 // stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl.
-// Bindings: 0 gy (read), 1 x (read), 2 partial (read, C*P vec4), 3 dx (write), 4 stats (read,
-// C vec4), 5 params, 6 weight (read, C), 7 dweight (write, C), 8 dbias (write, C).
+// Bindings: 0 gy (read), 1 x (read), 2 partial (read, C*P vec4, then C vec4 of coefficients
+// with PRECOMPUTED; written by main_coefficients), 3 dx (write), 4 stats (read, C vec4),
+// 5 params, 6 weight (read, C), 7 dweight (write, C), 8 dbias (write, C).
 // Absent tensors are bound to small placeholder buffers and never touched.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.
 
@@ -48,7 +52,7 @@ struct BackwardParams {   // packed by packBackwardParams() in src/kernels/batch
 @group(0) @binding(0) var<storage, read> gy4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> partial: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> partial: array<vec4<f32>>;   // written by main_coefficients only
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> stats: array<vec4<f32>>;
@@ -65,6 +69,7 @@ override HAS_SUMS: bool = true;
 override HAS_WEIGHT: bool = true;
 override WRITE_DWEIGHT: bool = false;
 override WRITE_DBIAS: bool = false;
+override PRECOMPUTED: bool = false;   // the coefficients come from main_coefficients (CPU adapters)
 // Partials per channel, a constant: a loop to a run-time bound inside main_plane_runs' plane
 // loop made the pass 1.3-1.6x slower on lavapipe (with the constant it is unrolled).
 override PARTIALS: u32 = 1u;
@@ -102,16 +107,23 @@ fn param_grads(c: u32, sums: vec2<f32>) {
   if (WRITE_DBIAS) { dbias[c] = sums.x; }
 }
 
-// The coefficients of channel c; the invocation that `owns` the channel also writes its dgamma, dbeta.
+// The coefficients of channel c; the invocation that `owns` the channel also writes its dgamma,
+// dbeta (with PRECOMPUTED, main_coefficients did both).
 fn channel(c: u32, owns: bool) -> vec4<f32> {
+  if (PRECOMPUTED) { return partial[p.C * PARTIALS + c]; }
   let sums = channel_sums(c);
   if (owns) { param_grads(c, sums); }
   return coefficients(c, sums);
 }
 
+// One invocation per channel: dgamma, dbeta and (for the dx pass, PRECOMPUTED) the coefficients.
 @compute @workgroup_size(WG)
-fn main_param_grads(@builtin(global_invocation_id) gid: vec3<u32>) {
-  if (gid.x < p.C) { param_grads(gid.x, channel_sums(gid.x)); }
+fn main_coefficients(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  let sums = channel_sums(c);
+  param_grads(c, sums);
+  if (PRECOMPUTED) { partial[p.C * PARTIALS + c] = coefficients(c, sums); }
 }
 
 // gy masked by the fused ReLU: y = x * scale + shift > 0, as batch_norm_forward.wgsl computes y.
@@ -162,25 +174,14 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
 }
 
 override RUN: u32 = 8u;   // main_plane_runs: planes per workgroup
-var<workgroup> run_coefficients: array<vec4<f32>, RUN>;
 
 @compute @workgroup_size(WG)
 fn main_plane_runs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  // Lane r computes the coefficients of the run's plane r (and owns its channel where the plane
-  // is image 0's), all RUN of them in one 8-lane row, as batch_norm_forward.wgsl's
-  // main_plane_runs_finalize does.
-  let first = wid.x * RUN;
-  let planes = p.N * p.C;
-  if (lid.x < RUN && first + lid.x < planes) {
-    let plane = first + lid.x;
-    run_coefficients[lid.x] = channel(plane % p.C, plane < p.C);
-  }
-  workgroupBarrier();
   for (var r = 0u; r < RUN; r++) {
-    let plane = first + r;
-    if (plane >= planes) { return; }
+    let plane = wid.x * RUN + r;
+    if (plane >= p.N * p.C) { return; }
     let c = plane % p.C;
-    let k = run_coefficients[r];
+    let k = channel(c, plane < p.C && lid.x == 0u);   // image 0's plane owns the channel
     let st = stats[c];
     let base = plane * p.S;
     for (var s = lid.x; s < p.S; s += WG) {
