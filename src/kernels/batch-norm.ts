@@ -159,17 +159,18 @@ export const BATCH_NORM_LAUNCH = {
    * The forward's apply pass finalizes the statistics itself (batch_norm_forward.wgsl's
    * *_finalize entry points; where the device offers their 10 storage bindings), in training
    * and in eval: a dispatch fewer. On lavapipe, where a dispatch costs little, only in eval:
-   * interleaved GPU-timestamp rounds, the training apply pass with the statistics finalized in it
-   * took 1.05-1.25x the time of the separate finalize and apply ([32,64,32,32], [8,64,56,56]:
-   * per 8-lane row the arithmetic is repeated), while eval at [128,64,8,8] went 1.2-2.4x relu's
-   * time -> 0.9-1.2x.
+   * GPU-timestamp rounds (bench/RESULTS.md, tenth session), the training apply pass with the
+   * statistics finalized in it took as long as the separate finalize and apply or up to 1.1x
+   * ([32,64,32,32], [8,64,56,56]: every 8-lane row repeats the arithmetic), while eval at
+   * [128,64,8,8] went from 1.2-2.4x relu's time to 0.9-1.2x.
    */
   finalizeInApply: { training: false, eval: true },
   /**
    * The backward's dx pass turns the channel sums into its coefficients itself
    * (batch_norm_backward_input.wgsl), not main_coefficients before it: a dispatch fewer. Off on
-   * lavapipe: six interleaved rounds, the dx pass took 1.2-1.25x as long ([32,64,32,32] median
-   * 1.58 against 1.30 relu's time, [8,64,56,56] 1.92 against 1.55), more than the dispatch.
+   * lavapipe: four rounds with the folded build in the favoured place, its dx pass took
+   * 1.32-1.62x relu's time on [32,64,32,32] against 1.04-1.24x (the whole backward 3.45-3.55
+   * against 2.82-3.32), far more than the dispatch saves; [8,64,56,56] the same either way.
    */
   coefficientsInInput: false,
 };
@@ -325,7 +326,7 @@ function packApplyParams(g: BatchNormGeometry, a: BatchNormStatsArgs | null = nu
     .finish();
 }
 
-/** The BackwardParams struct of batch_norm_backward_input.wgsl: ApplyParams', then P and M. */
+/** The BackwardParams struct of batch_norm_backward_input.wgsl: ApplyParams's first four fields, then M. */
 function packBackwardParams(g: BatchNormGeometry): Uint8Array {
   return new Uniforms().u32(g.C).u32(g.flat ? g.S : g.unitsS).u32(g.N * g.C * g.S).u32(g.N).u32(0).f32(g.M).u32(0).u32(0).finish();
 }

@@ -15,8 +15,8 @@
 // -- a dispatch fewer per batch norm in every backward step, which is what a host-bound step (a
 // small network on a GPU) pays for -- and the one workgroup that holds the channel's first
 // plane of image 0 also writes dgamma and dbeta. On a CPU adapter (PRECOMPUTED) a dispatch
-// costs little, and that per-workgroup arithmetic, done by every 8-lane row, made the pass
-// 1.2-1.25x slower on lavapipe: `main_coefficients` (one invocation per channel) computes the
+// costs little, and that per-workgroup arithmetic, done by every 8-lane row, made the pass up
+// to 1.3x slower on lavapipe: `main_coefficients` (one invocation per channel) computes the
 // coefficients first, into the partial buffer after the partials (index C * P + c), and writes
 // dgamma and dbeta; it is also the whole backward's second pass when no dx is needed.
 // HAS_SUMS is false when no partials were computed (eval, and neither weight nor bias needs a
@@ -31,8 +31,8 @@
 // in memory order, as in batch_norm_forward.wgsl.
 // FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
 // stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl.
-// Bindings: 0 gy (read), 1 x (read), 2 partial (read, C*P vec4, then C vec4 of coefficients
-// with PRECOMPUTED; written by main_coefficients), 3 dx (write), 4 stats (read, C vec4),
+// Bindings: 0 gy (read), 1 x (read), 2 partial (read_write, C*P vec4, then C vec4 of coefficients
+// with PRECOMPUTED; written by main_coefficients only), 3 dx (write), 4 stats (read, C vec4),
 // 5 params, 6 weight (read, C), 7 dweight (write, C), 8 dbias (write, C).
 // Absent tensors are bound to small placeholder buffers and never touched.
 // Reference: src/kernels/reference/batch-norm.ts (batchNormBackwardRef). Launcher: src/kernels/batch-norm.ts.

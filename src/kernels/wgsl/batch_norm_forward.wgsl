@@ -34,7 +34,9 @@
 // the one that holds image 0's plane of a channel also stores its stats[c] (for the backward)
 // and updates the running statistics. A training forward is then two dispatches, an eval
 // forward one, instead of three and two; on a GPU, where a small network's step is bound by the
-// host's ~20-40 us per dispatch, that is what counts.
+// host's ~20-40 us per dispatch, that is what counts. On lavapipe, where every 8-lane row of a
+// workgroup repeats the finalize arithmetic and a dispatch costs little, only the eval forward
+// takes it (BATCH_NORM_LAUNCH.finalizeInApply in src/kernels/batch-norm.ts).
 // Training (TRAINING): merge the P partial (count, mean, m2) states of channel c in order 0..P-1
 // (deterministic), then var = m2 / M (biased, used to normalise), invstd = 1 / sqrt(var + eps),
 // and with UPDATE_RUNNING update the running statistics in place exactly as PyTorch does:
