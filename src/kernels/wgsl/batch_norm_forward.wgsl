@@ -1,7 +1,7 @@
 // batch_norm_forward.wgsl — apply batch norm: y = x * scale[c] + shift[c], NCHW f32.
 //
-// x, y: (N, C, S), S = H*W; stats: (C) vec4 (mean, invstd, scale, shift) from
-// batch_norm_finalize.wgsl, which folds mean, invstd, weight and bias into one multiply-add.
+// x, y: (N, C, S), S = H*W; stats: (C) vec4 (mean, invstd, scale, shift) from `finalize_channel`
+// (below), which folds mean, invstd, weight and bias into one multiply-add.
 // Grid: workgroup (b, c, n) covers V * WG units of plane (n, c), starting at unit b * V * WG;
 // lane l handles units l, l + WG, ..., so the channel comes from the grid, not from dividing
 // the flat index (integer division is scalarised by llvmpipe and cost 3x here).

@@ -4,8 +4,8 @@
 // workgroup (see there).
 //
 // Legend: x, y are (N, C, S), S = H*W = PLANE floats per plane; C % 4 == 0.
-// The three-dispatch path reads x twice from memory: batch_norm_stats.wgsl, batch_norm_finalize
-// .wgsl, then batch_norm_forward.wgsl. Here workgroup cg owns channels 4 * cg .. 4 * cg + 3 for
+// The three-dispatch path reads x twice from memory: batch_norm_stats.wgsl, then
+// batch_norm_forward.wgsl's main_finalize and its apply pass. Here workgroup cg owns channels 4 * cg .. 4 * cg + 3 for
 // the whole batch, N * 4 * PLANE floats (N * 784 bytes for 7x7): small enough to stay in the
 // CPU's cache between its two reads, so x comes from memory once and the layer costs one
 // dispatch instead of three. The launcher picks it on CPU adapters when that block is small.
@@ -16,7 +16,7 @@
 // three-dispatch path with one chunk per channel, so the results are the same bit for bit:
 //   1. lane l runs a Welford update per float of vec4 l over the N images; the lanes' states are
 //      laid out in float order and lane j < 4 merges channel j's PLANE of them;
-//   2. lane j finalizes channel 4 * cg + j as batch_norm_finalize.wgsl does (var = m2 / M,
+//   2. lane j finalizes channel 4 * cg + j as batch_norm_forward.wgsl's finalize_channel does (var = m2 / M,
 //      invstd, the in-place running-statistics update, scale and shift) and writes stats[c];
 //   3. every lane applies y = x * scale + shift (max(., 0) with FUSE_RELU) to its vec4 in each
 //      image, reading x again, now from the cache.
@@ -109,7 +109,7 @@ fn pick_plane(a: vec4<f32>, q: vec4<u32>) -> vec4<f32> {
   return select(low, high, q >= vec4<u32>(2u));
 }
 
-// Step 2 for channel c from its merged state: batch_norm_finalize.wgsl's training branch.
+// Step 2 for channel c from its merged state: batch_norm_forward.wgsl's finalize_channel, training branch.
 fn finalize(c: u32, acc: vec4<f32>) -> vec2<f32> {
   let mean = acc.y;
   let variance = acc.z / p.M;

@@ -9,7 +9,7 @@
 //   2. the WG lane states are merged pairwise in a fixed tree (Chan et al.'s formula:
 //      n = na + nb, mean = ma + d*nb/n, m2 = m2a + m2b + d^2*na*nb/n with d = mb - ma).
 //   partial[c * P + p] = (count, mean, m2, 0)
-// batch_norm_finalize.wgsl merges the P partials of each channel in order 0..P-1.
+// batch_norm_forward.wgsl's finalize_channel merges the P partials of each channel in order 0..P-1.
 // Welford never subtracts two large sums, so a channel with mean 1e4 and std 1 keeps its digits.
 //
 // Entry points (the launcher picks one): `main` reads one f32 per step; `main_vec4` (S % 4 == 0)
