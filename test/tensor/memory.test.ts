@@ -62,6 +62,24 @@ describe('memory', () => {
     }
   });
 
+  /**
+   * Bind groups hit and missed over `steps` steps; if any missed, once more over as many steps.
+   * A one-off change of the pool between two steps -- a tensor that an earlier test let go of,
+   * garbage-collected (tensor.ts's FinalizationRegistry) in the middle of the window, returns its
+   * older buffer to the pool, which then hands it out first -- makes one step miss some bind
+   * groups (the full suite did, once: 9 of ~400); a step that is not reproducible misses in
+   * every window, so the second window is the one that must not miss.
+   */
+  async function bindGroupsOver(steps: number, runSteps: (n: number) => Promise<void>): Promise<{ hits: number; misses: number }> {
+    for (let window = 0; ; window++) {
+      const before = wg.pipelineStats();
+      await runSteps(steps);
+      const after = wg.pipelineStats();
+      const counts = { hits: after.bindGroupHits - before.bindGroupHits, misses: after.bindGroupMisses - before.bindGroupMisses };
+      if (counts.misses === 0 || window === 1) return counts;
+    }
+  }
+
   it('a training step is handed the same buffers every step: every bind group is cached after two', async () => {
     const model = wg.models.cifarResnet(8, { shortcut: 'A', numClasses: 10 });
     const opt = new wg.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
@@ -71,11 +89,9 @@ describe('memory', () => {
     // buffers the step was handed a rotation of last step's buffers, and most bind groups missed.
     const step = () => wg.scope(() => { opt.zeroGrad(); wg.F.crossEntropy(model.forward(x) as wg.Tensor, labels).backward(); opt.step(); });
     for (let i = 0; i < 2; i++) { step(); await wg.sync(); }
-    const before = wg.pipelineStats();
-    for (let i = 0; i < 3; i++) { step(); await wg.sync(); }
-    const after = wg.pipelineStats();
-    expect(after.bindGroupHits - before.bindGroupHits).toBeGreaterThan(3 * 30);
-    expect(after.bindGroupMisses - before.bindGroupMisses).toBe(0);
+    const { hits, misses } = await bindGroupsOver(3, async (n) => { for (let i = 0; i < n; i++) { step(); await wg.sync(); } });
+    expect(hits).toBeGreaterThan(3 * 30);
+    expect(misses).toBe(0);
     for (const t of [x, labels]) t.dispose();
     model.dispose();
   });
@@ -94,12 +110,9 @@ describe('memory', () => {
       try {
         for (let i = 0; i < 3; i++) step();
         await wg.sync();
-        const before = wg.pipelineStats();
-        for (let i = 0; i < 5; i++) step();
-        await wg.sync();
-        const after = wg.pipelineStats();
-        expect(after.bindGroupHits - before.bindGroupHits).toBeGreaterThan(5 * 30);
-        expect(after.bindGroupMisses - before.bindGroupMisses).toBe(0);
+        const { hits, misses } = await bindGroupsOver(5, async (n) => { for (let i = 0; i < n; i++) step(); await wg.sync(); });
+        expect(hits).toBeGreaterThan(5 * 30);
+        expect(misses).toBe(0);
       } finally {
         setBatchRulesFor(oldRules);
         for (const t of [x, labels]) t.dispose();
