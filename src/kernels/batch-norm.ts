@@ -418,16 +418,24 @@ function statisticsBindings(g: BatchNormGeometry, a: BatchNormStatsArgs, partial
 }
 
 /**
+ * What a pass that finalizes the statistics binds: the (C, 4) statistics tensor it writes and its
+ * statistics bindings, after the reduction in training. The temporaries go on `temps`.
+ */
+function finalizeInputs(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, temps: Tensor[]): { stats: Tensor; bound: ReturnType<typeof statisticsBindings> } {
+  const partial = a.training ? partialStates(x, g) : null;
+  if (partial) temps.push(partial);
+  const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
+  return { stats, bound: statisticsBindings(g, a, partial, temps) };
+}
+
+/**
  * Per-channel statistics as a (C, 4) tensor of (mean, invstd, scale, shift), where
  * y = x * scale + shift. In training the batch statistics are computed from `x` (plain) and the
  * running statistics, if given, are updated in place in their own buffers.
  */
 export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs): Tensor {
   const temps: Tensor[] = [];
-  const partial = a.training ? partialStates(x, g) : null;
-  if (partial) temps.push(partial);
-  const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
-  const bound = statisticsBindings(g, a, partial, temps);
+  const { stats, bound } = finalizeInputs(x, g, a, temps);
   launch(finalizeKernel, {
     buffers: [stats.buffer, ...bound.buffers],
     params: packApplyParams(g, a),
@@ -439,10 +447,26 @@ export function batchNormStatistics(x: Tensor, g: BatchNormGeometry, a: BatchNor
   return stats;
 }
 
-/** The label of a forward apply pass with this epilogue. */
-function applyLabel(relu: boolean, residual: Tensor | null): string {
+/**
+ * The apply pass y = x * scale[c] + shift[c] (+ residual, then the ReLU) with `kernel`, one of
+ * the plain entry points (stats read) or a *_finalize one (`finalizing`: its statistics bindings
+ * and the params with the statistics' fields; stats written).
+ */
+function launchApply(
+  kernel: Kernel, x: Tensor, stats: Tensor, g: BatchNormGeometry, relu: boolean, residual: Tensor | null,
+  finalizing: { bound: ReturnType<typeof statisticsBindings>; a: BatchNormStatsArgs } | null,
+): Tensor {
+  const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
+  const shape = applyLaunch(g);
   const epilogue = [residual ? '+residual' : '', relu ? '+relu' : ''].filter((e) => e).join(', ');
-  return epilogue ? `batchNorm forward (${epilogue})` : 'batchNorm forward';
+  launch(kernel, {
+    buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer, ...(finalizing?.bound.buffers ?? [])],
+    params: packApplyParams(g, finalizing?.a ?? null),
+    workgroups: shape.workgroups,
+    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, ...finalizing?.bound.constants },
+    label: epilogue ? `batchNorm forward (${epilogue})` : 'batchNorm forward',
+  });
+  return y;
 }
 
 /**
@@ -450,16 +474,7 @@ function applyLabel(relu: boolean, residual: Tensor | null): string {
  * x's shape) where given, then max(y, 0) when `relu`.
  */
 export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, relu = false, residual: Tensor | null = null): Tensor {
-  const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
-  const shape = applyLaunch(g);
-  launch(pickApply(g, forwardKernels), {
-    buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer],
-    params: packApplyParams(g),
-    workgroups: shape.workgroups,
-    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0 },
-    label: applyLabel(relu, residual),
-  });
-  return y;
+  return launchApply(pickApply(g, forwardKernels), x, stats, g, relu, residual, null);
 }
 
 /**
@@ -469,19 +484,8 @@ export function batchNormApply(x: Tensor, stats: Tensor, g: BatchNormGeometry, r
  */
 function batchNormApplyFinalizing(x: Tensor, g: BatchNormGeometry, a: BatchNormStatsArgs, relu: boolean, residual: Tensor | null): { stats: Tensor; y: Tensor } {
   const temps: Tensor[] = [];
-  const partial = a.training ? partialStates(x, g) : null;
-  if (partial) temps.push(partial);
-  const stats = emptyTensor([g.C, 4], 'float32', 'batch_norm stats');
-  const y = emptyTensor(x.shape, 'float32', relu ? 'batchNormRelu' : 'batchNorm');
-  const bound = statisticsBindings(g, a, partial, temps);
-  const shape = applyLaunch(g);
-  launch(forwardFinalizeKernels[applyLayout(g)]!, {
-    buffers: [x.buffer, stats.buffer, y.buffer, (residual ?? x).buffer, ...bound.buffers],
-    params: packApplyParams(g, a),
-    workgroups: shape.workgroups,
-    constants: { ...shape.constants, FUSE_RELU: relu ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, ...bound.constants },
-    label: applyLabel(relu, residual),
-  });
+  const { stats, bound } = finalizeInputs(x, g, a, temps);
+  const y = launchApply(forwardFinalizeKernels[applyLayout(g)]!, x, stats, g, relu, residual, { bound, a });
   for (const t of temps) t.dispose();
   return { stats, y };
 }
@@ -577,10 +581,13 @@ export function batchNormBackward(
   const dx = a.needInput ? emptyTensor(x.shape, 'float32', 'batchNorm dx') : null;
   // The per-channel pass (main_coefficients) runs unless the dx pass does its work (on GPUs).
   const precompute = !(dx && g.coefficientsInInput);
-  // The partial sums, then (precompute, dx) the dx coefficients.
-  const part = emptyTensor([g.C * g.P + (precompute && dx ? g.C : 0), 4], 'float32', 'batch_norm backward partial');
-  temps.push(part);
-  if (hasSums) {
+  // The partial sums, then (main_coefficients for the dx pass) the coefficients at row C * P on;
+  // a placeholder when neither is there.
+  const coefficientsAfter = precompute && dx !== null;
+  const part = hasSums || coefficientsAfter ? emptyTensor([g.C * g.P + (coefficientsAfter ? g.C : 0), 4], 'float32', 'batch_norm backward partial') : null;
+  if (part) temps.push(part);
+  const partBuffer = part?.buffer ?? placeholder();
+  if (part && hasSums) {
     const reduce = reduceLaunch(g, backwardReduceKernels);
     launch(reduce.kernel, {
       buffers: [gy.buffer, x.buffer, stats.buffer, part.buffer],
@@ -591,7 +598,7 @@ export function batchNormBackward(
     });
   }
   const buffers = (into: Tensor | null) => [
-    gy.buffer, x.buffer, part.buffer, into?.buffer ?? placeholder(), stats.buffer,
+    gy.buffer, x.buffer, partBuffer, into?.buffer ?? placeholder(), stats.buffer,
     a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(),
   ];
   const constants = (writesParams: boolean) => ({
@@ -602,7 +609,7 @@ export function batchNormBackward(
     HAS_WEIGHT: a.weight ? 1 : 0,
     WRITE_DWEIGHT: writesParams && dweight ? 1 : 0,
     WRITE_DBIAS: writesParams && dbias ? 1 : 0,
-    PRECOMPUTED: precompute && dx ? 1 : 0,
+    PRECOMPUTED: coefficientsAfter ? 1 : 0,
   });
   if (precompute && (dx || dweight || dbias)) {
     launch(coefficientsKernel, {
