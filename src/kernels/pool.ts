@@ -33,7 +33,9 @@ const maxScatterZeroKernel = defineKernel('max_pool2d_backward_scatter', maxScat
 const maxForwardRowsKernel = defineKernel('max_pool2d_forward_rows', maxForwardRowsSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxForwardStripsKernel = defineKernel('max_pool2d_forward_strips', maxForwardStripsSource, ['read', 'read_write', 'read_write', 'uniform']);
 const maxForwardPlanesKernel = defineKernel('max_pool2d_forward_planes', maxForwardPlanesSource, ['read', 'read_write', 'read_write', 'uniform']);
+const maxForwardPlaneKernel = defineKernel('max_pool2d_forward_planes', maxForwardPlanesSource, ['read', 'read_write', 'read_write', 'uniform'], 'main_plane');
 const maxBackwardPlanesKernel = defineKernel('max_pool2d_backward_planes', maxBackwardPlanesSource, ['read', 'read', 'read_write', 'uniform']);
+const maxBackwardPlaneKernel = defineKernel('max_pool2d_backward_planes', maxBackwardPlanesSource, ['read', 'read', 'read_write', 'uniform'], 'main_plane');
 const maxBackwardStripsKernel = defineKernel('max_pool2d_backward_strips', maxBackwardStripsSource, ['read', 'read', 'read_write', 'uniform']);
 const maxBackwardRowsKernel = defineKernel('max_pool2d_backward_rows', maxBackwardRowsSource, ['read', 'read', 'read_write', 'uniform']);
 /** The phased scatter runs ceil(Kh/sH) * ceil(Kw/sW) dispatches; beyond this many, gather. */
@@ -42,6 +44,7 @@ const avgForwardKernel = defineKernel('avg_pool2d_forward', avgForwardSource, ['
 const avgBackwardKernel = defineKernel('avg_pool2d_backward', avgBackwardSource, ['read', 'read_write', 'uniform']);
 const avgForwardPlanesKernel = defineKernel('avg_pool2d_forward_planes', avgForwardPlanesSource, ['read', 'read_write', 'uniform']);
 const avgBackwardPlanesKernel = defineKernel('avg_pool2d_backward_planes', avgBackwardPlanesSource, ['read', 'read_write', 'uniform']);
+const avgBackwardPlaneKernel = defineKernel('avg_pool2d_backward_planes', avgBackwardPlanesSource, ['read', 'read_write', 'uniform'], 'main_plane');
 const avgForwardRowsKernel = defineKernel('avg_pool2d_forward_rows', avgForwardRowsSource, ['read', 'read_write', 'uniform']);
 const avgBackwardRowsKernel = defineKernel('avg_pool2d_backward_rows', avgBackwardRowsSource, ['read', 'read_write', 'uniform']);
 /** Lanes per workgroup of the flat-grid pooling kernels (also adaptive-pool.ts). */
@@ -253,14 +256,28 @@ function checkPlanes(g: Pool2dGeometry): void {
   if (!poolPlanesApply(g)) throw new Error(`wgslgrad internal: the pooling plane kernels do not take this geometry (${JSON.stringify(g)})`);
 }
 
-/** The launch of a plane-group kernel: one invocation per 4 planes, the plane sizes as constants. */
-function planesLaunch(g: Pool2dGeometry): { workgroups: [number, number]; constants: Record<string, number> } {
+/**
+ * The launch of a plane-group kernel, the plane sizes as constants: one invocation per 4 planes,
+ * or with `onePlane` (the kernels' `main_plane`) one per plane, the plane's place in its group in
+ * z. One plane per invocation runs a quarter of the unrolled code per workgroup, which fits the
+ * CPU's instruction cache far better (max_pool2d_forward_planes.wgsl's main_plane says why).
+ */
+function planesLaunch(g: Pool2dGeometry, onePlane: boolean): { workgroups: number[]; constants: Record<string, number> } {
   const wg = 64;
   return {
-    workgroups: grid1d((g.N * g.C) / 4, wg),
+    workgroups: [...grid1d((g.N * g.C) / 4, wg), onePlane ? 4 : 1],
     constants: { ...windowConstants(g), WG: wg, PH: g.pH, PW: g.pW, H: g.H, W: g.W, OH: g.OH, OW: g.OW },
   };
 }
+
+/** A forward plane kernel can run one plane per invocation when each plane's outputs are whole vec4s. */
+const forwardOnePlane = (g: Pool2dGeometry): boolean => (g.OH * g.OW) % 4 === 0;
+
+/**
+ * A backward plane kernel can run one plane per invocation when a plane has at least 4 inputs
+ * (it then also gathers the previous plane's inputs that share its first dx vec4).
+ */
+const backwardOnePlane = (g: Pool2dGeometry): boolean => g.H * g.W >= 4;
 
 /**
  * The forward kernels: four planes per invocation, strips of 4 output columns down a run of rows
@@ -317,10 +334,11 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForw
     return { y, argmax };
   }
   if (method === 'planes') {
-    launch(maxForwardPlanesKernel, {
+    const onePlane = forwardOnePlane(g);
+    launch(onePlane ? maxForwardPlaneKernel : maxForwardPlanesKernel, {
       buffers: [x.buffer, y.buffer, argmax.buffer],
       params: packPool2dParams(g),
-      ...planesLaunch(g),
+      ...planesLaunch(g, onePlane),
       label: 'maxPool2d forward',
     });
     return { y, argmax };
@@ -356,10 +374,11 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
   if (method === 'planes') checkPlanes(g);
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
-    launch(maxBackwardPlanesKernel, {
+    const onePlane = backwardOnePlane(g);
+    launch(onePlane ? maxBackwardPlaneKernel : maxBackwardPlanesKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
       params: packPool2dParams(g),
-      ...planesLaunch(g),
+      ...planesLaunch(g, onePlane),
       label: 'maxPool2d backward',
     });
     return dx;
@@ -442,7 +461,7 @@ export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForw
   method = resolveForward(g, method, 'avg');
   const y = emptyTensor([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
   if (method === 'planes') {
-    launch(avgForwardPlanesKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...planesLaunch(g), label: 'avgPool2d forward' });
+    launch(avgForwardPlanesKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...planesLaunch(g, false), label: 'avgPool2d forward' });
     return y;
   }
   if (method === 'rows') {
@@ -464,7 +483,8 @@ export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'plane
   if (method === 'planes') checkPlanes(g);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'avgPool2d dx');
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
-    launch(avgBackwardPlanesKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...planesLaunch(g), label: 'avgPool2d backward' });
+    const onePlane = backwardOnePlane(g);
+    launch(onePlane ? avgBackwardPlaneKernel : avgBackwardPlanesKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...planesLaunch(g, onePlane), label: 'avgPool2d backward' });
     return dx;
   }
   if (method ? method === 'rows' : poolRowsApply(g, 'backward')) {

@@ -162,6 +162,9 @@ describe('pooling vs the float64 references', () => {
       [[1, 4, 7, 7], spec([2, 2], [3, 3], [1, 1])],                        // stride > kernel: gaps in dx
       [[2, 2, 6, 6], spec([3, 2], [1, 2], [1, 0])],                        // unequal kernel and stride
       [[4, 1, 3, 3], spec([2, 2], [1, 1], [0, 0])],                        // tiny planes
+      [[1, 4, 5, 2], spec([2, 2], [1, 1], [0, 0])],                        // planes of 2 columns
+      [[16, 4, 7, 1], spec([3, 1], [2, 1], [1, 0])],                       // 1 column: a plane's last 3 rows in one vec4
+      [[2, 2, 1, 3], spec([1, 2], [1, 1], [0, 0])],                        // planes of 3 inputs
       [[1, 4, 8, 7], spec([2, 2], [1, 1], [1, 1], [1, 1], false, false)],  // 9x8 outputs: too tall
     ];
     for (const [shape, sp] of configs) {
