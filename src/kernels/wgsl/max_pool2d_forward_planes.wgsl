@@ -210,11 +210,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // One plane per invocation, when each plane's outputs are whole vec4s (OH*OW % 4 == 0, e.g. 4x4
 // from 7x7), so no two invocations store into one vec4. The plane's place in its group, g, comes
 // from workgroup_id.z: the same for the whole workgroup, so the switch is a uniform branch and a
-// workgroup runs a quarter of the kernel's code. Why that pays: llvmpipe runs all of a
-// workgroup's lanes on one CPU thread, and four unrolled planes are ~100 KB of machine code,
-// three times the core's 32 KB instruction cache, and one plane's quarter comes close to fitting.
-// The loads and stores per plane are the same as in `main`; on [32, 512, 7, 7] it takes
-// 0.76-0.83x `main`'s CPU time (three alternating runs; the backward's main_plane 0.84-0.87x).
+// workgroup runs a quarter of the kernel's code. Why that should pay: llvmpipe runs all of a
+// workgroup's lanes on one CPU thread, and four unrolled planes are ~25,000 instructions
+// (GALLIVM_DEBUG=asm), over 100 KB, three times the core's 32 KB instruction cache; one plane's
+// quarter comes close to fitting. (This VM exposes no cache counters to confirm it.) The loads and
+// stores per plane are the same as in `main`; on [32, 512, 7, 7] it takes 0.76-0.85x `main`'s
+// CPU time (three alternating runs; the backward's main_plane 0.84-0.91x).
 // Grid: x (spilling into y) as for `main`, z = 4.
 @compute @workgroup_size(WG)
 fn main_plane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
