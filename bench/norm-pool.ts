@@ -11,6 +11,7 @@
 //                                   (in one dispatch, where it applies, the second read hits the cache)
 //     batchNorm forward, eval       read x, write y                              2 * 4 * n
 //     batchNorm backward, training  read gy, x twice (reduce, dx), write dx      5 * 4 * n
+//                                   (in one dispatch, where it applies, the second reads hit the cache)
 //     maxPool2d 3x3 s2 p1 forward   read x, write y and the int32 argmax         4 * n + 8 * m
 //     maxPool2d 3x3 s2 p1 backward  read gy and argmax, write dx                  8 * m + 4 * n
 //     avgPool2d 2x2 s2 forward      read x, write y                               4 * n + 4 * m
@@ -220,7 +221,23 @@ async function benchShape(shape: number[]): Promise<void> {
         for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
       },
     },
-    ...(g.planeRuns > 0
+    // In one dispatch (batch_norm_backward_input.wgsl's main_one_pass, on CPU adapters where a
+    // channel's x and gy fit the L2 cache) x and gy are still read twice, the second time from
+    // the cache; three dispatches beside it.
+    ...(g.backwardOnePass
+      ? [{
+          name: '  (three dispatches instead)',
+          bytes: 5 * 4 * n,
+          run: () => {
+            const saved = BATCH_NORM_LAUNCH.backwardOnePassBytes;
+            BATCH_NORM_LAUNCH.backwardOnePassBytes = 0;
+            const r = batchNormBackward(gy, x, stats, batchNormGeometry(shape), { training: true, weight, needInput: true, needWeight: true, needBias: true });
+            for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
+            BATCH_NORM_LAUNCH.backwardOnePassBytes = saved;
+          },
+        }]
+      : []),
+    ...(g.planeRuns > 0 && !g.backwardOnePass
       ? [withoutPlaneRuns('  (without plane runs)', 5 * 4 * n, () => {
           const r = batchNormBackward(gy, x, stats, batchNormGeometry(shape), { training: true, weight, needInput: true, needWeight: true, needBias: true });
           for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();

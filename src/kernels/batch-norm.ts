@@ -18,7 +18,7 @@
 // The per-channel reductions run a grid of (P chunks x C channels) workgroups, each folding its
 // chunk with all WG lanes and a tree, so both the channels and each channel's N*H*W values are
 // spread over the cores. Everything is deterministic: fixed chunking, fixed merge order.
-// On CPU adapters, planes of 256+ vec4s (32x32 and larger) take the elementwise passes in runs
+// On CPU adapters, planes of 128+ vec4s (28x28 and larger) take the elementwise passes in runs
 // of consecutive planes, the order memory holds them in (the *_plane_runs entry points,
 // BATCH_NORM_LAUNCH.planeRuns): see batch_norm_forward.wgsl.
 
@@ -88,6 +88,8 @@ const backwardInputKernels = {
 };
 /** dweight, dbias and (on CPU adapters) the dx coefficients: one invocation per channel. */
 const coefficientsKernel = defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_coefficients');
+/** The whole training backward, one workgroup per channel (BatchNormGeometry.backwardOnePass). */
+const backwardOnePassKernel = defineKernel('batch_norm_backward_input', backwardInputSource, inputBindings, 'main_one_pass');
 
 const FINALIZE_WG = 64;
 
@@ -136,15 +138,30 @@ export const BATCH_NORM_LAUNCH = {
   /** ... and those vec4s in groups of four planes per workgroup (BatchNormGeometry.planeGroups). */
   planeGroups: true,
   /**
-   * The elementwise passes over planes of 256+ vec4s (32x32 and larger) run this many
-   * consecutive planes of the flat (n, c) order per workgroup (the *_plane_runs entry points); 0
-   * turns it off. Interleaved GPU-timestamp runs on lavapipe (64 lanes), the eval forward: as
-   * fast as relu with 4-16 planes per workgroup ([32,64,32,32] 1.52 ms with 8 against relu's 1.53
-   * and 2.15 for one plane per workgroup; [8,64,56,56] 1.87 against 1.73 and 2.60; [128,16,32,32]
-   * 2.0-2.15 against 2.05 and 2.86). Planes of 64 vec4s (16x16) keep smallPlaneImages: the runs
-   * were slower there (1.8 against 1.18 ms).
+   * The elementwise passes over planes of planeRunMinUnits+ vec4s (28x28 and larger) run this
+   * many consecutive planes of the flat (n, c) order per workgroup (the *_plane_runs entry
+   * points); 0 turns it off. Interleaved GPU-timestamp runs on lavapipe (64 lanes then), the
+   * eval forward: as fast as relu with 4-16 planes per workgroup ([32,64,32,32] 1.52 ms with 8
+   * against relu's 1.53 and 2.15 for one plane per workgroup; [8,64,56,56] 1.87 against 1.73 and
+   * 2.60; [128,16,32,32] 2.0-2.15 against 2.05 and 2.86).
    */
   planeRuns: 8,
+  /**
+   * Lanes per plane-run workgroup (at least planeRuns: the finalizing entry point gives each of
+   * the run's planes a lane). llvmpipe runs a workgroup's 8-lane rows one after another, each
+   * over the whole run, so with 64 lanes each row reads 128 of every 1,024 bytes of 8 planes,
+   * a sparse walk the cache's prefetchers do not follow; with 16 lanes a row reads half of every
+   * 256 bytes. Worker CPU time in relu's times, 7 alternating rounds (eleventh session), eval
+   * forward / three-dispatch backward: [8,64,56,56] 64 lanes 1.39 / 3.77, 32 lanes 1.05 / 3.23,
+   * 16 lanes 0.91 / 2.82; [32,64,32,32] 1.09 / 3.23, 1.09 / 3.42, 0.92 / 3.15.
+   */
+  planeRunLanes: 16,
+  /**
+   * Vec4s a plane needs at least for the plane runs: 128 takes 28x28 planes (196), whose eval
+   * forward went from 1.48x relu's time (image blocks of 64 lanes) to 1.02x ([32,128,28,28]);
+   * 16x16 planes (64) stay in image blocks: 1.30x in runs against 0.9-1.06x.
+   */
+  planeRunMinUnits: 128,
   /**
    * The training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl) when what one
    * workgroup reads (four channels over the batch with planeGroups, else one channel) takes at
@@ -173,6 +190,18 @@ export const BATCH_NORM_LAUNCH = {
    * against 2.82-3.32), far more than the dispatch saves; [8,64,56,56] the same either way.
    */
   coefficientsInInput: false,
+  /**
+   * The training backward runs in one dispatch (batch_norm_backward_input.wgsl's main_one_pass:
+   * one workgroup per channel sums, then writes dx, its second walk over x and gy served by the
+   * cache) when a channel's x and gy take at most this many bytes, 2 * N * S * 4 (7/8 of this
+   * machine's 1 MiB L2 per core), on planes of whole vec4s, at least 128 of them (0: off).
+   * Alternating runs against the three dispatches, worker CPU time in relu's times
+   * (bench/RESULTS.md, eleventh session): [32,64,32,32] (256 KiB) 2.23 against 3.16,
+   * [8,64,56,56] 2.58 against 3.68, [32,128,28,28] 3.05 against 5.55, [32,256,56,56] (784 KiB)
+   * 2.49 against 4.30; but [128,16,32,32] (1 MiB, past the L2) 2.93 against 3.02 and slower by
+   * wall time, and planes of 16 or 64 vec4s (8x8, 16x16) 1.3-2x slower: few lanes per plane.
+   */
+  backwardOnePassBytes: 896 * 1024,
 };
 
 /**
@@ -182,7 +211,7 @@ export const BATCH_NORM_LAUNCH = {
  * step's GPU time (bench/RESULTS.md). Here: 1,024 workgroups of 256 lanes.
  */
 export const BATCH_NORM_GPU_LAUNCH = {
-  reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0,
+  reduceWG: 256, targetGroups: 1024, minUnitsPerLane: 8, planeGroups: false, smallPlaneImages: 1, onePassBytes: 0, planeRuns: 0, backwardOnePassBytes: 0,
   // On a GPU a small network's step is bound by the host's ~20-40 us per dispatch: fewer dispatches.
   finalizeInApply: { training: true, eval: true }, coefficientsInInput: true,
 };
@@ -227,11 +256,15 @@ export interface BatchNormGeometry {
   applyImages: number;
   /**
    * Consecutive planes per workgroup in the elementwise passes (the *_plane_runs entry points;
-   * BATCH_NORM_LAUNCH.planeRuns on CPU adapters, planes of 256+ vec4s), or 0.
+   * BATCH_NORM_LAUNCH.planeRuns on CPU adapters, planes of planeRunMinUnits+ vec4s), or 0.
    */
   planeRuns: number;
+  /** Lanes per plane-run workgroup (BATCH_NORM_LAUNCH.planeRunLanes). */
+  planeRunLanes: number;
   /** A training forward runs in one dispatch (batch_norm_forward_one_pass.wgsl; onePassBytes). */
   onePass: boolean;
+  /** A training backward with dx runs in one dispatch (main_one_pass; backwardOnePassBytes). */
+  backwardOnePass: boolean;
   /**
    * The forward's apply pass finalizes the statistics itself (no main_finalize dispatch), in
    * training / in eval: its layout has a *_finalize entry point (not the flat or scalar ones),
@@ -264,7 +297,8 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const reduceUnitsS = splitVec4 ? Math.floor((S + 2) / 4) + 1 : unitsS;
   const total = N * reduceUnitsS;
   const settings = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
-  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes, planeRuns: run } = settings;
+  const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes, planeRuns: run, backwardOnePassBytes } = settings;
+  const { planeRunLanes, planeRunMinUnits } = BATCH_NORM_LAUNCH;
   const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
   // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
   const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
@@ -273,7 +307,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const chunk = Math.ceil((planeGroups ? N : total) / P);
   const flat = unitsS < 16 || N > 65535 || C > 65535;
   const applyImages = (vec4 && unitsS < 256) || planeGroups ? smallPlaneImages : 1;
-  const planeRuns = run > 0 && vec4 && !flat && unitsS >= 256 && Math.ceil((N * C) / run) <= 65535 ? run : 0;
+  const planeRuns = run > 0 && vec4 && !flat && unitsS >= planeRunMinUnits && Math.ceil((N * C) / run) <= 65535 ? run : 0;
   // One dispatch when the reductions would not split a channel (P == 1: the same workgroups, so the
   // same sums) and a workgroup's share of x (four channels with plane groups, else one) fits the cache.
   // (Plane groups of more than 248 floats would need 256 lanes, whose per-float states fill the
@@ -281,11 +315,12 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const onePass = P === 1 && (planeGroups
     ? C / 4 <= 65535 && S <= 248 && N * 4 * S * 4 <= onePassBytes
     : vec4 && !flat && N * S * 4 <= onePassBytes);
+  const backwardOnePass = vec4 && !flat && unitsS >= 128 && 2 * N * S * 4 <= backwardOnePassBytes;
   const canFinalize = applyLayout({ planeGroups, planeRuns, splitVec4, flat, vec4 }) in forwardFinalizeKernels &&
     gpu().device.limits.maxStorageBuffersPerShaderStage >= APPLY_FINALIZE_STORAGE;
   const finalizeInApply = { training: canFinalize && settings.finalizeInApply.training, eval: canFinalize && settings.finalizeInApply.eval };
   return {
-    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, onePass,
+    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, planeRunLanes, onePass, backwardOnePass,
     finalizeInApply, coefficientsInInput: settings.coefficientsInInput,
   };
 }
@@ -342,7 +377,7 @@ function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: R
     return { workgroups: [Math.ceil(g.N / g.applyImages), g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S, CHANNELS: g.C, IMAGES: g.applyImages } };
   }
   if (g.splitVec4) return { workgroups: grid1d((g.N * g.C * g.S) / 4, 64), constants: { WG: 64, V: 1, PLANE: g.S, CHANNELS: g.C } };
-  if (g.planeRuns > 0) return { workgroups: [Math.ceil((g.N * g.C) / g.planeRuns)], constants: { WG: 64, RUN: g.planeRuns } };
+  if (g.planeRuns > 0) return { workgroups: [Math.ceil((g.N * g.C) / g.planeRuns)], constants: { WG: g.planeRunLanes, RUN: g.planeRuns } };
   if (g.flat) return { workgroups: grid1d(g.N * g.C * g.S, 256), constants: { WG: 256, V: 1 } };
   // Planes of fewer than 64 units (8x8 as 16 vec4s: CIFAR ResNet stage 3) get a workgroup their
   // size, not 64 lanes with most of them idle.
@@ -579,6 +614,17 @@ export function batchNormBackward(
   const dweight = a.needWeight ? (a.intoWeight ?? emptyTensor([g.C], 'float32', 'batchNorm dweight')) : null;
   const dbias = a.needBias ? (a.intoBias ?? emptyTensor([g.C], 'float32', 'batchNorm dbias')) : null;
   const dx = a.needInput ? emptyTensor(x.shape, 'float32', 'batchNorm dx') : null;
+  if (dx && a.training && g.backwardOnePass) {
+    launch(backwardOnePassKernel, {
+      buffers: [gy.buffer, x.buffer, placeholder(), dx.buffer, stats.buffer, a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder()],
+      params: packBackwardParams(g),
+      workgroups: [g.C],
+      constants: { WG: g.reduceWG, TRAINING: 1, FUSE_RELU: fuse ? 1 : 0, HAS_WEIGHT: a.weight ? 1 : 0, WRITE_DWEIGHT: dweight ? 1 : 0, WRITE_DBIAS: dbias ? 1 : 0 },
+      label: 'batchNorm backward',
+    });
+    for (const t of temps) t.dispose();
+    return { dx, dweight, dbias };
+  }
   // The per-channel pass (main_coefficients) runs unless the dx pass does its work (on GPUs).
   const precompute = !(dx && g.coefficientsInInput);
   // The partial sums, then (main_coefficients for the dx pass) the coefficients at row C * P on;

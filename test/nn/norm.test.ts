@@ -107,6 +107,8 @@ describe('batchNorm vs the float64 reference', () => {
     { shape: [3, 5, 32, 32], training: true, affine: true, running: true },     // planes of 256 vec4s in runs of 8 (15 planes: a short last run)
     { shape: [3, 5, 32, 32], training: true, affine: true, running: true, offset: 1000 },  // ... large mean
     { shape: [2, 3, 32, 40], training: false, affine: true, running: true },    // ... eval; 320 vec4s per plane (lanes' last loop partial)
+    { shape: [3, 4, 24, 24], training: true, affine: true, running: true },     // one-dispatch backward, 144 vec4s per plane (lanes' last loop partial)
+    { shape: [2, 3, 28, 28], training: true, affine: false, running: false },   // ... 196 vec4s, no weight
   ];
   for (const k of cases) it(JSON.stringify(k), () => checkAgainstReference(k));
 
@@ -251,9 +253,59 @@ describe('batchNorm vs the float64 reference', () => {
     }
   });
 
+  it('runs the training backward in one dispatch where a channel\'s x and gy fit the cache, planes of 128+ vec4s', () => {
+    expect(batchNormGeometry([32, 64, 32, 32]).backwardOnePass).toBe(true);   // 256 KiB per channel
+    expect(batchNormGeometry([32, 256, 56, 56]).backwardOnePass).toBe(true);  // 784 KiB
+    expect(batchNormGeometry([128, 16, 32, 32]).backwardOnePass).toBe(false); // 1 MiB
+    expect(batchNormGeometry([128, 32, 16, 16]).backwardOnePass).toBe(false); // 64 vec4s per plane
+    expect(batchNormGeometry([32, 512, 7, 7]).backwardOnePass).toBe(false);   // not whole vec4s
+  });
+
+  it('runs the training backward in one dispatch, bit for bit the three-dispatch path where planes are whole rows of its lanes', async () => {
+    // [1, 6, 32, 32]: 256 vec4s per plane, [2, 3, 16, 32]: 128, both multiples of the 32 lanes,
+    // and one chunk per channel in the reduction, so each lane sums the same vec4s in the same
+    // order as batch_norm_backward_reduce.wgsl, and the lanes in the same tree.
+    for (const shape of [[1, 6, 32, 32], [2, 3, 16, 32]]) {
+      const C = shape[1];
+      expect(batchNormGeometry(shape)).toMatchObject({ backwardOnePass: true, reduceWG: 32, P: 1 });
+      const run = async (relu: boolean, affine: boolean) => {
+        const x = wg.randn(shape, { seed: 51, mean: 1, std: 2 });
+        x.requiresGrad = true;
+        const w = affine ? wg.rand([C], { seed: 52, low: 0.5, high: 1.5 }) : null;
+        const b = affine ? wg.randn([C], { seed: 53 }) : null;
+        if (w && b) w.requiresGrad = b.requiresGrad = true;
+        const y = F.batchNorm(x, null, null, w, b, { training: true, relu });
+        const gy = wg.randn(shape, { seed: 54 });
+        const labels = (await wg.profile(() => y.backward(gy))).map((e) => e.label);
+        const out = [x.grad!, w?.grad, b?.grad].filter((t) => t).map(async (t) => Array.from(await t!.data()));
+        const grads = await Promise.all(out);
+        for (const t of [x, x.grad, w, w?.grad, b, b?.grad, y, gy]) t?.dispose();
+        return { grads, labels };
+      };
+      const saved = { ...BATCH_NORM_LAUNCH };
+      try {
+        for (const relu of [false, true]) {
+          for (const affine of [true, false]) {
+            const what = `${JSON.stringify(shape)} relu ${relu} affine ${affine}`;
+            const onePass = await run(relu, affine);
+            expect(onePass.labels, what).toEqual(['batchNorm backward']);
+            BATCH_NORM_LAUNCH.backwardOnePassBytes = 0;
+            const threePass = await run(relu, affine);
+            Object.assign(BATCH_NORM_LAUNCH, saved);
+            expect(threePass.labels, what).toContain('batchNorm backward reduce');
+            expect(onePass.grads, what).toEqual(threePass.grads);
+          }
+        }
+      } finally {
+        Object.assign(BATCH_NORM_LAUNCH, saved);
+      }
+    }
+  });
+
   it('takes large planes in runs of consecutive planes on CPU adapters, bit for bit one plane per workgroup', async () => {
     expect(batchNormGeometry([32, 64, 32, 32]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns);
     expect(batchNormGeometry([8, 64, 56, 56]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns);
+    expect(batchNormGeometry([32, 128, 28, 28]).planeRuns).toBe(BATCH_NORM_LAUNCH.planeRuns); // 196 vec4s per plane
     expect(batchNormGeometry([128, 32, 16, 16]).planeRuns).toBe(0); // 64 vec4s per plane
     expect(batchNormGeometry([4, 8, 7, 7]).planeRuns).toBe(0);
     const shape = [3, 5, 32, 32];
@@ -275,6 +327,7 @@ describe('batchNorm vs the float64 reference', () => {
       return { out, kernels };
     };
     const saved = { ...BATCH_NORM_LAUNCH };
+    BATCH_NORM_LAUNCH.backwardOnePassBytes = 0; // the dx pass of the three-dispatch backward
     try {
       for (const relu of [false, true]) {
         for (const training of [true, false]) {
@@ -315,8 +368,8 @@ describe('batchNorm with its per-channel passes folded into the elementwise ones
     for (const training of [true, false]) {
       it(`${JSON.stringify(shape)} training ${training}${settings === 'gpu' ? ', a GPU\'s settings' : ''}`, async () => {
         const saved = { ...BATCH_NORM_LAUNCH };
-        // No one-dispatch forward (it would take the small shapes' training forward here).
-        Object.assign(BATCH_NORM_LAUNCH, settings === 'gpu' ? { ...BATCH_NORM_GPU_LAUNCH, minUnitsPerLane: 1 } : { onePassBytes: 0 });
+        // No one-dispatch forward or backward (they would take the training passes here).
+        Object.assign(BATCH_NORM_LAUNCH, settings === 'gpu' ? { ...BATCH_NORM_GPU_LAUNCH, minUnitsPerLane: 1 } : { onePassBytes: 0, backwardOnePassBytes: 0 });
         onTestFinished(() => { Object.assign(BATCH_NORM_LAUNCH, saved); });
         const C = shape[1];
         const xData = randomArray(numel(shape), rnd, -2, 3);
@@ -344,7 +397,7 @@ describe('batchNorm with its per-channel passes folded into the elementwise ones
 });
 
 describe('batchNorm dispatches per step', () => {
-  it('finalizes eval statistics in the apply pass and computes dx coefficients in a pass of their own on lavapipe; folds both on a GPU', async () => {
+  it('finalizes eval statistics in the apply pass, runs the training backward in one dispatch and otherwise computes dx coefficients in a pass of their own on lavapipe; folds both on a GPU', async () => {
     const labels = async (training: boolean) => {
       const bn = new wg.nn.BatchNorm2d(3);
       bn.train(training);
@@ -356,10 +409,12 @@ describe('batchNorm dispatches per step', () => {
       return ran.map((e) => e.label).sort();
     };
     expect(await labels(false)).toEqual(['batchNorm backward coefficients', 'batchNorm backward input', 'batchNorm backward reduce', 'batchNorm forward', 'fill']);
-    expect(await labels(true)).toEqual(['batchNorm backward coefficients', 'batchNorm backward input', 'batchNorm backward reduce', 'batchNorm finalize', 'batchNorm forward', 'batchNorm stats', 'fill']);
+    expect(await labels(true)).toEqual(['batchNorm backward', 'batchNorm finalize', 'batchNorm forward', 'batchNorm stats', 'fill']);
     const saved = { ...BATCH_NORM_LAUNCH };
-    Object.assign(BATCH_NORM_LAUNCH, { finalizeInApply: BATCH_NORM_GPU_LAUNCH.finalizeInApply, coefficientsInInput: true });
     onTestFinished(() => { Object.assign(BATCH_NORM_LAUNCH, saved); });
+    BATCH_NORM_LAUNCH.backwardOnePassBytes = 0;
+    expect(await labels(true)).toEqual(['batchNorm backward coefficients', 'batchNorm backward input', 'batchNorm backward reduce', 'batchNorm finalize', 'batchNorm forward', 'batchNorm stats', 'fill']);
+    Object.assign(BATCH_NORM_LAUNCH, { finalizeInApply: BATCH_NORM_GPU_LAUNCH.finalizeInApply, coefficientsInInput: true });
     expect(await labels(true)).toEqual(['batchNorm backward input', 'batchNorm backward reduce', 'batchNorm forward', 'batchNorm stats', 'fill']);
   });
 });

@@ -27,7 +27,7 @@
 // `main_split_vec4` (planes not a multiple of 4, e.g. 7x7) reads the flat tensor as vec4s, and
 // `main_plane_groups` the same vec4s four planes per workgroup, the four channels' coefficients
 // computed once per workgroup instead of per lane (see batch_norm_forward.wgsl).
-// `main_plane_runs` (CPU adapters, planes of 256+ vec4s): RUN consecutive planes per workgroup
+// `main_plane_runs` (CPU adapters, planes of 128+ vec4s): RUN consecutive planes per workgroup
 // in memory order, as in batch_norm_forward.wgsl.
 // FUSE_RELU: gy is masked by the fused ReLU, select(0, gy, x * scale + shift > 0) with
 // stats[c] = (mean, invstd, scale, shift), as in batch_norm_backward_reduce.wgsl.
@@ -295,6 +295,60 @@ fn main_plane_groups(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(work
       var r = ka * g;
       if (TRAINING) { r += kb * (xv - mean) + kk; }
       dx4[i] = r;
+    }
+  }
+}
+
+// The whole training backward in one dispatch (CPU adapters; planes of whole vec4s): workgroup c
+// owns channel c for the whole batch. It walks the channel's vec4s twice, once summing
+// (S1, S2) as batch_norm_backward_reduce.wgsl's main_vec4 does with one chunk, lanes added in
+// the same tree (so where that pass runs one chunk per channel with WG lanes, and planes are
+// whole WG-lane rows, the sums are the same, bit for bit), then writing dx. Why: the three-dispatch path (reduce, main_coefficients, a dx
+// pass) reads x and gy twice from memory; here the second walk finds the channel's x and gy
+// (2 * N * S * 4 bytes; the launcher picks this pass only when that fits the core's L2 cache)
+// still in the cache, and two dispatches and their partial buffer are saved.
+var<workgroup> channel_sums_tree: array<vec2<f32>, WG>;
+var<workgroup> channel_coefficients: vec4<f32>;
+
+@compute @workgroup_size(WG)
+fn main_one_pass(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let l = lid.x;
+  let c = wid.x;
+  let st = stats[c];
+  let mean = vec4<f32>(st.x);
+  // 1. The lane's sums over vec4s l, l + WG, ... of each of the channel's planes.
+  var sum_g = vec4<f32>(0.0);
+  var sum_gx = vec4<f32>(0.0);
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.S;
+    for (var s = l; s < p.S; s += WG) {
+      let xv = x4[base + s];
+      let g = masked_gy4(gy4[base + s], xv, st);
+      sum_g += g;
+      sum_gx += g * (xv - mean);
+    }
+  }
+  // 2. The lanes' sums in a fixed tree; lane 0 writes dgamma, dbeta and shares the coefficients.
+  let one = vec4<f32>(1.0);
+  channel_sums_tree[l] = vec2<f32>(dot(sum_g, one), dot(sum_gx, one));
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (l < width) { channel_sums_tree[l] = channel_sums_tree[l] + channel_sums_tree[l + width]; }
+    workgroupBarrier();
+  }
+  if (l == 0u) {
+    param_grads(c, channel_sums_tree[0]);
+    channel_coefficients = coefficients(c, channel_sums_tree[0]);
+  }
+  let k = workgroupUniformLoad(&channel_coefficients);
+  // 3. dx, walking the same vec4s again (now from the cache).
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.S;
+    for (var s = l; s < p.S; s += WG) {
+      let xv = x4[base + s];
+      var g = k.x * masked_gy4(gy4[base + s], xv, st);
+      g += k.y * (xv - k.w) + k.z;           // training only: the launcher checks
+      dx4[base + s] = g;
     }
   }
 }

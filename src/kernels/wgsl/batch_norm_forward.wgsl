@@ -18,7 +18,7 @@
 // that starts 16-byte aligned; float k of the group's vec4 l always lies in plane (4 * l + k) / S
 // of the group, so lane l picks its four floats' statistics once and applies them to its vec4
 // in IMAGES images.
-// On a CPU adapter, planes of 256+ vec4s (32x32 and larger) go faster the other way round:
+// On a CPU adapter, planes of 128+ vec4s (28x28 and larger) go faster the other way round:
 // `main_plane_runs` gives each workgroup RUN consecutive planes of the flat (n, c) order -- one
 // stretch of memory, as an elementwise kernel walks it -- instead of one plane (or one channel's
 // planes in several images, 256 KB apart at 32x32 x 64 channels); see the entry point.
@@ -199,6 +199,8 @@ fn apply_vec4(lid: vec3<u32>, wid: vec3<u32>, st: vec4<f32>) {
 // bytes, where main_vec4's one workgroup per plane took 1.4x as long. The gain is in the stores:
 // reads cost the same in either order there (bench/reads.ts), and a reduction, which only
 // reads, stays channel by channel (batch_norm_stats.wgsl, batch_norm_backward_reduce.wgsl).
+// Few lanes (16, BATCH_NORM_LAUNCH.planeRunLanes): llvmpipe runs a workgroup's 8-lane rows one
+// after the other, each over the whole run; with 64 lanes each row's walk was too sparse.
 override RUN: u32 = 8u;
 
 @compute @workgroup_size(WG)
