@@ -43,6 +43,7 @@ const MAX_SCATTER_PHASES = 9;
 const avgForwardKernel = defineKernel('avg_pool2d_forward', avgForwardSource, ['read', 'read_write', 'uniform']);
 const avgBackwardKernel = defineKernel('avg_pool2d_backward', avgBackwardSource, ['read', 'read_write', 'uniform']);
 const avgForwardPlanesKernel = defineKernel('avg_pool2d_forward_planes', avgForwardPlanesSource, ['read', 'read_write', 'uniform']);
+const avgForwardPlaneKernel = defineKernel('avg_pool2d_forward_planes', avgForwardPlanesSource, ['read', 'read_write', 'uniform'], 'main_plane');
 const avgBackwardPlanesKernel = defineKernel('avg_pool2d_backward_planes', avgBackwardPlanesSource, ['read', 'read_write', 'uniform']);
 const avgBackwardPlaneKernel = defineKernel('avg_pool2d_backward_planes', avgBackwardPlanesSource, ['read', 'read_write', 'uniform'], 'main_plane');
 const avgForwardRowsKernel = defineKernel('avg_pool2d_forward_rows', avgForwardRowsSource, ['read', 'read_write', 'uniform']);
@@ -270,8 +271,12 @@ function planesLaunch(g: Pool2dGeometry, onePlane: boolean): { workgroups: numbe
   };
 }
 
-/** A forward plane kernel can run one plane per invocation when each plane's outputs are whole vec4s. */
-const forwardOnePlane = (g: Pool2dGeometry): boolean => (g.OH * g.OW) % 4 === 0;
+/**
+ * A forward plane kernel can run one plane per invocation: max pooling where each plane's
+ * outputs are whole vec4s, average pooling where a plane has at least 4 outputs (it then also
+ * pools the previous plane's outputs that share its first output vec4).
+ */
+const forwardOnePlane = (g: Pool2dGeometry, op: 'max' | 'avg'): boolean => (op === 'max' ? (g.OH * g.OW) % 4 === 0 : g.OH * g.OW >= 4);
 
 /**
  * A backward plane kernel can run one plane per invocation when a plane has at least 4 inputs
@@ -334,7 +339,7 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForw
     return { y, argmax };
   }
   if (method === 'planes') {
-    const onePlane = forwardOnePlane(g);
+    const onePlane = forwardOnePlane(g, 'max');
     launch(onePlane ? maxForwardPlaneKernel : maxForwardPlanesKernel, {
       buffers: [x.buffer, y.buffer, argmax.buffer],
       params: packPool2dParams(g),
@@ -461,7 +466,8 @@ export function avgPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForw
   method = resolveForward(g, method, 'avg');
   const y = emptyTensor([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
   if (method === 'planes') {
-    launch(avgForwardPlanesKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...planesLaunch(g, false), label: 'avgPool2d forward' });
+    const onePlane = forwardOnePlane(g, 'avg');
+    launch(onePlane ? avgForwardPlaneKernel : avgForwardPlanesKernel, { buffers: [x.buffer, y.buffer], params: packPool2dParams(g), ...planesLaunch(g, onePlane), label: 'avgPool2d forward' });
     return y;
   }
   if (method === 'rows') {

@@ -11,8 +11,10 @@
 // one call per output row keeps the loops short enough for Mesa to unroll, and then every tap's
 // place, every window's clipping and its divisor are compile-time constants. Per 4 planes of 7x7
 // (2x2/s2): 52 vec4 loads and 9 vec4 stores, against 144 scalar loads and 36 scalar stores.
-// Requires (the launcher checks): N*C % 4 == 0, H*W <= 64, OH <= 8, OW <= 8.
-// Grid: one invocation per group of 4 planes, N*C / 4 of them, in x (spilling into y).
+// Requires (the launcher checks): N*C % 4 == 0, H*W <= 64, OH <= 8, OW <= 8; main_plane also
+// OH*OW >= 4.
+// Grid: one invocation per group of 4 planes, N*C / 4 of them, in x (spilling into y); main_plane
+// (below) runs one plane per invocation, four invocations per group, the plane's place in z.
 // Bindings: 0 x (read, as vec4s), 1 y (write, vec4s), 2 params.
 // Reference: src/kernels/reference/pool.ts (avgPool2dRef). Launcher: src/kernels/pool.ts.
 
@@ -54,11 +56,13 @@ var<private> xs: array<f32, 80>;
 // The group's outputs as vec4s: output o of the group is ys[o / 4][o % 4].
 var<private> ys: array<vec4<f32>, 64>;
 
-fn load_plane(group: u32, g: u32) {
+// The vec4s of plane g from the one holding input row `row` on, into xs.
+fn load_plane(group: u32, g: u32, row: u32) {
   let first = (g * H * W) / 4u;                  // the plane's first vec4 within the group
   let count = (g * H * W + H * W + 3u) / 4u - first;
+  let skip = ((g * H * W) % 4u + row * W) / 4u;  // vec4s before the one holding row `row`
   for (var v = 0u; v < 20u; v++) {
-    if (v < count) {
+    if (v >= skip && v < count) {
       let x = x4[group * NX + first + v];
       xs[4u * v] = x.x;
       xs[4u * v + 1u] = x.y;
@@ -102,7 +106,7 @@ fn pool_row(g: u32, oh: u32) {
 // Plane g of the group: one call per output row (see max_pool2d_forward_planes.wgsl), then the
 // output vec4s it completed (the one it shares with plane g + 1 waits for it).
 fn pool_plane(group: u32, g: u32) {
-  load_plane(group, g);
+  load_plane(group, g, 0u);
   pool_row(g, 0u);
   pool_row(g, 1u);
   pool_row(g, 2u);
@@ -126,4 +130,36 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   pool_plane(group, 1u);
   pool_plane(group, 2u);
   pool_plane(group, 3u);
+}
+
+// Plane g of the group alone. When its outputs do not start a vec4 (B = (g*OH*OW) % 4 > 0), the
+// first vec4 it stores ends with the last B outputs of plane g - 1: it pools those first, from
+// the input rows their windows read (the last output row, or the last two or three when OW < B;
+// OH*OW >= 4, so the vec4 holds no plane before g - 1). On [32, 512, 7, 7] (3x3 outputs) that is
+// 4-5 more vec4 loads per plane on top of 13, and the pass still took 0.7-0.75x `main`'s CPU
+// time: see max_pool2d_forward_planes.wgsl's main_plane for why one plane per invocation pays.
+fn pool_plane_alone(group: u32, g: u32) {
+  let B = (g * OH * OW) % 4u;
+  if (B > 0u) {
+    let rows = (B + OW - 1u) / OW;             // output rows of plane g - 1 holding its last B outputs
+    load_plane(group, g - 1u, u32(max(i32((OH - rows) * SH) - i32(PH), 0)));
+    pool_row(g - 1u, OH - 1u);
+    if (rows > 1u) { pool_row(g - 1u, OH - 2u); }
+    if (rows > 2u) { pool_row(g - 1u, OH - 3u); }
+  }
+  pool_plane(group, g);
+}
+
+// One plane per invocation (planes of at least 4 outputs), the plane's place in its group from
+// workgroup_id.z. Grid: x (spilling into y) as for `main`, z = 4.
+@compute @workgroup_size(WG)
+fn main_plane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let group = gid.x + gid.y * nwg.x * WG;
+  if (group >= p.planes / 4u) { return; }
+  switch (wid.z) {
+    case 0u: { pool_plane_alone(group, 0u); }
+    case 1u: { pool_plane_alone(group, 1u); }
+    case 2u: { pool_plane_alone(group, 2u); }
+    default: { pool_plane_alone(group, 3u); }
+  }
 }
