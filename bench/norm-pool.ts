@@ -273,6 +273,9 @@ async function benchShape(shape: number[]): Promise<void> {
       },
     },
     { name: 'maxPool2d 3x3 s2 p1 backward', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg).dispose() },
+    ...(poolRowsApply(mg, 'backward') && poolPlanesApply(mg)
+      ? [{ name: '  (strip kernel instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'strips').dispose() }]
+      : []),
     ...(poolRowsApply(mg, 'backward')
       ? [{ name: '  (block row kernel instead)', bytes: 8 * m + 4 * n, run: () => maxPool2dBackward(gyPool, mp.argmax, mg, 'rows').dispose() }]
       : []),

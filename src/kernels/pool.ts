@@ -244,13 +244,18 @@ export function poolPlanesApply(g: Pool2dGeometry): boolean {
 
 /**
  * Whether the launchers pick the plane-group kernels: on CPU adapters (llvmpipe), where a lane
- * doing four planes is what pays (on a GPU it would leave most of the device idle), for the
- * small planes the vec4 row kernels do not take. On [32, 512, 7, 7] (bench/norm-pool.ts, CPU
- * time, alternating runs with the one-output kernels): max pooling forward 3-4x, backward 7-9x
- * (against the phased scatter), average pooling forward 3-5x, backward 8-10x.
+ * doing whole planes is what pays (on a GPU it would leave most of the device idle), for the
+ * small planes: in the forward those the vec4 row kernels do not take, in the backward all of
+ * them. On [32, 512, 7, 7] (bench/norm-pool.ts, CPU time, alternating runs with the one-output
+ * kernels): max pooling forward 3-4x, backward 7-9x (against the phased scatter), average pooling
+ * forward 3-5x, backward 8-10x. On 8x8 planes, with one plane per invocation, the backward beat
+ * the row kernels' (seven alternating rounds, worker CPU time in relu's times, eleventh
+ * session): [128,64,8,8] max 0.79-0.89 against the strip walk's 1.04-1.06, average 0.63-0.65
+ * against 0.71; [256,32,8,8] 0.92 against 1.13 and 0.69 against 0.73; the forward did not
+ * (max 1.03-1.15 against 0.77-0.93).
  */
 function planesPicked(g: Pool2dGeometry, pass: 'forward' | 'backward'): boolean {
-  return poolPlanesApply(g) && !poolRowsApply(g, pass) && isCpuAdapter(gpu().info);
+  return poolPlanesApply(g) && (pass === 'backward' || !poolRowsApply(g, pass)) && isCpuAdapter(gpu().info);
 }
 
 function checkPlanes(g: Pool2dGeometry): void {
@@ -368,7 +373,7 @@ export function maxPool2dForward(x: Tensor, g: Pool2dGeometry, method?: PoolForw
 
 /**
  * dx of max pooling from a plain gy and the saved argmax. On CPU adapters: for small planes the
- * four-plane gather of max_pool2d_backward_planes.wgsl, where the row kernel applies the strip
+ * plane gather of max_pool2d_backward_planes.wgsl, else where the row kernel applies the strip
  * walk of max_pool2d_backward_strips.wgsl. Elsewhere the block gather of
  * max_pool2d_backward_rows.wgsl where it applies, else the phased scatter
  * (max_pool2d_backward_scatter.wgsl) when the windows overlap little, else the one-input gather
