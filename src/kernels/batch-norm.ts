@@ -99,14 +99,19 @@ const FINALIZE_WG = 64;
  */
 export const BATCH_NORM_LAUNCH = {
   /**
-   * Lanes per workgroup, ... 32: on lavapipe a workgroup is run as 8-lane SIMD rows and its
-   * barriers switch between them, so a shorter tree is cheaper (bench/norm-pool.ts sweeps
-   * 32..256: 32 was fastest in both shapes, ~1.1-2x over 256 for the backward reduction). Any
-   * width gives the float64 reference to float32 accuracy; the ResNet-20 train-step fixture's
-   * input keeps every ReLU input >= 1e-5 from 0 so that the summation order cannot flip one
-   * (test/fixtures/generate.py), and passes with 16, 32, 64 and 256.
+   * Lanes per workgroup, ... 16: on lavapipe a workgroup is run as 8-lane SIMD rows, one after
+   * another, and its barriers switch between them, so a shorter tree is cheaper (bench/norm-pool.ts
+   * sweeps 32..256: 32 was fastest of those, ~1.1-2x over 256 for the backward reduction). 16
+   * against 32 (eleventh session, seven alternating rounds, worker CPU time in relu's times,
+   * training forward / three-dispatch backward): [128,32,16,16] 1.54-1.64 / 2.79-2.85 against
+   * 2.97-3.66 / 5.84-7.02 (CIFAR ResNet stage 2: 32 lanes walked its planes pathologically
+   * slowly), [32,64,32,32] 1.37-1.40 / 2.65-2.83 against 1.43 / 3.19-3.43, [128,64,8,8]
+   * 1.70-1.78 / 2.44-2.67 against 1.82-2.95 / 2.85-3.25, the 32x32 and 56x56 shapes within a
+   * few percent. Any width gives the float64 reference to float32 accuracy; the ResNet-20
+   * train-step fixture's input keeps every ReLU input >= 1e-5 from 0 so that the summation
+   * order cannot flip one (test/fixtures/generate.py), and passes with 16, 32, 64 and 256.
    */
-  reduceWG: 32,
+  reduceWG: 16,
   /** ... at least this many reduction workgroups in all (a few per core), ... */
   targetGroups: 32,
   /** ... but at least this many units of its chunk per lane. */
@@ -192,16 +197,17 @@ export const BATCH_NORM_LAUNCH = {
   coefficientsInInput: false,
   /**
    * The training backward runs in one dispatch (batch_norm_backward_input.wgsl's main_one_pass:
-   * one workgroup per channel sums, then writes dx, its second walk over x and gy served by the
-   * cache) when a channel's x and gy take at most this many bytes, 2 * N * S * 4 (7/8 of this
-   * machine's 1 MiB L2 per core), on planes of whole vec4s, at least 128 of them (0: off).
-   * Alternating runs against the three dispatches, worker CPU time in relu's times
-   * (bench/RESULTS.md, eleventh session): [32,64,32,32] (256 KiB) 2.23 against 3.16,
-   * [8,64,56,56] 2.58 against 3.68, [32,128,28,28] 3.05 against 5.55, [32,256,56,56] (784 KiB)
-   * 2.49 against 4.30; but [128,16,32,32] (1 MiB, past the L2) 2.93 against 3.02 and slower by
-   * wall time, and planes of 16 or 64 vec4s (8x8, 16x16) 1.3-2x slower: few lanes per plane.
+   * one workgroup of reduceWG lanes per channel sums, then writes dx, its second walk over x and
+   * gy served by the cache) when a channel's x and gy take at most this many bytes, 2 * N * S * 4
+   * (this machine's L2 holds 1 MiB per core), on planes of whole vec4s, at least 128 of them (0:
+   * off). Alternating runs against the three dispatches, worker CPU time in relu's times
+   * (eleventh session; 32 lanes, before reduceWG went to 16): [32,64,32,32] (256 KiB) 2.23
+   * against 3.16, [8,64,56,56] 2.58 against 3.68, [32,128,28,28] 3.05 against 5.55,
+   * [32,256,56,56] (784 KiB) 2.49 against 4.30; with 16 lanes [128,16,32,32] (1 MiB) 2.49-2.63
+   * against 2.79-2.96, [32,64,32,32] 2.24-2.37 against 2.65-2.83. Planes of 64 vec4s (16x16) were
+   * no faster in one dispatch (2.9-3.4 against 2.8-2.9), those of 16 (8x8) slower.
    */
-  backwardOnePassBytes: 896 * 1024,
+  backwardOnePassBytes: 1024 * 1024,
 };
 
 /**

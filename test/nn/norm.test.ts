@@ -256,18 +256,20 @@ describe('batchNorm vs the float64 reference', () => {
   it('runs the training backward in one dispatch where a channel\'s x and gy fit the cache, planes of 128+ vec4s', () => {
     expect(batchNormGeometry([32, 64, 32, 32]).backwardOnePass).toBe(true);   // 256 KiB per channel
     expect(batchNormGeometry([32, 256, 56, 56]).backwardOnePass).toBe(true);  // 784 KiB
-    expect(batchNormGeometry([128, 16, 32, 32]).backwardOnePass).toBe(false); // 1 MiB
+    expect(batchNormGeometry([128, 16, 32, 32]).backwardOnePass).toBe(true);  // 1 MiB
+    expect(batchNormGeometry([160, 16, 32, 32]).backwardOnePass).toBe(false); // 1.25 MiB
     expect(batchNormGeometry([128, 32, 16, 16]).backwardOnePass).toBe(false); // 64 vec4s per plane
     expect(batchNormGeometry([32, 512, 7, 7]).backwardOnePass).toBe(false);   // not whole vec4s
   });
 
   it('runs the training backward in one dispatch, bit for bit the three-dispatch path where planes are whole rows of its lanes', async () => {
-    // [1, 6, 32, 32]: 256 vec4s per plane, [2, 3, 16, 32]: 128, both multiples of the 32 lanes,
-    // and one chunk per channel in the reduction, so each lane sums the same vec4s in the same
-    // order as batch_norm_backward_reduce.wgsl, and the lanes in the same tree.
-    for (const shape of [[1, 6, 32, 32], [2, 3, 16, 32]]) {
+    // [3, 32, 32, 32]: 256 vec4s per plane, [2, 32, 16, 32]: 128, both multiples of the lanes,
+    // and one chunk per channel in the reduction (32 channels), so each lane sums the same vec4s
+    // in the same order as batch_norm_backward_reduce.wgsl, and the lanes in the same tree.
+    for (const shape of [[3, 32, 32, 32], [2, 32, 16, 32]]) {
       const C = shape[1];
-      expect(batchNormGeometry(shape)).toMatchObject({ backwardOnePass: true, reduceWG: 32, P: 1 });
+      expect(batchNormGeometry(shape)).toMatchObject({ backwardOnePass: true, reduceWG: BATCH_NORM_LAUNCH.reduceWG, P: 1 });
+      expect(shape[2] * shape[3] / 4 % BATCH_NORM_LAUNCH.reduceWG).toBe(0);
       const run = async (relu: boolean, affine: boolean) => {
         const x = wg.randn(shape, { seed: 51, mean: 1, std: 2 });
         x.requiresGrad = true;
