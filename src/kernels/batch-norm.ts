@@ -10,7 +10,11 @@
 //   backward:            batch_norm_backward_reduce -> batch_norm_backward_input:main_coefficients -> batch_norm_backward_input
 //                        (read gy, x)                  (C invocations: dweight, dbias, dx's coefficients)  (read gy, x, write dx)
 //   or on GPUs (coefficientsInInput) without the middle pass: each workgroup of the dx pass turns
-//   its channel's partial sums into the coefficients, and one per channel writes dweight, dbias.
+//   its channel's partial sums into the coefficients, and one per channel writes dweight, dbias;
+//   or on CPU adapters, where a channel's x and gy fit the L2 (backwardOnePass), in one dispatch,
+//   batch_norm_backward_input:main_one_pass (a workgroup per channel: sums, then dx).
+// Likewise the training forward in one dispatch where a channel fits the L1 (onePass,
+// batch_norm_forward_one_pass.wgsl).
 // Fused with a ReLU (F.batchNorm's `relu` option): the forward pass writes max(y, 0), and both
 // backward passes mask gy with y > 0, y recomputed from x and the saved scale/shift as they load
 // it: no separate relu / reluBackward dispatches, the fused output is not saved, and the sums
@@ -326,7 +330,8 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
     gpu().device.limits.maxStorageBuffersPerShaderStage >= APPLY_FINALIZE_STORAGE;
   const finalizeInApply = { training: canFinalize && settings.finalizeInApply.training, eval: canFinalize && settings.finalizeInApply.eval };
   return {
-    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns, planeRunLanes, onePass, backwardOnePass,
+    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns,
+    planeRunLanes: Math.max(planeRunLanes, planeRuns), onePass, backwardOnePass,
     finalizeInApply, coefficientsInInput: settings.coefficientsInInput,
   };
 }
