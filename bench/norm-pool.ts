@@ -306,7 +306,7 @@ async function benchShape(shape: number[]): Promise<void> {
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
   const defaults = { ...BATCH_NORM_LAUNCH };
-  for (const reduceWG of only ? [] : [32, 64, 128, 256]) {
+  for (const reduceWG of only ? [] : [8, 16, 32, 64, 128, 256]) {
     Object.assign(BATCH_NORM_LAUNCH, { reduceWG });
     const gs = batchNormGeometry(shape);
     const st = batchNormStatistics(x, gs, { ...bnOpts, runningMean: null, runningVar: null, weight, bias });

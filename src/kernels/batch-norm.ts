@@ -103,19 +103,20 @@ const FINALIZE_WG = 64;
  */
 export const BATCH_NORM_LAUNCH = {
   /**
-   * Lanes per workgroup, ... 16: on lavapipe a workgroup is run as 8-lane SIMD rows, one after
-   * another, and its barriers switch between them, so a shorter tree is cheaper (bench/norm-pool.ts
-   * sweeps 32..256: 32 was fastest of those, ~1.1-2x over 256 for the backward reduction). 16
-   * against 32 (eleventh session, seven alternating rounds, worker CPU time in relu's times,
-   * training forward / three-dispatch backward): [128,32,16,16] 1.54-1.64 / 2.79-2.85 against
-   * 2.97-3.66 / 5.84-7.02 (CIFAR ResNet stage 2: 32 lanes walked its planes pathologically
-   * slowly), [32,64,32,32] 1.37-1.40 / 2.65-2.83 against 1.43 / 3.19-3.43, [128,64,8,8]
-   * 1.70-1.78 / 2.44-2.67 against 1.82-2.95 / 2.85-3.25, the 32x32 and 56x56 shapes within a
-   * few percent. Any width gives the float64 reference to float32 accuracy; the ResNet-20
-   * train-step fixture's input keeps every ReLU input >= 1e-5 from 0 so that the summation
-   * order cannot flip one (test/fixtures/generate.py), and passes with 16, 32, 64 and 256.
+   * Lanes per workgroup, ... 8, one SIMD row: on lavapipe a workgroup is run as 8-lane rows, one
+   * after another, each through the whole shader, and its barriers switch between them, so a
+   * shorter tree is cheaper and each row's walk denser (bench/norm-pool.ts sweeps 8..256). The
+   * eleventh session's alternating rounds (worker CPU time in relu's times, training forward /
+   * backward): 32 lanes walked 16x16 planes pathologically slowly in some processes
+   * ([128,32,16,16] 2.97-3.66 / 5.84-7.02, one-dispatch backward 6.1-8.2, against 1.5-1.7 / 2.3-2.8
+   * with 16 or 8); 8 against 16, backward: [32,64,32,32] 2.47-2.64 against 2.83-3.70,
+   * [128,16,32,32] 2.12-2.24 against 2.42-2.91, [128,32,16,16] 2.29-2.67 against 2.52-3.21; the
+   * training forward and the 56x56, 8x8 shapes within ~5% either way. Any width gives the
+   * float64 reference to float32 accuracy; the ResNet-20 train-step fixture's input keeps every
+   * ReLU input >= 1e-5 from 0 so that the summation order cannot flip one
+   * (test/fixtures/generate.py), and passes with 8, 16, 32, 64 and 256.
    */
-  reduceWG: 16,
+  reduceWG: 8,
   /** ... at least this many reduction workgroups in all (a few per core), ... */
   targetGroups: 32,
   /** ... but at least this many units of its chunk per lane. */
@@ -205,11 +206,12 @@ export const BATCH_NORM_LAUNCH = {
    * gy served by the cache) when a channel's x and gy take at most this many bytes, 2 * N * S * 4
    * (this machine's L2 holds 1 MiB per core), on planes of whole vec4s, at least 128 of them (0:
    * off). Alternating runs against the three dispatches, worker CPU time in relu's times
-   * (eleventh session; 32 lanes, before reduceWG went to 16): [32,64,32,32] (256 KiB) 2.23
+   * (eleventh session; 32 lanes, before reduceWG went down): [32,64,32,32] (256 KiB) 2.23
    * against 3.16, [8,64,56,56] 2.58 against 3.68, [32,128,28,28] 3.05 against 5.55,
    * [32,256,56,56] (784 KiB) 2.49 against 4.30; with 16 lanes [128,16,32,32] (1 MiB) 2.49-2.63
-   * against 2.79-2.96, [32,64,32,32] 2.24-2.37 against 2.65-2.83. Planes of 64 vec4s (16x16) were
-   * no faster in one dispatch (2.9-3.4 against 2.8-2.9), those of 16 (8x8) slower.
+   * against 2.79-2.96, [32,64,32,32] 2.24-2.37 against 2.65-2.83 (8 lanes: reduceWG's comment).
+   * Planes of 64 vec4s (16x16) were no faster in one dispatch (2.9-3.4 against 2.8-2.9, 16
+   * lanes), those of 16 (8x8) slower.
    */
   backwardOnePassBytes: 1024 * 1024,
 };
