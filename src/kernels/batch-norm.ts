@@ -148,6 +148,12 @@ export const BATCH_NORM_LAUNCH = {
   /** ... and those vec4s in groups of four planes per workgroup (BatchNormGeometry.planeGroups). */
   planeGroups: true,
   /**
+   * ... whose reductions (and one-dispatch forward) give each lane this many consecutive vec4s
+   * of the group (1..8), so that an 8-lane row reads 8x as much of each image's group before
+   * moving to the next image, 100 KB on (batch_norm_stats.wgsl's main_plane_groups says why).
+   */
+  planeGroupUnits: 8,
+  /**
    * The elementwise passes over planes of planeRunMinUnits+ vec4s (28x28 and larger) run this
    * many consecutive planes of the flat (n, c) order per workgroup (the *_plane_runs entry
    * points); 0 turns it off. Interleaved GPU-timestamp runs on lavapipe (64 lanes then), the
@@ -322,7 +328,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const planeRuns = run > 0 && vec4 && !flat && unitsS >= planeRunMinUnits && Math.ceil((N * C) / run) <= 65535 ? run : 0;
   // One dispatch when the reductions would not split a channel (P == 1: the same workgroups, so the
   // same sums) and a workgroup's share of x (four channels with plane groups, else one) fits the cache.
-  // (Plane groups of more than 248 floats would need 256 lanes, whose per-float states fill the
+  // (Plane groups of more than 248 floats: their per-float states, 4 * S vec4s, would fill the
   // 16 KB of workgroup memory a device must offer, with no room for the channels' coefficients.)
   const onePass = P === 1 && (planeGroups
     ? C / 4 <= 65535 && S <= 248 && N * 4 * S * 4 <= onePassBytes
@@ -354,6 +360,14 @@ function placeholders(temps: Tensor[]): () => BufferRef {
 /** Lanes of a plane-group workgroup: the group's S vec4s rounded up to whole 8-lane SIMD rows. */
 function groupLanes(g: BatchNormGeometry): number {
   return 8 * Math.ceil(g.S / 8);
+}
+
+/**
+ * Lanes of a plane-group reduction (and of the one-dispatch forward), each taking `units`
+ * consecutive vec4s of the group: ceil(S / units) rounded up to whole 8-lane rows.
+ */
+function unitLanes(g: BatchNormGeometry, units: number): number {
+  return 8 * Math.ceil(Math.ceil(g.S / units) / 8);
 }
 
 /** The StatsParams struct of batch_norm_stats.wgsl / batch_norm_backward_reduce.wgsl. */
@@ -401,7 +415,10 @@ function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: R
 
 /** The reduction launch: its kernel among the entry points, workgroup grid and constants. */
 function reduceLaunch<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; splitVec4: T; planeGroups: T }): { kernel: T; workgroups: number[]; constants: Record<string, number> } {
-  if (g.planeGroups) return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: groupLanes(g), PLANE: g.S } };
+  if (g.planeGroups) {
+    const UNITS = BATCH_NORM_LAUNCH.planeGroupUnits;
+    return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: unitLanes(g, UNITS), PLANE: g.S, UNITS } };
+  }
   const kernel = g.splitVec4 ? kernels.splitVec4 : g.vec4 ? kernels.vec4 : kernels.scalar;
   return { kernel, workgroups: [g.P, g.C], constants: { WG: g.reduceWG, PLANE: g.S } };
 }
@@ -584,8 +601,9 @@ export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormSt
     // per channel with the reductions' lane count (a power of two, for its tree).
     workgroups: [g.planeGroups ? g.C / 4 : g.C],
     constants: {
-      WG: g.planeGroups ? groupLanes(g) : g.reduceWG,
+      WG: g.planeGroups ? unitLanes(g, BATCH_NORM_LAUNCH.planeGroupUnits) : g.reduceWG,
       PLANE: g.S,
+      UNITS: BATCH_NORM_LAUNCH.planeGroupUnits,
       UPDATE_RUNNING: update ? 1 : 0,
       HAS_WEIGHT: a.weight ? 1 : 0,
       HAS_BIAS: a.bias ? 1 : 0,

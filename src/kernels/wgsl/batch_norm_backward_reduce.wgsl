@@ -172,41 +172,59 @@ fn pick_plane(a: vec4<f32>, q: vec4<u32>) -> vec4<f32> {
 }
 
 // Planes that are not whole vec4s, four channels per workgroup (the layout of main_plane_groups
-// in batch_norm_stats.wgsl): lane l sums the group's vec4 l over the chunk's images, each float
-// for its own channel; the lanes' sums are laid out in float order and lane j adds channel j's
-// PLANE of them in order. p.N = images, p.chunk = images per chunk.
-var<workgroup> float_sums: array<vec2<f32>, 4 * WG>;
+// in batch_norm_stats.wgsl, UNITS vec4s per lane for the same reason): lane l sums the group's
+// vec4s l * UNITS .. l * UNITS + UNITS - 1 over the chunk's images, each float for its own
+// channel; the lanes' sums are laid out in float order and lane j adds channel j's PLANE of them
+// in order. p.N = images, p.chunk = images per chunk.
+override UNITS: u32 = 1u;
+var<workgroup> float_sums: array<vec2<f32>, 4 * PLANE>;
 
 @compute @workgroup_size(WG)
 fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let l = lid3.x;
   let part = wid.x;
   let cg = wid.y;
-  if (l < PLANE) {
+  let first = l * UNITS;
+  if (first < PLANE) {
     let st0 = stats[4u * cg];
     let st1 = stats[4u * cg + 1u];
     let st2 = stats[4u * cg + 2u];
     let st3 = stats[4u * cg + 3u];
-    let q = plane_in_group(l);
-    let mean = pick_plane(vec4<f32>(st0.x, st1.x, st2.x, st3.x), q);
-    let scale = pick_plane(vec4<f32>(st0.z, st1.z, st2.z, st3.z), q);
-    let shift = pick_plane(vec4<f32>(st0.w, st1.w, st2.w, st3.w), q);
+    // Per vec4 of the lane (UNITS <= 8): its floats' mean, scale and shift; its two sums.
+    var mean: array<vec4<f32>, 8>;
+    var scale: array<vec4<f32>, 8>;
+    var shift: array<vec4<f32>, 8>;
+    var sum_g: array<vec4<f32>, 8>;
+    var sum_gx: array<vec4<f32>, 8>;
+    for (var k = 0u; k < UNITS; k++) {
+      let q = plane_in_group(first + k);
+      mean[k] = pick_plane(vec4<f32>(st0.x, st1.x, st2.x, st3.x), q);
+      scale[k] = pick_plane(vec4<f32>(st0.z, st1.z, st2.z, st3.z), q);
+      shift[k] = pick_plane(vec4<f32>(st0.w, st1.w, st2.w, st3.w), q);
+    }
     let begin = part * p.chunk;
     let end = min(begin + p.chunk, p.N);
-    var sum_g = vec4<f32>(0.0);
-    var sum_gx = vec4<f32>(0.0);
     for (var n = begin; n < end; n++) {
-      let i = (n * (p.C / 4u) + cg) * PLANE + l;
-      let xv = x4[i];
-      var g = gy4[i];
-      if (FUSE_RELU) { g = select(vec4<f32>(0.0), g, xv * scale + shift > vec4<f32>(0.0)); }
-      sum_g += g;
-      sum_gx += g * (xv - mean);
+      let base = (n * (p.C / 4u) + cg) * PLANE + first;
+      for (var k = 0u; k < UNITS; k++) {
+        if (first + k < PLANE) {
+          let xv = x4[base + k];
+          var g = gy4[base + k];
+          if (FUSE_RELU) { g = select(vec4<f32>(0.0), g, xv * scale[k] + shift[k] > vec4<f32>(0.0)); }
+          sum_g[k] += g;
+          sum_gx[k] += g * (xv - mean[k]);
+        }
+      }
     }
-    float_sums[4u * l] = vec2<f32>(sum_g.x, sum_gx.x);
-    float_sums[4u * l + 1u] = vec2<f32>(sum_g.y, sum_gx.y);
-    float_sums[4u * l + 2u] = vec2<f32>(sum_g.z, sum_gx.z);
-    float_sums[4u * l + 3u] = vec2<f32>(sum_g.w, sum_gx.w);
+    for (var k = 0u; k < UNITS; k++) {
+      let u = first + k;
+      if (u < PLANE) {
+        float_sums[4u * u] = vec2<f32>(sum_g[k].x, sum_gx[k].x);
+        float_sums[4u * u + 1u] = vec2<f32>(sum_g[k].y, sum_gx[k].y);
+        float_sums[4u * u + 2u] = vec2<f32>(sum_g[k].z, sum_gx[k].z);
+        float_sums[4u * u + 3u] = vec2<f32>(sum_g[k].w, sum_gx[k].w);
+      }
+    }
   }
   workgroupBarrier();
   if (l < 4u) {

@@ -14,11 +14,12 @@
 // planes are one group of PLANE aligned vec4s, and float k of the group's vec4 l always lies in
 // plane (4 * l + k) / PLANE. Three steps, each the same arithmetic, in the same order, as the
 // three-dispatch path with one chunk per channel, so the results are the same bit for bit:
-//   1. lane l runs a Welford update per float of vec4 l over the N images; the lanes' states are
-//      laid out in float order and lane j < 4 merges channel j's PLANE of them;
+//   1. lane l runs a Welford update per float of its vec4s l * UNITS .. l * UNITS + UNITS - 1 over
+//      the N images (UNITS per lane: see batch_norm_stats.wgsl's main_plane_groups); the lanes'
+//      states are laid out in float order and lane j < 4 merges channel j's PLANE of them;
 //   2. lane j finalizes channel 4 * cg + j as batch_norm_forward.wgsl's finalize_channel does (var = m2 / M,
 //      invstd, the in-place running-statistics update, scale and shift) and writes stats[c];
-//   3. every lane applies y = x * scale + shift (max(., 0) with FUSE_RELU) to its vec4 in each
+//   3. every lane applies y = x * scale + shift (max(., 0) with FUSE_RELU) to its vec4s in each
 //      image, reading x again, now from the cache.
 // Bindings: 0 x (read, as vec4s), 1 weight (read, C), 2 bias (read, C), 3 running_mean
 // (read_write, C), 4 running_var (read_write, C), 5 stats (write, C vec4: mean, invstd, scale,
@@ -51,15 +52,16 @@ struct OnePassParams {    // packed by batchNormForward() in src/kernels/batch-n
 @group(0) @binding(7) var<storage, read_write> num_batches_tracked: array<i32>;
 @group(0) @binding(8) var<uniform> p: OnePassParams;
 
-override WG: u32 = 56u;          // main: PLANE rounded up to whole 8-lane SIMD rows
+override WG: u32 = 8u;           // main: ceil(PLANE / UNITS) rounded up to whole 8-lane SIMD rows
 override PLANE: u32 = 49u;       // main: floats per plane (S), not a multiple of 4
+override UNITS: u32 = 8u;        // main: vec4s of the group per lane (<= 8), as in batch_norm_stats.wgsl
 override UPDATE_RUNNING: bool = true;
 override HAS_WEIGHT: bool = true;
 override HAS_BIAS: bool = true;
 override COUNT: bool = false;    // num_batches_tracked += 1 (by workgroup 0, lane 0)
 override FUSE_RELU: bool = false;
 
-var<workgroup> float_states: array<vec4<f32>, 4 * WG>;   // (count, mean, m2, unused) per float
+var<workgroup> float_states: array<vec4<f32>, 4 * PLANE>;   // (count, mean, m2, unused) per float
 var<workgroup> coefficients: array<vec2<f32>, 4>;        // (scale, shift) of the group's channels
 var<workgroup> tree: array<vec4<f32>, WG>;               // main_vec4: (count, mean, m2, unused) per lane
 
@@ -134,22 +136,33 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   let l = lid3.x;
   let cg = wid.x;
   let groups = p.C / 4u;
+  let first = l * UNITS;
   // 1. Welford per float over the batch.
-  if (l < PLANE) {
+  if (first < PLANE) {
     var count = 0.0;
-    var mean = vec4<f32>(0.0);
-    var m2 = vec4<f32>(0.0);
+    var mean: array<vec4<f32>, 8>;   // per vec4 of the lane (UNITS <= 8)
+    var m2: array<vec4<f32>, 8>;
     for (var n = 0u; n < p.N; n++) {
-      let v = x4[(n * groups + cg) * PLANE + l];
+      let base = (n * groups + cg) * PLANE + first;
       count += 1.0;
-      let d = v - mean;
-      mean += d / count;
-      m2 += d * (v - mean);
+      for (var k = 0u; k < UNITS; k++) {
+        if (first + k < PLANE) {
+          let v = x4[base + k];
+          let d = v - mean[k];
+          mean[k] += d / count;
+          m2[k] += d * (v - mean[k]);
+        }
+      }
     }
-    float_states[4u * l] = vec4<f32>(count, mean.x, m2.x, 0.0);
-    float_states[4u * l + 1u] = vec4<f32>(count, mean.y, m2.y, 0.0);
-    float_states[4u * l + 2u] = vec4<f32>(count, mean.z, m2.z, 0.0);
-    float_states[4u * l + 3u] = vec4<f32>(count, mean.w, m2.w, 0.0);
+    for (var k = 0u; k < UNITS; k++) {
+      let u = first + k;
+      if (u < PLANE) {
+        float_states[4u * u] = vec4<f32>(count, mean[k].x, m2[k].x, 0.0);
+        float_states[4u * u + 1u] = vec4<f32>(count, mean[k].y, m2[k].y, 0.0);
+        float_states[4u * u + 2u] = vec4<f32>(count, mean[k].z, m2[k].z, 0.0);
+        float_states[4u * u + 3u] = vec4<f32>(count, mean[k].w, m2[k].w, 0.0);
+      }
+    }
   }
   workgroupBarrier();
   // 2. Each channel's states merged in order and finalized.
@@ -159,13 +172,21 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   if (COUNT && cg == 0u && l == 0u) { num_batches_tracked[p.count_offset] += 1; }
   workgroupBarrier();
   // 3. y = x * scale + shift, x read again (from the cache).
-  if (l < PLANE) {
-    let q = plane_in_group(l);
-    let scale = pick_plane(vec4<f32>(coefficients[0].x, coefficients[1].x, coefficients[2].x, coefficients[3].x), q);
-    let shift = pick_plane(vec4<f32>(coefficients[0].y, coefficients[1].y, coefficients[2].y, coefficients[3].y), q);
+  if (first < PLANE) {
+    let scales = vec4<f32>(coefficients[0].x, coefficients[1].x, coefficients[2].x, coefficients[3].x);
+    let shifts = vec4<f32>(coefficients[0].y, coefficients[1].y, coefficients[2].y, coefficients[3].y);
+    var scale: array<vec4<f32>, 8>;
+    var shift: array<vec4<f32>, 8>;
+    for (var k = 0u; k < UNITS; k++) {
+      let q = plane_in_group(first + k);
+      scale[k] = pick_plane(scales, q);
+      shift[k] = pick_plane(shifts, q);
+    }
     for (var n = 0u; n < p.N; n++) {
-      let i = (n * groups + cg) * PLANE + l;
-      y4[i] = act4(x4[i] * scale + shift);
+      let base = (n * groups + cg) * PLANE + first;
+      for (var k = 0u; k < UNITS; k++) {
+        if (first + k < PLANE) { y4[base + k] = act4(x4[base + k] * scale[k] + shift[k]); }
+      }
     }
   }
 }

@@ -163,12 +163,18 @@ fn main_split_vec4(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workg
 // Planes that are not whole vec4s, four channels per workgroup. In every image the planes of
 // channels 4 * cg .. 4 * cg + 3 are one group of 4 * PLANE floats = PLANE vec4s, 16-byte aligned.
 // Workgroup (part, cg) reads the group in images part * chunk onwards (chunk images, p.chunk);
-// lane l always reads the group's vec4 l, whose float k lies in channel 4 * cg + (4 * l + k) / PLANE.
-// So each of a lane's four Welford states (one per float, all with the same count) belongs to
-// one channel, and nothing is masked. The lanes' states are then laid out in float order:
-// channel j's are the PLANE states from j * PLANE on, merged by lane j (merge_equal_counts).
-// Here p.N = images, p.chunk = images per chunk; p.S, p.total and the steps are unused.
-var<workgroup> float_states: array<vec4<f32>, 4 * WG>;   // (count, mean, m2, unused) per float
+// lane l always reads the group's vec4s l * UNITS .. l * UNITS + UNITS - 1, and float k of vec4 u
+// lies in channel 4 * cg + (4 * u + k) / PLANE. So each of a lane's Welford states (one per
+// float, all with the same count) belongs to one channel, and nothing is masked. The lanes'
+// states are then laid out in float order: channel j's are the PLANE states from j * PLANE on,
+// merged by lane j (merge_equal_counts). Here p.N = images, p.chunk = images per chunk; p.S,
+// p.total and the steps are unused.
+// Why UNITS vec4s per lane (8 on CPU adapters, BATCH_NORM_LAUNCH.planeGroupUnits): each image's
+// group is 100 KB from the next one at [32, 512, 7, 7], and llvmpipe runs a workgroup's 8-lane
+// rows one after another; with one vec4 per lane a row read 128 bytes per image and waited on
+// memory, with 8 it reads 1 KB (~1.2x faster; same arithmetic per float, so the same bits).
+override UNITS: u32 = 1u;
+var<workgroup> float_states: array<vec4<f32>, 4 * PLANE>;   // (count, mean, m2, unused) per float
 
 // The PLANE states of one channel, from float_states[first] on, all have the same count n (every
 // lane saw every image of the chunk), so Chan's merge simplifies: the mean is the mean of the
@@ -195,23 +201,34 @@ fn main_plane_groups(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(wor
   let l = lid3.x;
   let part = wid.x;
   let cg = wid.y;
-  if (l < PLANE) {
+  let first = l * UNITS;
+  if (first < PLANE) {
     let begin = part * p.chunk;
     let end = min(begin + p.chunk, p.N);
     var count = 0.0;
-    var mean = vec4<f32>(0.0);
-    var m2 = vec4<f32>(0.0);
+    var mean: array<vec4<f32>, 8>;   // per vec4 of the lane (UNITS <= 8)
+    var m2: array<vec4<f32>, 8>;
     for (var n = begin; n < end; n++) {
-      let v = x4[(n * (p.C / 4u) + cg) * PLANE + l];
+      let base = (n * (p.C / 4u) + cg) * PLANE + first;
       count += 1.0;
-      let d = v - mean;
-      mean += d / count;
-      m2 += d * (v - mean);
+      for (var k = 0u; k < UNITS; k++) {
+        if (first + k < PLANE) {
+          let v = x4[base + k];
+          let d = v - mean[k];
+          mean[k] += d / count;
+          m2[k] += d * (v - mean[k]);
+        }
+      }
     }
-    float_states[4u * l] = vec4<f32>(count, mean.x, m2.x, 0.0);
-    float_states[4u * l + 1u] = vec4<f32>(count, mean.y, m2.y, 0.0);
-    float_states[4u * l + 2u] = vec4<f32>(count, mean.z, m2.z, 0.0);
-    float_states[4u * l + 3u] = vec4<f32>(count, mean.w, m2.w, 0.0);
+    for (var k = 0u; k < UNITS; k++) {
+      let u = first + k;
+      if (u < PLANE) {
+        float_states[4u * u] = vec4<f32>(count, mean[k].x, m2[k].x, 0.0);
+        float_states[4u * u + 1u] = vec4<f32>(count, mean[k].y, m2[k].y, 0.0);
+        float_states[4u * u + 2u] = vec4<f32>(count, mean[k].z, m2[k].z, 0.0);
+        float_states[4u * u + 3u] = vec4<f32>(count, mean[k].w, m2[k].w, 0.0);
+      }
+    }
   }
   workgroupBarrier();
   if (l < 4u) {
