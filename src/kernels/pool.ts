@@ -284,10 +284,15 @@ function planesLaunch(g: Pool2dGeometry, onePlane: boolean): { workgroups: numbe
 const forwardOnePlane = (g: Pool2dGeometry, op: 'max' | 'avg'): boolean => (op === 'max' ? (g.OH * g.OW) % 4 === 0 : g.OH * g.OW >= 4);
 
 /**
- * A backward plane kernel can run one plane per invocation when a plane has at least 4 inputs
- * (it then also gathers the previous plane's inputs that share its first dx vec4).
+ * A backward plane kernel can run one plane per invocation: max pooling when a plane has at
+ * least 4 inputs (it then also gathers the previous plane's inputs that share its first dx
+ * vec4), average pooling where a plane's dx is whole 64-byte cache lines (H*W % 16 == 0). On 7x7
+ * planes average pooling's one-plane pass (with that gather) ran at twice its usual time in some
+ * processes (5 of 23; CPU time doubled with it: memory stalls, seemingly from where the buffers
+ * landed; the four-plane pass never did), which cost more than its ~1.05x gain in the others.
+ * Max pooling's went slow like that in 1 of 14 such processes and gains ~1.15x in the rest.
  */
-const backwardOnePlane = (g: Pool2dGeometry): boolean => g.H * g.W >= 4;
+const backwardOnePlane = (g: Pool2dGeometry, op: 'max' | 'avg'): boolean => g.H * g.W >= 4 && (op === 'max' || (g.H * g.W) % 16 === 0);
 
 /**
  * The forward kernels: four planes per invocation, strips of 4 output columns down a run of rows
@@ -384,7 +389,7 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
   if (method === 'planes') checkPlanes(g);
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
-    const onePlane = backwardOnePlane(g);
+    const onePlane = backwardOnePlane(g, 'max');
     launch(onePlane ? maxBackwardPlaneKernel : maxBackwardPlanesKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
       params: packPool2dParams(g),
@@ -494,7 +499,7 @@ export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'plane
   if (method === 'planes') checkPlanes(g);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'avgPool2d dx');
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
-    const onePlane = backwardOnePlane(g);
+    const onePlane = backwardOnePlane(g, 'avg');
     launch(onePlane ? avgBackwardPlaneKernel : avgBackwardPlanesKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...planesLaunch(g, onePlane), label: 'avgPool2d backward' });
     return dx;
   }

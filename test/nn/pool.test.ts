@@ -166,6 +166,7 @@ describe('pooling vs the float64 references', () => {
       [[16, 4, 7, 1], spec([3, 1], [2, 1], [1, 0])],                       // 1 column: a plane's last 3 rows in one vec4
       [[2, 2, 1, 3], spec([1, 2], [1, 1], [0, 0])],                        // planes of 3 inputs
       [[16, 4, 6, 1], spec([2, 1], [1, 1], [0, 0])],                       // 5x1 outputs: a plane's last 3 rows in one vec4
+      [[3, 4, 8, 8], spec([3, 3], [2, 2], [1, 1])],                        // 8x8: dx planes of whole cache lines
       [[1, 4, 8, 7], spec([2, 2], [1, 1], [1, 1], [1, 1], false, false)],  // 9x8 outputs: too tall
     ];
     for (const [shape, sp] of configs) {
