@@ -66,18 +66,21 @@ interface Row {
   run: () => void;
 }
 
-/** A row that runs `run` with BATCH_NORM_LAUNCH.planeRuns off (the passes before plane runs). */
-function withoutPlaneRuns(name: string, bytes: number, run: () => void): Row {
+/**
+ * A row that runs `run` under other batch-norm launch settings (e.g. planeRuns: 0, the passes
+ * before plane runs; onePassBytes: 0, three dispatches instead of one), restored after each call.
+ */
+function withLaunch(name: string, bytes: number, settings: Partial<typeof BATCH_NORM_LAUNCH>, run: () => void): Row {
   return {
     name,
     bytes,
     run: () => {
-      const saved = BATCH_NORM_LAUNCH.planeRuns;
-      BATCH_NORM_LAUNCH.planeRuns = 0;
+      const saved = { ...BATCH_NORM_LAUNCH };
+      Object.assign(BATCH_NORM_LAUNCH, settings);
       try {
         run();
       } finally {
-        BATCH_NORM_LAUNCH.planeRuns = saved;
+        Object.assign(BATCH_NORM_LAUNCH, saved);
       }
     },
   };
@@ -190,6 +193,13 @@ async function benchShape(shape: number[]): Promise<void> {
   console.log(`batch-norm reduction grid: ${g.P} chunk(s) x ${g.planeGroups ? `${C / 4} groups of four` : C} channels, ${layout} loads`);
 
   // ---- time ----------------------------------------------------------------------------------
+  const trainingForward = () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose();
+  const evalForward = () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose();
+  // The geometry is recomputed per call, so that a row's launch settings take effect.
+  const backward = () => {
+    const r = batchNormBackward(gy, x, stats, batchNormGeometry(shape), { training: true, weight, needInput: true, needWeight: true, needBias: true });
+    for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
+  };
   const rows: Row[] = [
     // The elementwise passes of a ResNet step, for reference: the residual add (also the
     // gradient accumulation of a block's input), ReLU, and the fused residual add + ReLU.
@@ -198,51 +208,16 @@ async function benchShape(shape: number[]): Promise<void> {
     { name: 'addRelu (relu(x + gy))', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.addRelu(x, gy)).dispose() },
     // In one dispatch (batch_norm_forward_one_pass.wgsl, on CPU adapters where a channel fits the
     // cache) x is still read twice, the second time from the cache; three dispatches beside it.
-    { name: 'batchNorm forward (training)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose() },
-    ...(onePass
-      ? [{
-          name: '  (three dispatches instead)',
-          bytes: 3 * 4 * n,
-          run: () => {
-            const saved = BATCH_NORM_LAUNCH.onePassBytes;
-            BATCH_NORM_LAUNCH.onePassBytes = 0;
-            wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: true })).dispose();
-            BATCH_NORM_LAUNCH.onePassBytes = saved;
-          },
-        }]
-      : []),
-    { name: 'batchNorm forward (eval)', bytes: 2 * 4 * n, run: () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose() },
-    ...(g.planeRuns > 0 ? [withoutPlaneRuns('  (without plane runs)', 2 * 4 * n, () => wg.noGrad(() => F.batchNorm(x, rm, rv, weight, bias, { training: false })).dispose())] : []),
-    {
-      name: 'batchNorm backward (training)',
-      bytes: 5 * 4 * n,
-      run: () => {
-        const r = batchNormBackward(gy, x, stats, g, { training: true, weight, needInput: true, needWeight: true, needBias: true });
-        for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
-      },
-    },
+    { name: 'batchNorm forward (training)', bytes: 3 * 4 * n, run: trainingForward },
+    ...(onePass ? [withLaunch('  (three dispatches instead)', 3 * 4 * n, { onePassBytes: 0 }, trainingForward)] : []),
+    { name: 'batchNorm forward (eval)', bytes: 2 * 4 * n, run: evalForward },
+    ...(g.planeRuns > 0 ? [withLaunch('  (without plane runs)', 2 * 4 * n, { planeRuns: 0 }, evalForward)] : []),
+    { name: 'batchNorm backward (training)', bytes: 5 * 4 * n, run: backward },
     // In one dispatch (batch_norm_backward_input.wgsl's main_one_pass, on CPU adapters where a
     // channel's x and gy fit the L2 cache) x and gy are still read twice, the second time from
     // the cache; three dispatches beside it.
-    ...(g.backwardOnePass
-      ? [{
-          name: '  (three dispatches instead)',
-          bytes: 5 * 4 * n,
-          run: () => {
-            const saved = BATCH_NORM_LAUNCH.backwardOnePassBytes;
-            BATCH_NORM_LAUNCH.backwardOnePassBytes = 0;
-            const r = batchNormBackward(gy, x, stats, batchNormGeometry(shape), { training: true, weight, needInput: true, needWeight: true, needBias: true });
-            for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
-            BATCH_NORM_LAUNCH.backwardOnePassBytes = saved;
-          },
-        }]
-      : []),
-    ...(g.planeRuns > 0 && !g.backwardOnePass
-      ? [withoutPlaneRuns('  (without plane runs)', 5 * 4 * n, () => {
-          const r = batchNormBackward(gy, x, stats, batchNormGeometry(shape), { training: true, weight, needInput: true, needWeight: true, needBias: true });
-          for (const t of [r.dx, r.dweight, r.dbias]) t?.dispose();
-        })]
-      : []),
+    ...(g.backwardOnePass ? [withLaunch('  (three dispatches instead)', 5 * 4 * n, { backwardOnePassBytes: 0 }, backward)] : []),
+    ...(g.planeRuns > 0 && !g.backwardOnePass ? [withLaunch('  (without plane runs)', 5 * 4 * n, { planeRuns: 0 }, backward)] : []),
     {
       name: 'maxPool2d 3x3 s2 p1 forward',
       bytes: 4 * n + 8 * m,

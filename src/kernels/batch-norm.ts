@@ -217,7 +217,11 @@ export const BATCH_NORM_LAUNCH = {
    * [32,256,56,56] (784 KiB) 2.49 against 4.30; with 16 lanes [128,16,32,32] (1 MiB) 2.49-2.63
    * against 2.79-2.96, [32,64,32,32] 2.24-2.37 against 2.65-2.83 (8 lanes: reduceWG's comment).
    * Planes of 64 vec4s (16x16) were no faster in one dispatch (2.9-3.4 against 2.8-2.9, 16
-   * lanes), those of 16 (8x8) slower.
+   * lanes), those of 16 (8x8) slower. Once the reductions had 8 lanes and the plane runs 16, the
+   * three dispatches caught up (two rounds each): [32,64,32,32] 1.95-2.56 against 1.77-2.62,
+   * [8,64,56,56] 2.25-2.33 against 2.10-2.19, [128,16,32,32] 2.29-2.40 against 2.20-2.24; the
+   * one dispatch still leads on [32,128,28,28] (2.17-2.24 against 2.40-2.54) and saves two
+   * dispatches and the partial buffer, so it stays.
    */
   backwardOnePassBytes: 1024 * 1024,
 };
