@@ -284,15 +284,14 @@ function planesLaunch(g: Pool2dGeometry, onePlane: boolean): { workgroups: numbe
 const forwardOnePlane = (g: Pool2dGeometry, op: 'max' | 'avg'): boolean => (op === 'max' ? (g.OH * g.OW) % 4 === 0 : g.OH * g.OW >= 4);
 
 /**
- * A backward plane kernel can run one plane per invocation: max pooling when a plane has at
- * least 4 inputs (it then also gathers the previous plane's inputs that share its first dx
- * vec4), average pooling where a plane's dx is whole 64-byte cache lines (H*W % 16 == 0). On 7x7
- * planes average pooling's one-plane pass (with that gather) ran at twice its usual time in some
- * processes (5 of 23; CPU time doubled with it: memory stalls, seemingly from where the buffers
- * landed; the four-plane pass never did), which cost more than its ~1.05x gain in the others.
- * Max pooling's went slow like that in 1 of 14 such processes and gains ~1.15x in the rest.
+ * A backward plane kernel runs one plane per invocation where a plane's dx is whole 64-byte
+ * cache lines (H*W % 16 == 0: 8x8, 4x4). On 7x7 planes, with the previous plane's shared dx vec4
+ * gathered by the next plane's invocation, the one-plane passes were ~1.15x (max) and ~1.05x
+ * (average) faster in most processes but ran at half speed in some (max 3 of 10, average 5 of
+ * 23; CPU time doubled with it: memory stalls, from what I could not establish), where the
+ * four-plane passes never did: the four-plane passes keep 7x7.
  */
-const backwardOnePlane = (g: Pool2dGeometry, op: 'max' | 'avg'): boolean => g.H * g.W >= 4 && (op === 'max' || (g.H * g.W) % 16 === 0);
+const backwardOnePlane = (g: Pool2dGeometry): boolean => (g.H * g.W) % 16 === 0;
 
 /**
  * The forward kernels: four planes per invocation, strips of 4 output columns down a run of rows
@@ -389,7 +388,7 @@ export function maxPool2dBackward(gy: Tensor, argmax: Tensor, g: Pool2dGeometry,
   if (method === 'planes') checkPlanes(g);
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
     const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'maxPool2d dx');
-    const onePlane = backwardOnePlane(g, 'max');
+    const onePlane = backwardOnePlane(g);
     launch(onePlane ? maxBackwardPlaneKernel : maxBackwardPlanesKernel, {
       buffers: [gy.buffer, argmax.buffer, dx.buffer],
       params: packPool2dParams(g),
@@ -499,7 +498,7 @@ export function avgPool2dBackward(gy: Tensor, g: Pool2dGeometry, method?: 'plane
   if (method === 'planes') checkPlanes(g);
   const dx = emptyTensor([g.N, g.C, g.H, g.W], 'float32', 'avgPool2d dx');
   if (method ? method === 'planes' : planesPicked(g, 'backward')) {
-    const onePlane = backwardOnePlane(g, 'avg');
+    const onePlane = backwardOnePlane(g);
     launch(onePlane ? avgBackwardPlaneKernel : avgBackwardPlanesKernel, { buffers: [gy.buffer, dx.buffer], params: packPool2dParams(g), ...planesLaunch(g, onePlane), label: 'avgPool2d backward' });
     return dx;
   }

@@ -142,9 +142,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // One plane per invocation, the plane's place in its group from workgroup_id.z (uniform, so a
 // workgroup runs a quarter of the code: see max_pool2d_forward_planes.wgsl's main_plane), for
 // planes of whole vec4s (H*W % 4 == 0), so no two invocations write one dx vec4. The launcher
-// takes it where a plane's dx is whole 64-byte lines (8x8): on 7x7 planes, with the previous
-// plane's shared vec4 gathered as max_pool2d_backward_planes.wgsl's main_plane does, it ran at
-// twice its usual time in some processes (pool.ts, backwardOnePlane).
+// takes it where a plane's dx is whole 64-byte lines (8x8): see max_pool2d_backward_planes.wgsl's
+// main_plane for what it did on 7x7 planes.
 // Grid: x (spilling into y) as for `main`, z = 4.
 @compute @workgroup_size(WG)
 fn main_plane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -15,7 +15,7 @@
 // dx vec4s are stored once complete. Per 4 planes of 7x7 (3x3/s2/p1): 2 x 17 vec4 loads and 49
 // vec4 stores, against 4 x 196 scalar loads and 196 scalar stores one input per invocation.
 // Requires (the launcher checks): N*C % 4 == 0, H <= 8, W <= 8, OH*OW <= 64, dilation 1;
-// main_plane also H*W >= 4.
+// main_plane also H*W % 4 == 0.
 // Grid: one invocation per group of 4 planes, N*C / 4 of them, in x (spilling into y); main_plane
 // (below) runs one plane per invocation, four invocations per group, the plane's place in z.
 // Bindings: 0 gy (read, vec4s), 1 argmax (read, vec4<i32>s), 2 dx (write, vec4s), 3 params.
@@ -64,13 +64,11 @@ var<private> ms: array<i32, 80>;
 // The group's dx as vec4s: input i of the group is dxs[i / 4][i % 4].
 var<private> dxs: array<vec4<f32>, 64>;
 
-// Plane g's outputs from output `start` on (the vec4s holding them) into gs and ms.
-fn load_outputs(group: u32, g: u32, start: u32) {
+fn load_outputs(group: u32, g: u32) {
   let first = (g * OH * OW) / 4u;                // the plane's first output vec4 in the group
   let count = (g * OH * OW + OH * OW + 3u) / 4u - first;
-  let skip = ((g * OH * OW) % 4u + start) / 4u;  // vec4s before the one holding output `start`
   for (var v = 0u; v < 20u; v++) {
-    if (v >= skip && v < count) {
+    if (v < count) {
       let gv = gy4[group * NY + first + v];
       let mv = argmax4[group * NY + first + v];
       for (var e = 0u; e < 4u; e++) {
@@ -115,7 +113,7 @@ fn gather_row(g: u32, ih: u32) {
 // Plane g of the group: one call per input row, then the dx vec4s it completed (the one it shares
 // with plane g + 1 waits for it).
 fn gather_plane(group: u32, g: u32) {
-  load_outputs(group, g, 0u);
+  load_outputs(group, g);
   gather_row(g, 0u);
   gather_row(g, 1u);
   gather_row(g, 2u);
@@ -141,34 +139,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   gather_plane(group, 3u);
 }
 
-// Plane g of the group alone. The first dx vec4 it stores holds the last A = (g*H*W) % 4 inputs
-// of plane g - 1 when A > 0, so it gathers those first: the last input row of plane g - 1 (or
-// the last two or three when W < A), from the outputs whose windows reach those rows. With
-// H*W >= 4 the vec4 holds no plane before g - 1. Per 7x7 plane that is 2 more vec4 loads (the
-// last output row of plane g - 1) on top of 8 loads and 13 stores.
-fn gather_plane_alone(group: u32, g: u32) {
-  let A = (g * H * W) % 4u;
-  if (A > 0u) {
-    let rows = (A + W - 1u) / W;               // input rows of plane g - 1 holding its last A inputs
-    load_outputs(group, g - 1u, first_window(H - rows, PH, KH, SH) * OW);
-    gather_row(g - 1u, H - 1u);
-    if (rows > 1u) { gather_row(g - 1u, H - 2u); }
-    if (rows > 2u) { gather_row(g - 1u, H - 3u); }
-  }
-  gather_plane(group, g);
-}
-
-// One plane per invocation (planes of at least 4 inputs), the plane's place in its group from
-// workgroup_id.z: see max_pool2d_forward_planes.wgsl's main_plane for why.
+// One plane per invocation, the plane's place in its group from workgroup_id.z (uniform, so a
+// workgroup runs a quarter of the code: see max_pool2d_forward_planes.wgsl's main_plane), for
+// planes of whole vec4s (H*W % 4 == 0), so no two invocations write one dx vec4. The launcher
+// takes it where a plane's dx is whole 64-byte lines (8x8). On 7x7 planes, with the previous
+// plane's shared vec4 gathered by the next invocation, it was ~1.15x faster in most processes
+// but ran at half speed in about one in four, CPU time doubling with it (the four-plane `main`
+// never did): eleventh session, bench/RESULTS.md.
 // Grid: x (spilling into y) as for `main`, z = 4.
 @compute @workgroup_size(WG)
 fn main_plane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let group = gid.x + gid.y * nwg.x * WG;
   if (group >= p.planes / 4u) { return; }
   switch (wid.z) {
-    case 0u: { gather_plane_alone(group, 0u); }
-    case 1u: { gather_plane_alone(group, 1u); }
-    case 2u: { gather_plane_alone(group, 2u); }
-    default: { gather_plane_alone(group, 3u); }
+    case 0u: { gather_plane(group, 0u); }
+    case 1u: { gather_plane(group, 1u); }
+    case 2u: { gather_plane(group, 2u); }
+    default: { gather_plane(group, 3u); }
   }
 }
