@@ -276,6 +276,8 @@ export interface BatchNormGeometry {
   planeGroups: boolean;
   /** Images per workgroup in the elementwise passes over small planes and plane groups (smallPlaneImages, or 1). */
   applyImages: number;
+  /** Consecutive vec4s per lane in the plane-group reductions and one-dispatch forward (BATCH_NORM_LAUNCH.planeGroupUnits). */
+  groupUnits: number;
   /**
    * Consecutive planes per workgroup in the elementwise passes (the *_plane_runs entry points;
    * BATCH_NORM_LAUNCH.planeRuns on CPU adapters, planes of planeRunMinUnits+ vec4s), or 0.
@@ -320,7 +322,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const total = N * reduceUnitsS;
   const settings = isCpuAdapter(gpu().info) ? BATCH_NORM_LAUNCH : BATCH_NORM_GPU_LAUNCH;
   const { reduceWG, targetGroups, minUnitsPerLane, planeGroups: groupsWanted, smallPlaneImages, onePassBytes, planeRuns: run, backwardOnePassBytes } = settings;
-  const { planeRunLanes, planeRunMinUnits } = BATCH_NORM_LAUNCH;
+  const { planeRunLanes, planeRunMinUnits, planeGroupUnits } = BATCH_NORM_LAUNCH;
   const planeGroups = splitVec4 && groupsWanted && C % 4 === 0 && S >= 16 && S <= 256;
   // Chunks per channel (plane groups: of the N images, each lane reading one vec4 per image).
   const wanted = Math.ceil(targetGroups / (planeGroups ? C / 4 : C));
@@ -342,7 +344,7 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
     gpu().device.limits.maxStorageBuffersPerShaderStage >= APPLY_FINALIZE_STORAGE;
   const finalizeInApply = { training: canFinalize && settings.finalizeInApply.training, eval: canFinalize && settings.finalizeInApply.eval };
   return {
-    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, planeRuns,
+    N, C, S, M: N * S, vec4, unitsS, reduceUnitsS, P, chunk, reduceWG, flat, splitVec4, planeGroups, applyImages, groupUnits: planeGroupUnits, planeRuns,
     planeRunLanes: Math.max(planeRunLanes, planeRuns), onePass, backwardOnePass,
     finalizeInApply, coefficientsInInput: settings.coefficientsInInput,
   };
@@ -361,16 +363,12 @@ function placeholders(temps: Tensor[]): () => BufferRef {
   };
 }
 
-/** Lanes of a plane-group workgroup: the group's S vec4s rounded up to whole 8-lane SIMD rows. */
-function groupLanes(g: BatchNormGeometry): number {
-  return 8 * Math.ceil(g.S / 8);
-}
-
 /**
- * Lanes of a plane-group reduction (and of the one-dispatch forward), each taking `units`
- * consecutive vec4s of the group: ceil(S / units) rounded up to whole 8-lane rows.
+ * Lanes of a plane-group workgroup, each taking `units` consecutive vec4s of the group's S (one
+ * in the elementwise passes, g.groupUnits in the reductions and the one-dispatch forward):
+ * ceil(S / units) rounded up to whole 8-lane SIMD rows.
  */
-function unitLanes(g: BatchNormGeometry, units: number): number {
+function groupLanes(g: BatchNormGeometry, units = 1): number {
   return 8 * Math.ceil(Math.ceil(g.S / units) / 8);
 }
 
@@ -420,8 +418,7 @@ function applyLaunch(g: BatchNormGeometry): { workgroups: number[]; constants: R
 /** The reduction launch: its kernel among the entry points, workgroup grid and constants. */
 function reduceLaunch<T>(g: BatchNormGeometry, kernels: { scalar: T; vec4: T; splitVec4: T; planeGroups: T }): { kernel: T; workgroups: number[]; constants: Record<string, number> } {
   if (g.planeGroups) {
-    const UNITS = BATCH_NORM_LAUNCH.planeGroupUnits;
-    return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: unitLanes(g, UNITS), PLANE: g.S, UNITS } };
+    return { kernel: kernels.planeGroups, workgroups: [g.P, g.C / 4], constants: { WG: groupLanes(g, g.groupUnits), PLANE: g.S, UNITS: g.groupUnits } };
   }
   const kernel = g.splitVec4 ? kernels.splitVec4 : g.vec4 ? kernels.vec4 : kernels.scalar;
   return { kernel, workgroups: [g.P, g.C], constants: { WG: g.reduceWG, PLANE: g.S } };
@@ -605,9 +602,9 @@ export function batchNormForward(x: Tensor, g: BatchNormGeometry, a: BatchNormSt
     // per channel with the reductions' lane count (a power of two, for its tree).
     workgroups: [g.planeGroups ? g.C / 4 : g.C],
     constants: {
-      WG: g.planeGroups ? unitLanes(g, BATCH_NORM_LAUNCH.planeGroupUnits) : g.reduceWG,
+      WG: g.planeGroups ? groupLanes(g, g.groupUnits) : g.reduceWG,
       PLANE: g.S,
-      UNITS: BATCH_NORM_LAUNCH.planeGroupUnits,
+      UNITS: g.groupUnits,
       UPDATE_RUNNING: update ? 1 : 0,
       HAS_WEIGHT: a.weight ? 1 : 0,
       HAS_BIAS: a.bias ? 1 : 0,
@@ -649,9 +646,14 @@ export function batchNormBackward(
   const dweight = a.needWeight ? (a.intoWeight ?? emptyTensor([g.C], 'float32', 'batchNorm dweight')) : null;
   const dbias = a.needBias ? (a.intoBias ?? emptyTensor([g.C], 'float32', 'batchNorm dbias')) : null;
   const dx = a.needInput ? emptyTensor(x.shape, 'float32', 'batchNorm dx') : null;
+  // batch_norm_backward_input.wgsl's bindings (but the uniform): the partial sums and the tensor written.
+  const buffers = (partial: BufferRef, into: Tensor | null) => [
+    gy.buffer, x.buffer, partial, into?.buffer ?? placeholder(), stats.buffer,
+    a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(),
+  ];
   if (dx && a.training && g.backwardOnePass) {
     launch(backwardOnePassKernel, {
-      buffers: [gy.buffer, x.buffer, placeholder(), dx.buffer, stats.buffer, a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder()],
+      buffers: buffers(placeholder(), dx),
       params: packBackwardParams(g),
       workgroups: [g.C],
       constants: { WG: g.reduceWG, TRAINING: 1, FUSE_RELU: fuse ? 1 : 0, HAS_WEIGHT: a.weight ? 1 : 0, WRITE_DWEIGHT: dweight ? 1 : 0, WRITE_DBIAS: dbias ? 1 : 0 },
@@ -678,10 +680,6 @@ export function batchNormBackward(
       label: 'batchNorm backward reduce',
     });
   }
-  const buffers = (into: Tensor | null) => [
-    gy.buffer, x.buffer, partBuffer, into?.buffer ?? placeholder(), stats.buffer,
-    a.weight?.buffer ?? placeholder(), dweight?.buffer ?? placeholder(), dbias?.buffer ?? placeholder(),
-  ];
   const constants = (writesParams: boolean) => ({
     TRAINING: a.training ? 1 : 0,
     FUSE_RELU: fuse ? 1 : 0,
@@ -694,7 +692,7 @@ export function batchNormBackward(
   });
   if (precompute && (dx || dweight || dbias)) {
     launch(coefficientsKernel, {
-      buffers: buffers(null),
+      buffers: buffers(partBuffer, null),
       params: packBackwardParams(g),
       workgroups: grid1d(g.C, FINALIZE_WG),
       constants: { WG: FINALIZE_WG, ...constants(true) },
@@ -704,7 +702,7 @@ export function batchNormBackward(
   if (dx) {
     const shape = applyLaunch(g);
     launch(pickApply(g, backwardInputKernels), {
-      buffers: buffers(dx),
+      buffers: buffers(partBuffer, dx),
       params: packBackwardParams(g),
       workgroups: shape.workgroups,
       constants: { ...shape.constants, ...constants(!precompute) },

@@ -215,7 +215,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // (GALLIVM_DEBUG=asm), over 100 KB, three times the core's 32 KB instruction cache; one plane's
 // quarter comes close to fitting. (This VM exposes no cache counters to confirm it.) The loads and
 // stores per plane are the same as in `main`; on [32, 512, 7, 7] it takes 0.76-0.85x `main`'s
-// CPU time (three alternating runs; the backward's main_plane 0.84-0.91x).
+// CPU time (three alternating runs).
 // Grid: x (spilling into y) as for `main`, z = 4.
 @compute @workgroup_size(WG)
 fn main_plane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
