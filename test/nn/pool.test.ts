@@ -271,6 +271,44 @@ describe('pooling vs the float64 references', () => {
     x.dispose();
   });
 
+  it('max pooling kernels on data sprinkled with NaN and -inf: the one-output kernel\'s y and argmax, bit for bit', async () => {
+    // Every window's first tap (padding or not), ties, several NaNs in one window (the last one
+    // wins), all -inf windows (their first valid tap): each fast kernel starts a window from its
+    // first tap or first row, and these are the cases where that could differ from a -inf start.
+    const configs: [number[], Pool2dSpec, ('strips' | 'rows' | 'planes')[]][] = [
+      [[2, 3, 12, 16], spec([3, 3], [2, 2], [1, 1]), ['strips', 'rows']],
+      [[1, 2, 9, 8], spec([3, 3], [1, 1], [1, 1]), ['strips', 'rows']],
+      [[2, 2, 10, 16], spec([2, 2], [2, 2], [0, 0]), ['strips', 'rows']],
+      [[1, 2, 20, 16], spec([5, 5], [2, 2], [2, 2]), ['strips', 'rows']],
+      [[2, 2, 7, 7], spec([3, 3], [2, 2], [1, 1]), ['planes']],
+      [[2, 2, 8, 8], spec([3, 3], [2, 2], [1, 1]), ['planes']],
+    ];
+    for (const [shape, sp, methods] of configs) {
+      const g = pool2dGeometry('maxPool2d', shape, sp);
+      // The first plane's top 3 rows all -inf (whole windows of it), elsewhere 10% NaN, 20% -inf.
+      const data = randomArray(numel(shape), rnd, -2, 2).map((v, i) => {
+        const r = rnd();
+        if (i < 3 * shape[3]) return -Infinity;
+        return r < 0.1 ? NaN : r < 0.3 ? -Infinity : Math.round(v);
+      });
+      const x = wg.tensor(data, shape);
+      const plain = maxPool2dForward(x, g, 'plain');
+      const wantY = Array.from(await plain.y.data());
+      const wantI = Array.from(await plain.argmax.data());
+      expect(wantY.some(Number.isNaN) && wantY.includes(-Infinity)).toBe(true);
+      expect(wantI).toEqual(Array.from(maxPool2dRef(data, g).argmax));
+      for (const method of methods) {
+        const at = `${JSON.stringify(shape)} ${JSON.stringify(sp)} ${method}`;
+        const fast = maxPool2dForward(x, g, method);
+        expect(Array.from(await fast.y.data()), at).toEqual(wantY);
+        expect(Array.from(await fast.argmax.data()), at).toEqual(wantI);
+        fast.y.dispose();
+        fast.argmax.dispose();
+      }
+      for (const t of [x, plain.y, plain.argmax]) t.dispose();
+    }
+  });
+
   const avgCases: [number[], Pool2dSpec][] = [
     [[2, 8, 32, 32], spec([2, 2], [2, 2], [0, 0])],
     [[2, 3, 15, 11], spec([3, 3], [2, 2], [1, 1], [1, 1], false, false)],

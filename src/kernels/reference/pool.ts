@@ -28,7 +28,10 @@ function forEachOutput(g: { N: number; C: number; OH: number; OW: number }, fn: 
   }
 }
 
-/** y = window maximum (first maximum in scan order wins), argmax = ih * W + iw. */
+/**
+ * y = window maximum (first maximum in scan order wins), argmax = ih * W + iw. A NaN wins over
+ * any number and the last NaN over earlier ones (PyTorch's `val > max || isnan(val)`).
+ */
 export function maxPool2dRef(x: ArrayLike<number>, g: Pool2dGeometry): { y: Float64Array; argmax: Int32Array } {
   const n = g.N * g.C * g.OH * g.OW;
   const y = new Float64Array(n);
@@ -38,7 +41,7 @@ export function maxPool2dRef(x: ArrayLike<number>, g: Pool2dGeometry): { y: Floa
     let bi = -1;
     for (const [ih, iw] of taps(g, oh, ow)) {
       const v = x[plane * g.H * g.W + ih * g.W + iw];
-      if (bi < 0 || v > best) {
+      if (bi < 0 || v > best || Number.isNaN(v)) {
         best = v;
         bi = ih * g.W + iw;
       }

@@ -18,6 +18,12 @@
 // loads (6) and 2 vec4 stores per 4 outputs, against 7.5 loads in the row kernel. 1.2-1.3x the
 // row kernel's speed by CPU time on [32, 64, 32, 32], [8, 64, 56, 56], [8, 64, 112, 112] (32-56
 // output rows per run; 8 was slower: the first KEEP rows of each run are read twice).
+// The compares cost too: with the loads this lean, the NaN test and the argmax selects are a
+// fifth of the time, so each window starts from its first tap (row step) and its first row
+// (column step) instead of from -inf, saving one compare-and-select of KW and of KH: 1.05-1.07x
+// on [32, 64, 32, 32] and [8, 64, 56, 56]. (Strips of 8 or 16 output columns, which read fewer
+// overlapping vec4s, were slower: more live registers; taking the overlapping vec4 from the left
+// lane with a subgroup or quad shuffle gained on 32x32 and lost on 56x56.)
 // The order is the one-pass kernel's, so ties and NaNs come out the same: with no NaN, the first
 // maximum of the first row holding the window's maximum is the first maximum in (kh, kw) order;
 // with a NaN, the last NaN of the last row holding one is the last NaN in that order. Padding
@@ -87,14 +93,18 @@ fn row_max(plane4: u32, ih: i32, c0: i32, v0: i32) -> RowMax {
     let cv = v0 + i32(v);
     win[v] = select(vec4<f32>(p.neg_inf), x4[row4 + u32(clamp(cv, 0, W4 - 1))], row_ok && cv >= 0 && cv < W4);
   }
+  // Each window starts at its first column's value (-inf if that is padding), indexed at its
+  // first valid column: the same as starting from -inf and taking that column (a -inf is not
+  // taken, a NaN is), one comparison fewer of KW.
   var r: RowMax;
-  r.v = vec4<f32>(p.neg_inf);
   let row = ih * i32(p.W);
   let base = row + c0;
-  r.i = vec4<i32>(row + max(c0, 0), row + max(c0 + i32(SW), 0), row + max(c0 + 2 * i32(SW), 0), row + max(c0 + 3 * i32(SW), 0));
   for (var k = 0u; k < 4u; k++) {
-    for (var kw = 0u; kw < KW; kw++) {
-      let t = OFF + k * SW + kw;
+    let t0 = OFF + k * SW;
+    r.v[k] = win[t0 / 4u][t0 % 4u];
+    r.i[k] = row + max(c0 + i32(k * SW), 0);
+    for (var kw = 1u; kw < KW; kw++) {
+      let t = t0 + kw;
       let v = win[t / 4u][t % 4u];
       let take = v > r.v[k] || is_nan(v);
       r.v[k] = select(r.v[k], v, take);
@@ -130,12 +140,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var fresh: array<RowMax, 4>;                // its window rows KEEP .. KH - 1
     for (var q = 0u; q < SH; q++) { fresh[q] = row_max(plane4, h + i32(KEEP + q), c0, v0); }
     // Down the window rows: the first valid tap starts it (PyTorch's -inf window), then a strictly
-    // larger row maximum or a NaN.
-    var best = vec4<f32>(p.neg_inf);
+    // larger row maximum or a NaN. The first row's maxima start it as they are (a padding row's
+    // are -inf, and then the index is the first valid tap's, as the -inf start would leave it).
+    var first: RowMax;
+    if (KEEP > 0u) { first = kept[0]; } else { first = fresh[0]; }      // compile-time
+    var best = first.v;
     let first_row = max(h, 0) * i32(p.W);
-    var best_i = vec4<i32>(first_row + max(c0, 0), first_row + max(c0 + i32(SW), 0),
-                           first_row + max(c0 + 2 * i32(SW), 0), first_row + max(c0 + 3 * i32(SW), 0));
-    for (var kh = 0u; kh < KH; kh++) {
+    let first_valid = vec4<i32>(first_row + max(c0, 0), first_row + max(c0 + i32(SW), 0),
+                                first_row + max(c0 + 2 * i32(SW), 0), first_row + max(c0 + 3 * i32(SW), 0));
+    var best_i = select(first_valid, first.i, h >= 0);
+    for (var kh = 1u; kh < KH; kh++) {
       var r: RowMax;
       if (kh < KEEP) { r = kept[kh]; } else { r = fresh[kh - KEEP]; }   // compile-time
       for (var k = 0u; k < 4u; k++) {
