@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, setConvRulesFor, convKernelFor, type Conv2dOptions, type ConvImplementation,
+  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, setConvRulesFor, convKernelFor, type Conv2dOptions, type ConvImplementation, im2colLayout,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -143,6 +143,8 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['im2col + GEMM: 7x7 s2 p3 stem, C=3 -> K=32, 20x20', [2, 3, 20, 20], [32, 3, 7, 7], { stride: 2, padding: 3 }, false],
   ['im2col (4 pixels per invocation, Q % 4 == 0) + GEMM: 7x7 s2 p3 stem, 24x23', [2, 3, 24, 23], [32, 3, 7, 7], { stride: 2, padding: 3 }, false],
   ['im2col + GEMM: 5x5 p2, C=1 -> K=16, 16x16 (PQ % 4 == 0, T = 25)', [3, 1, 16, 16], [16, 1, 5, 5], { padding: 2 }, false],
+  ['im2col (a kernel row\'s taps from one span of vec4s) + GEMM: 7x7 s2 p3 stem, 32x32', [2, 3, 32, 32], [16, 3, 7, 7], { stride: 2, padding: 3 }, false],
+  ['im2col (a kernel row\'s taps from one span of vec4s) + GEMM: 5x5 dilation 2 p4, C=2, 24x24', [1, 2, 24, 24], [16, 2, 5, 5], { dilation: 2, padding: 4 }, false],
   ['1x1 as GEMM, C=64 -> K=40, 16x8, one image', [1, 64, 16, 8], [40, 64, 1, 1], {}, false],
   ['1x1 as GEMM, 7x7 (PQ % 4 != 0), C=64 -> K=48', [2, 64, 7, 7], [48, 64, 1, 1], {}, false],
   ['1x1 as GEMM with a bias (added by the GEMM), C=32 -> K=40, 6x8', [2, 32, 6, 8], [40, 32, 1, 1], {}, true],
@@ -400,6 +402,39 @@ describe('conv2d argument errors', () => {
 
   it('setConvImplementation rejects unknown names', () => {
     expect(() => F.setConvImplementation('winograd' as ConvImplementation)).toThrow(wg.OpArgumentError);
+  });
+});
+
+describe('conv2d im2col (channel-poor layers on lavapipe)', () => {
+  it('im2col unfolds from spans of vec4s where input and output rows are whole vec4s', () => {
+    F.setConvImplementation('fast');
+    const stem = conv2dGeometry([2, 3, 32, 32], [16, 3, 7, 7], { stride: 2, padding: 3 });
+    const dilated = conv2dGeometry([1, 2, 24, 24], [16, 2, 5, 5], { dilation: 2, padding: 4 });
+    for (const g of [stem, dilated]) {
+      expect(convKernelFor('forward', g)).toBe('im2col');
+      expect(im2colLayout(g)).toBe('rows');
+    }
+    expect(im2colLayout(conv2dGeometry([2, 3, 24, 23], [32, 3, 7, 7], { stride: 2, padding: 3 }))).toBe('vec4');
+    expect(im2colLayout(conv2dGeometry([2, 3, 20, 20], [32, 3, 7, 7], { stride: 2, padding: 3 }))).toBe('scalar');
+  });
+
+  it('im2col writes the zero rows that pad the reduction to a multiple of 4, even into a reused buffer holding NaNs', async () => {
+    // T = 3*7*7 = 147 taps, padded to 148 rows of cols; the GEMM multiplies the last row by zero
+    // weights, so a NaN left in it by the buffer's last owner would reach every output.
+    F.setConvImplementation('fast');
+    const opts = { stride: 2, padding: 3 };
+    const g = conv2dGeometry([1, 3, 32, 32], [16, 3, 7, 7], opts);
+    expect(convKernelFor('forward', g)).toBe('im2col');
+    await wg.sync();
+    wg.emptyCache();
+    wg.tensor(new Float32Array(148 * g.PQ).fill(NaN), [148 * g.PQ]).dispose();   // the pool hands this buffer to the cols
+    const xd = randomArray(3 * 32 * 32, 21);
+    const wd = randomArray(16 * 3 * 7 * 7, 22);
+    const x = wg.tensor(xd, [1, 3, 32, 32]);
+    const w = wg.tensor(wd, [16, 3, 7, 7]);
+    const y = F.conv2d(x, w, undefined, opts);
+    expectClose(await y.data(), conv2dForwardRef(xd, wd, null, g), FORWARD_TOL, 'im2col over a NaN buffer');
+    for (const t of [x, w, y]) t.dispose();
   });
 });
 
