@@ -28,7 +28,7 @@ const naiveKernel = defineKernel('matmul_naive', naiveSource, gemmBindings);
 const blockedKernel = defineKernel('matmul', blockedSource, gemmBindings);
 const tiledKernel = defineKernel('matmul_tiled', tiledSource, gemmBindings);
 // The subgroup kernel also binds its epilogue operands (bias, residual), see GemmEpilogue.
-const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, [...gemmBindings, 'read', 'read', 'read']);
+const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, [...gemmBindings, 'read', 'read', 'read', 'read_write']);
 const packKernel = defineKernel('matmul_pack', packSource, ['read', 'read_write', 'uniform']);
 
 /** A matrix operand: buffer + element offset + strides for (batch, row, col). */
@@ -159,16 +159,21 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
     .finish();
   const SUBGROUPS = 1;
   const { bias = null, residual = null, relu = false } = epilogue;
+  // With N % 4 == 0 the kernel stores C as vec4s through binding 7; WebGPU forbids binding one
+  // buffer to two writable bindings of a dispatch, so the unused one of 2 and 7 gets a stand-in.
+  const cVec4 = N % 4 === 0;
+  const unused = emptyTensor([4], 'float32', 'matmul unused C binding');
   launch(subgroupKernel, {
     // Absent epilogue operands bind A again (read-only, never read).
-    buffers: [A.buffer, B.buffer, out.buffer, (bias ?? A).buffer, (residual ?? A).buffer, (residual ?? A).buffer],
+    buffers: [A.buffer, B.buffer, cVec4 ? unused.buffer : out.buffer, (bias ?? A).buffer, (residual ?? A).buffer, (residual ?? A).buffer, cVec4 ? out.buffer : unused.buffer],
     params,
     workgroups: [Math.ceil(M / SUBGROUP_TILE), Math.ceil(N4 / (SUBGROUP_LANES * SUBGROUPS)), batch],
-    constants: { SUBGROUPS, HAS_BIAS: bias ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, RELU: relu ? 1 : 0, RES_VEC4: residual && N % 4 === 0 ? 1 : 0 },
+    constants: { SUBGROUPS, HAS_BIAS: bias ? 1 : 0, HAS_RESIDUAL: residual ? 1 : 0, RELU: relu ? 1 : 0, RES_VEC4: residual && N % 4 === 0 ? 1 : 0, C_VEC4: cVec4 ? 1 : 0 },
     label: 'matmul',
   });
   packedA?.dispose();
   packedB?.dispose();
+  unused.dispose();
   return out;
 }
 
