@@ -449,26 +449,69 @@ export function setConvRowsWide(on: boolean): boolean {
  * by worker CPU time, bench/results/lavapipe-s7-rows-wide-*): CIFAR 64->64 @8 forward and input
  * gradient 59-62% -> 73-75% of the FMA ceiling; ResNet-18 64->64 @56 58-60% -> 67-74%, 128->128
  * @28 57-61% -> 64-66%, 256->256 @14 input gradient 47-48% -> 54%. At stride 2 (4 pixels either
- * way) 32 channels stayed faster (43-48% against 66-76% in a trial), and rows under 8 pixels
- * (7x7) keep 4.
+ * way) 32 channels stayed faster (43-48% against 66-76% in a trial). Rows of 5-7 pixels take 8
+ * too: one group of 8 computes no more pixels than two of 4, and on 7x7 (ResNet-18 512->512 at
+ * batch 8, forward and input gradient, worker CPU time) 8 pixels ran 0.90-0.93x the time of 4 on
+ * unpadded rows and 0.82x on rows padded to 8 (alignRows).
  */
 interface RowsShape { block: number; pix: number }
 
 function rowsShape(gl: Conv2dGeometry): RowsShape {
-  if (gl.stride_w === 1 && gl.Q >= 8 && (wideRows || gl.K_g < 32)) return { block: 16, pix: 8 };
+  if (gl.stride_w === 1 && gl.Q >= 5 && (wideRows || gl.K_g < 32)) return { block: 16, pix: 8 };
   return { block: rowBlock(gl.K_g), pix: 4 };
 }
 
 /** 1 when the middle 4 columns of every row window are inside the image and vec4-aligned. */
 function alignedRows(g: Conv2dGeometry): number {
-  // Stride 1: window columns 1..4 are q0..q0+3, inside when Q == W. Stride 2: 2q0..2q0+3, inside
-  // because 2q0 is a multiple of 8 below W - 1 (and the second vec4 is tested by the kernel).
-  const inside = g.stride_w === 1 ? g.Q === g.W : true;
+  // Stride 1: window columns 1..4 are q0..q0+3, inside when the last group's q0 + 3 < W (Q == W
+  // rounded up to 4; on rows padded by alignRows, W is the padded width). Stride 2: 2q0..2q0+3,
+  // inside because 2q0 is a multiple of 8 below W - 1 (and the second vec4 is tested by the kernel).
+  const inside = g.stride_w === 1 ? Math.ceil(g.Q / 4) * 4 <= g.W : true;
   return g.W % 4 === 0 && g.pad_w === 1 && inside ? 1 : 0;
+}
+
+let padRowsForAlignment = true;
+
+/** Benchmarking hook (whether alignRows pads); returns the previous setting. */
+export function setConvAlignRows(on: boolean): boolean {
+  const old = padRowsForAlignment;
+  padRowsForAlignment = on;
+  return old;
+}
+
+/**
+ * x with its rows padded by zero columns to a multiple of 4, and the geometry that reads it (W
+ * the padded width), where only W % 4 != 0 keeps the row kernel from loading each window's middle
+ * columns as one aligned vec4: "same" 3-wide rows at stride 1 (ResNet-18's 14x14 and 7x7 layers,
+ * forward and input gradient), on CPU adapters (the kernel's loads are what counts there). The
+ * extra columns are zeros, as the padding they stand for: outputs past Q read them and are not
+ * stored. The copy is one pass over x; the kernel then loads 3 values per window row instead of 6
+ * (PIX 4) or 4 instead of 10 (PIX 8).
+ */
+function alignRows(x: Tensor, g: Conv2dGeometry): { xa: Tensor; ga: Conv2dGeometry } | null {
+  if (!padRowsForAlignment || g.W % 4 === 0 || g.pad_w !== 1 || g.stride_w !== 1 || g.Q !== g.W || !isCpuAdapter(gpu().info)) return null;
+  const W4 = Math.ceil(g.W / 4) * 4;
+  const rows = g.N * g.C * g.H;
+  const xa = emptyTensor([g.N, g.C, g.H, W4], 'float32', 'conv2d x padded to whole vec4 rows');
+  launch(padRowsKernel, {
+    buffers: [x.buffer, xa.buffer],
+    params: new Uniforms().u32(rows).finish(),
+    workgroups: grid1d(rows * (W4 / 4), 256),
+    constants: { WG: 256, Q: g.W, Q4: W4 },
+    label: 'conv2d x padded to whole vec4 rows',
+  });
+  return { xa, ga: { ...g, W: W4 } };
 }
 
 /** Run the row kernel for the convolution described by g, with weights already packed. */
 function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, shape: RowsShape, label: string, epilogue: ConvEpilogue = NO_EPILOGUE): Tensor {
+  const aligned = alignRows(x, g);
+  const y = launchRowsOn(aligned?.xa ?? x, wp, b, aligned?.ga ?? g, shape, label, epilogue);
+  aligned?.xa.dispose();
+  return y;
+}
+
+function launchRowsOn(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, shape: RowsShape, label: string, epilogue: ConvEpilogue): Tensor {
   const wg = fastWorkgroupSize();
   const { block, pix } = shape;
   const z = g.G * Math.ceil(g.K_g / block);

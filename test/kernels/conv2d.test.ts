@@ -152,6 +152,11 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['1x1 stride 2 as GEMM, input gradient too (K=C=48), 16x18', [2, 48, 16, 18], [48, 48, 1, 1], { stride: 2 }, false],
   ['rows: aligned vec4 rows, one quad per row (W=4)', [2, 16, 5, 4], [32, 16, 3, 3], { padding: 1 }, false],
   ['rows: 7x7 (ResNet-18 layer4), weight gradient on gy padded to Q4=8', [2, 32, 7, 7], [32, 32, 3, 3], { padding: 1 }, false],
+  // "Same" 3-wide layers with W % 4 != 0 run on x (forward) and gy (input gradient) padded to
+  // whole vec4 rows (alignRows), with 8-pixel groups from 5 columns up.
+  ['rows on rows padded to vec4s: 14x14, two 8-pixel groups (ResNet-18 layer3)', [2, 16, 14, 14], [32, 16, 3, 3], { padding: 1 }, true],
+  ['rows on rows padded to vec4s: 5x6, one 8-pixel group of 6', [2, 16, 5, 6], [16, 16, 3, 3], { padding: 1 }, false],
+  ['rows on rows padded to vec4s: groups 2, 9x13, 5x3 kernel', [2, 32, 9, 13], [32, 16, 5, 3], { padding: [2, 1], groups: 2 }, true],
   ['rows: stride 2, aligned rows, Q=6 padded to 8', [2, 16, 12, 12], [32, 16, 3, 3], { stride: 2, padding: 1 }, false],
   // The stride-2 input-gradient row kernel (3x3, padding 1): a channel tail (C=20: 8 + 8 + 4),
   // groups with odd H, a width that is not a multiple of 4 (scalar stores) with Q % 4 != 0
