@@ -143,30 +143,35 @@ describe('pooling layers wrap the functional ops', () => {
 });
 
 describe('CIFAR option-A shortcut', () => {
-  // fused: one-pass kernels (shortcut_a_forward/backward.wgsl); unfused: views + cat.
-  it.each([true, false])('subsamples by 2 and zero-pads planes/4 channels on each side; gradient flows to the kept pixels (fused %s)', async (fused) => {
+  // fused: one-pass kernels (shortcut_a_forward/backward.wgsl; 4 values per invocation where
+  // W % 8 == 0 forward, W % 4 == 0 backward); unfused: views + cat. Odd and even heights.
+  const cases: [boolean, number[]][] = [true, false].flatMap((fused) => [[2, 4, 4, 3], [2, 4, 5, 8], [1, 4, 6, 4], [1, 4, 3, 16]].map((s) => [fused, s] as [boolean, number[]]));
+  it.each(cases)('subsamples by 2 and zero-pads planes/4 channels on each side; gradient flows to the kept pixels (fused %s, x %j)', async (fused, shape) => {
     const old = wg.models.setFusion(fused);
     onTestFinished(() => { wg.models.setFusion(old); });
-    const N = 2, C = 4, H = 4, W = 3, planes = 8;
+    const [N, C, H, W] = shape;
+    const planes = 8;
     const xd = hostRandom(N * C * H * W, 11);
     const x = wg.tensor(xd, [N, C, H, W], { requiresGrad: true });
     const sc = new wg.models.ShortcutA(planes);
     const y = sc.forward(x);
-    const Ho = 2, Wo = 2, Co = C + 2 * (planes / 4);
+    const Ho = Math.ceil(H / 2), Wo = Math.ceil(W / 2), Co = C + 2 * (planes / 4);
     expect(y.shape).toEqual([N, Co, Ho, Wo]);
     const want: number[] = [];
+    const source: number[] = [];   // the y index each x element feeds, or -1
+    for (let i = 0; i < xd.length; i++) source.push(-1);
     for (let n = 0; n < N; n++) for (let c = 0; c < Co; c++) for (let h = 0; h < Ho; h++) for (let w = 0; w < Wo; w++) {
       const ci = c - planes / 4;
-      want.push(ci >= 0 && ci < C ? xd[((n * C + ci) * H + 2 * h) * W + 2 * w] : 0);
+      const inside = ci >= 0 && ci < C;
+      const at = ((n * C + ci) * H + 2 * h) * W + 2 * w;
+      if (inside) source[at] = want.length;
+      want.push(inside ? xd[at] : 0);
     }
-    expect(Array.from(await y.data())).toEqual(want);
-    wg.scope(() => y.mul(wg.full(y.shape, 3)).sum().backward());
+    expect(Array.from(await y.data())).toEqual(want.map(Math.fround));
+    const r = hostRandom(want.length, 12);
+    wg.scope(() => y.mul(wg.tensor(r, y.shape)).sum().backward());
     const g = await x.grad!.data();
-    for (let i = 0; i < g.length; i++) {
-      const w = i % W;
-      const h = Math.floor(i / W) % H;
-      expect(g[i]).toBe(h % 2 === 0 && w % 2 === 0 ? 3 : 0);
-    }
+    expect(Array.from(g)).toEqual(source.map((o) => (o < 0 ? 0 : Math.fround(r[o]))));
     for (const t of [x, y]) t.dispose();
   });
 });

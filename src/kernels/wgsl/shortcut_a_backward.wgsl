@@ -3,7 +3,7 @@
 //   dx[n, c, h, w] = gy[n, c + PAD, h / 2, w / 2] when h and w are even, else 0
 // (the pixels the subsampling skipped, and the padded channels, get no gradient).
 // One invocation writes one element of dx; every element is written, so dx needs no zero-fill.
-// Launcher: src/kernels/shortcut.ts.
+// Launcher: src/kernels/shortcut.ts. `main_vec4` (below) writes vec4s where the rows allow.
 
 struct ShortcutParams {          // packed by shortcutParams() in src/kernels/shortcut.ts
   N: u32,
@@ -11,6 +11,7 @@ struct ShortcutParams {          // packed by shortcutParams() in src/kernels/sh
 
 @group(0) @binding(0) var<storage, read>       gy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;   // dx again, as vec4s (main_vec4)
 @group(0) @binding(2) var<uniform>             p: ShortcutParams;
 
 override WG: u32 = 256u;
@@ -37,4 +38,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let hit = h % 2u == 0u && w % 2u == 0u;
   let src = ((n * K + c + PAD) * P + h / 2u) * Q + w / 2u;
   dx[i] = select(0.0, gy[select(0u, src, hit)], hit);
+}
+
+// `main_vec4`, when W % 4 == 0: one invocation writes 4 neighbouring columns w .. w+3 of an even
+// row 2h and of the odd row below it: (gy[2h/2, w/2], 0, gy[.., w/2 + 1], 0) and zeros, two
+// gy loads and two vec4 stores for 8 values of dx (one load and one store per value above).
+// Every lane does the same work, so no lane waits on another's branch.
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;   // (n, c, row pair h, vec4 column w4)
+  let W4 = W / 4u;
+  if (i >= p.N * C * P * W4) { return; }
+  let w4 = i % W4;
+  let h = (i / W4) % P;
+  let c = (i / (P * W4)) % C;
+  let n = i / (C * P * W4);
+  let src = ((n * K + c + PAD) * P + h) * Q + 2u * w4;
+  let even_row = (((n * C + c) * H + 2u * h) * W) / 4u + w4;
+  dx4[even_row] = vec4<f32>(gy[src], 0.0, gy[src + 1u], 0.0);
+  if (2u * h + 1u < H) { dx4[even_row + W4] = vec4<f32>(0.0); }
 }

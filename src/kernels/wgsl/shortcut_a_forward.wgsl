@@ -4,7 +4,8 @@
 //   y[n, k, h, w] = x[n, k - PAD, 2h, 2w] when PAD <= k < PAD + C, else 0   (PAD = planes / 4).
 // One invocation writes one element of y (a gather: every y element is written exactly once, so
 // no zero-fill pass and no intermediate strided view is needed). Gradient:
-// shortcut_a_backward.wgsl. Launcher: src/kernels/shortcut.ts.
+// shortcut_a_backward.wgsl. Launcher: src/kernels/shortcut.ts. `main_vec4` (below) writes 4 at a
+// time where the rows allow.
 
 struct ShortcutParams {          // packed by shortcutParams() in src/kernels/shortcut.ts
   N: u32,
@@ -12,6 +13,8 @@ struct ShortcutParams {          // packed by shortcutParams() in src/kernels/sh
 
 @group(0) @binding(0) var<storage, read>       x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read>       x4: array<vec4<f32>>;   // x again, as vec4s (main_vec4)
+@group(0) @binding(1) var<storage, read_write> y4: array<vec4<f32>>;   // y again, as vec4s (main_vec4)
 @group(0) @binding(2) var<uniform>             p: ShortcutParams;
 
 override WG: u32 = 256u;
@@ -38,4 +41,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let inside = k >= PAD && k < PAD + C;
   let src = ((n * C + k - PAD) * H + 2u * h) * W + 2u * w;
   y[i] = select(0.0, x[select(0u, src, inside)], inside);
+}
+
+// `main_vec4`, when W % 8 == 0: one invocation writes 4 neighbouring outputs of a row as a vec4,
+// from the 8 input columns 2w .. 2w+7 that hold them, two aligned vec4 loads (on a CPU adapter
+// each load walks the lanes: 2 loads and 1 store per 4 outputs instead of 4 and 4).
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;   // vec4 of y
+  let Q4 = Q / 4u;
+  if (i >= p.N * K * P * Q4) { return; }
+  let w4 = i % Q4;
+  let h = (i / Q4) % P;
+  let k = (i / (P * Q4)) % K;
+  let n = i / (K * P * Q4);
+  let inside = k >= PAD && k < PAD + C;
+  let src4 = select(0u, (((n * C + k - PAD) * H + 2u * h) * W) / 4u + 2u * w4, inside);
+  let a = x4[src4];
+  let b = x4[src4 + 1u];
+  y4[i] = select(vec4<f32>(0.0), vec4<f32>(a.x, a.z, b.x, b.z), inside);
 }
