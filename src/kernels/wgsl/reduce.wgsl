@@ -9,6 +9,10 @@
 //   main         one invocation per output element, a sequential loop over R (many outputs).
 //   main_wide    one workgroup per output element: lanes stride over R, then a tree reduction
 //                in workgroup memory (few outputs, long rows: e.g. a full sum).
+//   main_outer4  four neighbouring outputs per invocation, as vec4s, where the kept elements
+//                are contiguous and one reduced dimension strides over them (x.sum(0) of a
+//                matrix, the per-split partial weight gradients of a convolution): each lane
+//                folds the same elements in the same order as `main`, one vec4 load per r.
 // Both fix the order of additions, so results are bit-identical run to run (no atomics).
 // Bindings: 0 x (read), 1 out (write), 2 params.
 // Reference: src/kernels/reference/reduce.ts. Launcher: src/kernels/reduce.ts.
@@ -30,6 +34,8 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;          // x again (main_outer4)
+@group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;  // out again (main_outer4)
 @group(0) @binding(2) var<uniform> p: Params;
 
 override OP: u32 = 0u;       // 0 sum, 1 max, 2 min
@@ -107,4 +113,25 @@ fn main_wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     workgroupBarrier();
   }
   if (lid.x == 0u) { out[o] = partial[0] * p.scale; }
+}
+
+fn combine4(acc: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+  switch OP {
+    case 1u: { return max(acc, v); }
+    case 2u: { return min(acc, v); }
+    default: { return acc + v; }
+  }
+}
+
+// Outputs 4q .. 4q+3: kept rank 1 with stride 1, reduced rank 1 with a stride that is a multiple
+// of 4, x_offset and out_numel multiples of 4 (the launcher checks).
+@compute @workgroup_size(WG)
+fn main_outer4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let q = gid.x + gid.y * nwg.x * WG;
+  if (q >= p.out_numel / 4u) { return; }
+  let base4 = p.x_offset / 4u + q;
+  let stride4 = p.red_strides[0][0] / 4u;
+  var acc = vec4<f32>(identity());
+  for (var r = 0u; r < p.red_numel; r++) { acc = combine4(acc, x4[base4 + r * stride4]); }
+  out4[q] = acc * p.scale;
 }
