@@ -147,6 +147,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['im2col (a kernel row\'s taps from one span of vec4s) + GEMM: 5x5 dilation 2 p4, C=2, 24x24', [1, 2, 24, 24], [16, 2, 5, 5], { dilation: 2, padding: 4 }, false],
   ['1x1 as GEMM, C=64 -> K=40, 16x8, one image', [1, 64, 16, 8], [40, 64, 1, 1], {}, false],
   ['1x1 as GEMM, 7x7 (PQ % 4 != 0), C=64 -> K=48', [2, 64, 7, 7], [48, 64, 1, 1], {}, false],
+  ['1x1 as GEMM, the 3 images side by side in the columns (13 vec4s each, 5 tiles of 8 for 39)', [3, 64, 7, 7], [40, 64, 1, 1], {}, true],
   ['1x1 as GEMM with a bias (added by the GEMM), C=32 -> K=40, 6x8', [2, 32, 6, 8], [40, 32, 1, 1], {}, true],
   ['1x1 stride 2 as GEMM on the subsampled x, 17x15', [2, 32, 17, 15], [64, 32, 1, 1], { stride: 2 }, false],
   ['1x1 stride 2 as GEMM, input gradient too (K=C=48), 16x18', [2, 48, 16, 18], [48, 48, 1, 1], { stride: 2 }, false],
