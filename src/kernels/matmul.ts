@@ -30,6 +30,7 @@ const tiledKernel = defineKernel('matmul_tiled', tiledSource, gemmBindings);
 // The subgroup kernel also binds its epilogue operands (bias, residual), see GemmEpilogue.
 const subgroupKernel = defineKernel('matmul_subgroup', subgroupSource, [...gemmBindings, 'read', 'read', 'read', 'read_write']);
 const packKernel = defineKernel('matmul_pack', packSource, ['read', 'read_write', 'uniform']);
+const packVec4Kernel = defineKernel('matmul_pack', packSource, ['read', 'read_write', 'uniform'], 'main_vec4');
 
 /** A matrix operand: buffer + element offset + strides for (batch, row, col). */
 export interface MatrixView {
@@ -203,6 +204,9 @@ export function packOperand(v: MatrixView, batch: number, rows: number, cols: nu
     .u32(total).u32(0).u32(0).u32(0)
     .finish();
   const WG = 256;
-  launch(packKernel, { buffers: [v.buffer, out.buffer], params, workgroups: grid1d(total, WG), constants: { WG }, label: 'matmul_pack' });
+  const vec4 = colsP % 4 === 0;
+  launch(vec4 ? packVec4Kernel : packKernel, {
+    buffers: [v.buffer, out.buffer], params, workgroups: grid1d(vec4 ? total / 4 : total, WG), constants: { WG }, label: 'matmul_pack',
+  });
   return out;
 }
