@@ -490,17 +490,8 @@ export function setConvAlignRows(on: boolean): boolean {
  */
 function alignRows(x: Tensor, g: Conv2dGeometry): { xa: Tensor; ga: Conv2dGeometry } | null {
   if (!padRowsForAlignment || g.W % 4 === 0 || g.pad_w !== 1 || g.stride_w !== 1 || g.Q !== g.W || !isCpuAdapter(gpu().info)) return null;
-  const W4 = Math.ceil(g.W / 4) * 4;
-  const rows = g.N * g.C * g.H;
-  const xa = emptyTensor([g.N, g.C, g.H, W4], 'float32', 'conv2d x padded to whole vec4 rows');
-  launch(padRowsKernel, {
-    buffers: [x.buffer, xa.buffer],
-    params: new Uniforms().u32(rows).finish(),
-    workgroups: grid1d(rows * (W4 / 4), 256),
-    constants: { WG: 256, Q: g.W, Q4: W4 },
-    label: 'conv2d x padded to whole vec4 rows',
-  });
-  return { xa, ga: { ...g, W: W4 } };
+  const xa = padRows(x, [g.N, g.C, g.H, g.W], 'conv2d x padded to whole vec4 rows');
+  return { xa, ga: { ...g, W: xa.shape[3] } };
 }
 
 /** Run the row kernel for the convolution described by g, with weights already packed. */
@@ -511,6 +502,7 @@ function launchRows(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, 
   return y;
 }
 
+/** launchRows on x as given (padded or not). */
 function launchRowsOn(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry, shape: RowsShape, label: string, epilogue: ConvEpilogue): Tensor {
   const wg = fastWorkgroupSize();
   const { block, pix } = shape;
@@ -742,17 +734,24 @@ function conv2dBackwardWeightRowsPadded(gy: Tensor, x: Tensor, g: Conv2dGeometry
  * the geometry that describes it (Q and PQ changed): the row kernels then read gy as aligned vec4s.
  */
 function padGyRows(gy: Tensor, g: Conv2dGeometry): { padded: Tensor; gp: Conv2dGeometry } {
-  const Q4 = Math.ceil(g.Q / 4) * 4;
-  const rows = g.N * g.K * g.P;
-  const padded = emptyTensor([g.N, g.K, g.P, Q4], 'float32', 'conv2d gy padded to whole vec4 rows');
-  launch(padRowsKernel, {
-    buffers: [gy.buffer, padded.buffer],
-    params: new Uniforms().u32(rows).finish(),
-    workgroups: grid1d(rows * (Q4 / 4), 256),
-    constants: { WG: 256, Q: g.Q, Q4 },
-    label: 'conv2d gy padded to whole vec4 rows',
-  });
+  const padded = padRows(gy, [g.N, g.K, g.P, g.Q], 'conv2d gy padded to whole vec4 rows');
+  const Q4 = padded.shape[3];
   return { padded, gp: { ...g, Q: Q4, PQ: g.P * Q4 } };
+}
+
+/** A plain (N, C, H, W) tensor copied into a new (N, C, H, W4), W4 = W rounded up to 4, zero-filled (pad_rows.wgsl). */
+function padRows(t: Tensor, [N, C, H, W]: number[], label: string): Tensor {
+  const W4 = Math.ceil(W / 4) * 4;
+  const rows = N * C * H;
+  const padded = emptyTensor([N, C, H, W4], 'float32', label);
+  launch(padRowsKernel, {
+    buffers: [t.buffer, padded.buffer],
+    params: new Uniforms().u32(rows).finish(),
+    workgroups: grid1d(rows * (W4 / 4), 256),
+    constants: { WG: 256, Q: W, Q4: W4 },
+    label,
+  });
+  return padded;
 }
 
 // ---- 1x1 convolutions as GEMMs -------------------------------------------------------------

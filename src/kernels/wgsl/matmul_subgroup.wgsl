@@ -34,8 +34,9 @@
 // Edges: rows past M and vec4 columns past N4 are clamped on load and never stored, so any
 // M and N work; K must be a multiple of 4 (the launcher zero-pads it).
 // Grid: (ceil(M / 32), ceil(N / (32 * SUBGROUPS)), batch), or with FOLD_BATCH (ceil(M / 32),
-// ceil(batch * N4 / (8 * SUBGROUPS)), 1); workgroup = SUBGROUPS subgroups side by side along N. Row tiles vary fastest, so workgroups that run one after the other read the
-// same columns of B while it is still in cache (at 2048 this was worth ~1.5x over N-fastest).
+// ceil(batch * N4 / (8 * SUBGROUPS)), 1); workgroup = SUBGROUPS subgroups side by side along N.
+// Row tiles vary fastest, so workgroups that run one after the other read the same columns of B
+// while it is still in cache (at 2048 this was worth ~1.5x over N-fastest).
 // Launcher: src/kernels/matmul.ts (gemm). Reference: matmul_naive.wgsl.
 
 enable subgroups;

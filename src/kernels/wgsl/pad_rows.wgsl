@@ -4,7 +4,8 @@
 // One invocation writes one vec4 of y (4 masked scalar loads of x). The sizes are pipeline
 // constants: the index arithmetic divides by them, and on a CPU adapter a division by a runtime
 // value is done lane by lane (the general strided copy, copy_strided.wgsl, pays that, and its
-// zero fill is a second pass). Used by the conv2d row kernels for gy with Q % 4 != 0.
+// zero fill is a second pass). Used by the conv2d row kernels for gy with Q % 4 != 0 and, on
+// CPU adapters, for x of "same" 3-wide rows with W % 4 != 0 (alignRows).
 // Bindings: 0 x (read), 1 y (write, vec4s), 2 params. Launcher: padRows() in src/kernels/conv2d.ts.
 
 struct PadParams {
