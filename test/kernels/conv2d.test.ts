@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../../src/index.js';
 import {
-  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvSpecialization, setConvRowKernels, setConvRulesFor, convKernelFor, type Conv2dOptions, type ConvImplementation, im2colLayout,
+  conv2dGeometry, conv2dForward, conv2dBackwardInput, CONV2D_PARAM_FIELDS, setConvAlignRows, setConvSpecialization, setConvRowKernels, setConvRulesFor, convKernelFor, type Conv2dOptions, type ConvImplementation, im2colLayout,
 } from '../../src/kernels/conv2d.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
@@ -409,6 +409,44 @@ describe('conv2d argument errors', () => {
   it('setConvImplementation rejects unknown names', () => {
     expect(() => F.setConvImplementation('winograd' as ConvImplementation)).toThrow(wg.OpArgumentError);
   });
+});
+
+describe('conv2d row kernel on rows padded to whole vec4s (alignRows)', () => {
+  // The input gradient of a residual block's first convolution adds the shortcut's gradient as dx
+  // is stored (`plus`, laid out as dx): with gy padded to W4 columns the kernel still stores and
+  // adds in dx's own layout. Padded and unpadded runs against the reference.
+  const cases: [string, number[], number[]][] = [
+    ['7x7, 32 -> 32 channels', [2, 32, 7, 7], [32, 32, 3, 3]],
+    ['14x14, 16 -> 24 channels', [2, 16, 14, 14], [24, 16, 3, 3]],
+  ];
+  for (const [name, xs, ws] of cases) {
+    it(`${name}: forward and input gradient plus a gradient already at the input, padded or not`, async () => {
+      F.setConvImplementation('fast');
+      const g = conv2dGeometry(xs, ws, { padding: 1 });
+      expect(convKernelFor('forward', g)).toBe('rows');
+      expect(convKernelFor('input', g)).toBe('rows');
+      const xd = randomArray(xs.reduce((a, b) => a * b), 41);
+      const wd = randomArray(ws.reduce((a, b) => a * b), 42);
+      const gyd = randomArray(g.N * g.K * g.PQ, 43);
+      const plusd = randomArray(xd.length, 44);
+      const [x, w, gy, plus] = [wg.tensor(xd, xs), wg.tensor(wd, ws), wg.tensor(gyd, [g.N, g.K, g.P, g.Q]), wg.tensor(plusd, xs)];
+      const wantY = conv2dForwardRef(xd, wd, null, g);
+      const wantDx = conv2dBackwardInputRef(gyd, wd, g).map((v, i) => v + plusd[i]);
+      for (const align of [true, false]) {
+        const old = setConvAlignRows(align);
+        try {
+          const y = conv2dForward(x, w, null, g);
+          expectClose(await y.data(), wantY, FORWARD_TOL, `${name} y (aligned ${align})`);
+          const dx = conv2dBackwardInput(gy, w, g, plus);
+          expectClose(await dx.data(), wantDx, GRAD_TOL, `${name} dx + plus (aligned ${align})`);
+          for (const t of [y, dx]) t.dispose();
+        } finally {
+          setConvAlignRows(old);
+        }
+      }
+      for (const t of [x, w, gy, plus]) t.dispose();
+    });
+  }
 });
 
 describe('conv2d im2col (channel-poor layers on lavapipe)', () => {
