@@ -16,6 +16,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // global.gc for test/helpers.ts (useDevice collects earlier tests' garbage before each test).
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     env: { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },

@@ -1,5 +1,5 @@
 // Shared test helpers: one device per test file, fixture loading, tolerant comparison.
-import { beforeAll, afterAll, expect } from 'vitest';
+import { beforeAll, beforeEach, afterAll, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as wg from '../src/index.js';
@@ -8,6 +8,17 @@ import * as wg from '../src/index.js';
 export function useDevice(): void {
   beforeAll(async () => {
     await wg.init();
+  });
+  // A tensor a test leaves to the garbage collector is released by its finalizer (src/tensor/
+  // tensor.ts) whenever V8 collects it: maybe in the middle of a later test that counts live
+  // tensors (wg.memory()), which then reads fewer than it had. Collect before each test and let
+  // the finalizers run, so that counts within a test see only that test's tensors.
+  beforeEach(async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) return;
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 0));
   });
   afterAll(async () => {
     await wg.close();
