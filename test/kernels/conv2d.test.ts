@@ -131,6 +131,9 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   ['rows: padding [0, 2], Q=10', [2, 16, 9, 8], [32, 16, 3, 3], { padding: [0, 2] }, true],
   ['rows: padding 3 (input gradient falls back)', [2, 16, 5, 6], [16, 16, 3, 3], { padding: 3 }, false],
   ['rows: 1x3 kernel', [3, 16, 6, 8], [16, 16, 1, 3], { padding: [0, 1] }, true],
+  // The weight gradient on aligned rows takes two input channels per lane where C_g is even, one
+  // (with 32 output channels per lane) where it is odd.
+  ['rows: weight gradient on aligned rows, 5 input channels (one per lane), K=40', [2, 5, 8, 12], [40, 5, 3, 3], { padding: 1 }, true],
   ['rows: stride 2, aligned rows, Q=10 (a half-empty last group)', [2, 16, 12, 20], [32, 16, 3, 3], { stride: 2, padding: 1 }, true],
   ['rows: stride 2 without padding, odd width', [2, 8, 9, 11], [16, 8, 3, 3], { stride: 2 }, false],
   ['rows: stride 2, unaligned rows, Q=8 (weight gradient by rows)', [2, 8, 9, 17], [16, 8, 3, 3], { stride: 2 }, true],
