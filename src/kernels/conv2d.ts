@@ -483,13 +483,15 @@ export function setConvAlignRows(on: boolean): boolean {
  * x with its rows padded by zero columns to a multiple of 4, and the geometry that reads it (W
  * the padded width), where only W % 4 != 0 keeps the row kernel from loading each window's middle
  * columns as one aligned vec4: "same" 3-wide rows at stride 1 (ResNet-18's 14x14 and 7x7 layers,
- * all three passes), on CPU adapters (the kernel's loads are what counts there). The
+ * all three passes) and, for the weight gradient (`stride2`), rows at stride 2 (the forward
+ * measured no gain there); on CPU adapters (the kernel's loads are what counts there). The
  * extra columns are zeros, as the padding they stand for: outputs past Q read them and are not
  * stored. The copy is one pass over x; the kernel then loads 3 values per window row instead of 6
  * (PIX 4) or 4 instead of 10 (PIX 8).
  */
-function alignRows(x: Tensor, g: Conv2dGeometry): { xa: Tensor; ga: Conv2dGeometry } | null {
-  if (!padRowsForAlignment || g.W % 4 === 0 || g.pad_w !== 1 || g.stride_w !== 1 || g.Q !== g.W || !isCpuAdapter(gpu().info)) return null;
+function alignRows(x: Tensor, g: Conv2dGeometry, stride2 = false): { xa: Tensor; ga: Conv2dGeometry } | null {
+  const rowsFit = g.stride_w === 1 ? g.Q === g.W : stride2 && g.stride_w === 2;
+  if (!padRowsForAlignment || g.W % 4 === 0 || g.pad_w !== 1 || !rowsFit || !isCpuAdapter(gpu().info)) return null;
   const xa = padRows(x, [g.N, g.C, g.H, g.W], 'conv2d x padded to whole vec4 rows');
   return { xa, ga: { ...g, W: xa.shape[3] } };
 }
@@ -697,10 +699,12 @@ function conv2dBackwardWeightFast(gy: Tensor, x: Tensor, g: Conv2dGeometry, into
 /** The weight gradient with the row kernel (S = 3, width stride 1 or 2, unit width dilation, Q % 4 == 0; see the padded variant below otherwise). */
 function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   const wg = fastWorkgroupSize();
-  // Two input channels of one kernel row per lane (PAIRS) where the rows are aligned at stride 1:
-  // each broadcast gy value serves twice the multiply-adds. 0.74-0.92x the CPU time of one channel
-  // per lane on lavapipe (CIFAR's 3x3 shapes at batch 128, ResNet-18's 64 @56 and 128 @28 at batch 8).
-  const pairs = g.stride_w === 1 && alignedRows(g) === 1 && g.C_g % 2 === 0;
+  // Two input channels of one kernel row per lane (PAIRS) where the rows are aligned: each
+  // broadcast gy value serves twice the multiply-adds. Against one channel per lane on lavapipe
+  // (CPU time, in-process A/B): stride 1 0.74-0.92x (CIFAR's 3x3 shapes at batch 128, ResNet-18's
+  // 64 @56 and 128 @28 at batch 8), stride 2 0.86-0.95x (CIFAR's two, ResNet-18's 64 @56 and, on
+  // x padded by alignRows, 256 @14). On unaligned rows it doubled the scalar loads: 1.18x.
+  const pairs = g.C_g % 2 === 0 && alignedRows(g) === 1;
   const block = pairs ? 16 : rowBlock(g.K_g);
   const tiles = grid1d((g.C_g / (pairs ? 2 : 1)) * g.R, wg);
   const blocks = g.G * Math.ceil(g.K_g / block);
@@ -728,10 +732,10 @@ function conv2dBackwardWeightRows(gy: Tensor, x: Tensor, g: Conv2dGeometry, into
  */
 function conv2dBackwardWeightRowsPadded(gy: Tensor, x: Tensor, g: Conv2dGeometry, into: Tensor | null = null): Tensor {
   const { padded, gp } = padGyRows(gy, g);
-  // On "same" rows x is padded to whole vec4 rows too (alignRows): the kernel then reads aligned
-  // vec4s and takes two input channels per lane (PAIRS). ResNet-18's 256 @14 and 512 @7 at batch
-  // 8: 0.75-0.78x the CPU time on lavapipe (two in-process A/B runs).
-  const aligned = alignRows(x, g);
+  // On "same" rows and at stride 2, x is padded to whole vec4 rows too (alignRows): the kernel then
+  // reads aligned vec4s and takes two input channels per lane (PAIRS). ResNet-18's 256 @14 and
+  // 512 @7 at batch 8: 0.75-0.78x the CPU time on lavapipe (two in-process A/B runs).
+  const aligned = alignRows(x, g, true);
   const dw = conv2dBackwardWeightRows(padded, aligned?.xa ?? x, aligned ? { ...gp, W: aligned.ga.W } : gp, into);
   padded.dispose();
   aligned?.xa.dispose();

@@ -134,6 +134,7 @@ const shapes: Array<[string, number[], number[], Conv2dOptions, boolean]> = [
   // The weight gradient on aligned rows takes two input channels per lane where C_g is even, one
   // (with 32 output channels per lane) where it is odd.
   ['rows: weight gradient on aligned rows, 5 input channels (one per lane), K=40', [2, 5, 8, 12], [40, 5, 3, 3], { padding: 1 }, true],
+  ['rows: stride-2 weight gradient on x and gy padded to vec4 rows, 14x14 (channel pairs)', [2, 16, 14, 14], [32, 16, 3, 3], { stride: 2, padding: 1 }, false],
   ['rows: stride 2, aligned rows, Q=10 (a half-empty last group)', [2, 16, 12, 20], [32, 16, 3, 3], { stride: 2, padding: 1 }, true],
   ['rows: stride 2 without padding, odd width', [2, 8, 9, 11], [16, 8, 3, 3], { stride: 2 }, false],
   ['rows: stride 2, unaligned rows, Q=8 (weight gradient by rows)', [2, 8, 9, 17], [16, 8, 3, 3], { stride: 2 }, true],

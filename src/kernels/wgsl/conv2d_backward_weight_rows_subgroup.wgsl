@@ -77,12 +77,12 @@ override BLOCK_K: u32 = 16u;
 override ALIGNED_ROWS: bool = false;
 // Width stride 1 or 2: at stride 2 the 4 pixels of a quad read a 9-column window.
 override STRIDE_W: u32 = 1u;
-// PAIRS (BLOCK_K 16, stride 1 on aligned rows, C_g even): a lane owns the same kernel row r of
+// PAIRS (BLOCK_K 16, aligned rows, C_g even): a lane owns the same kernel row r of
 // two input channels, c and c + 1, in acc[j] and acc[16 + j]. Each gy value a lane gets by
 // subgroupBroadcast then serves both channels: 24 multiply-adds per broadcast instead of 12,
 // with the 96 accumulators of a 32-channel block and 4 loads per quad instead of its 5. The
 // broadcasts (a shuffle per component) weighed as much as the loads: 0.74-0.92x the CPU time
-// on lavapipe (CIFAR ResNet-20's 3x3 shapes at batch 128, ResNet-18's 64 @56 and 128 @28).
+// on lavapipe at stride 1, 0.86-0.95x at stride 2 (CIFAR ResNet-20's and ResNet-18's 3x3 shapes).
 override PAIRS: bool = false;
 
 // For the 8 channels j0 + i whose gy quads lane i loaded as gv: acc[j0 + i][s] += dot(xs, gy).
@@ -115,6 +115,43 @@ fn accumulate_quad(acc: ptr<function, array<vec3<f32>, 32>>, gy_at: vec4<u32>, x
     accumulate8(acc, 16u, x0, x1, x2, gy4[gy_at[2]]);
     accumulate8(acc, 24u, x0, x1, x2, gy4[gy_at[3]]);
   }
+}
+
+// Window columns 0 .. 3*STRIDE_W + 2 of one input row for a quad: x index `at` is column 0, at
+// input column iw0; columns outside the row read 0 (the padding).
+fn load_window(at: i32, iw0: i32, row_ok: bool, first_quad: bool, W: u32) -> array<f32, 9> {
+  var win: array<f32, 9>;
+  if (ALIGNED_ROWS) {
+    // Stride 2 (stride 1 takes the carried path in main): window columns 1..8 are two aligned
+    // vec4s, one load instead of four each; column 0 is a scalar.
+    let mid = select(vec4<f32>(), x4[u32(select(0, at + 1, row_ok)) / 4u], row_ok);
+    win[1] = mid.x;
+    win[2] = mid.y;
+    win[3] = mid.z;
+    win[4] = mid.w;
+    let ok0 = row_ok && !first_quad;
+    win[0] = select(0.0, x[u32(select(0, at, ok0))], ok0);
+    let ok5 = row_ok && iw0 + 5 < i32(W);
+    let mid2 = select(vec4<f32>(), x4[u32(select(0, at + 5, ok5)) / 4u], ok5);
+    win[5] = mid2.x;
+    win[6] = mid2.y;
+    win[7] = mid2.z;
+    win[8] = mid2.w;
+  } else {
+    for (var i = 0; i <= i32(3u * STRIDE_W) + 2; i++) {
+      let ok = row_ok && iw0 + i >= 0 && iw0 + i < i32(W);
+      win[i] = select(0.0, x[u32(select(0, at + i, ok))], ok);
+    }
+  }
+  return win;
+}
+
+// Tap s of the 4 pixels: window columns s, s + STRIDE_W, s + 2 STRIDE_W, s + 3 STRIDE_W.
+fn quad_taps(win: array<f32, 9>) -> array<vec4<f32>, 3> {
+  return array<vec4<f32>, 3>(
+    vec4<f32>(win[0], win[STRIDE_W], win[2u * STRIDE_W], win[3u * STRIDE_W]),
+    vec4<f32>(win[1], win[1u + STRIDE_W], win[1u + 2u * STRIDE_W], win[1u + 3u * STRIDE_W]),
+    vec4<f32>(win[2], win[2u + STRIDE_W], win[2u + 2u * STRIDE_W], win[2u + 3u * STRIDE_W]));
 }
 
 // acc[j] += dots of xa with gy, acc[16 + j] += dots of xb with gy, for the 8 channels j0 + i.
@@ -163,7 +200,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 
   let quads_per_row = q.Q / 4u;
-  let last = i32(3u * STRIDE_W) + 2;    // last window column: 5, or 8 at stride 2
   let n_per = (q.N + splits - 1u) / splits;
   let n_end = min(q.N, (split + 1u) * n_per);
   var acc: array<vec3<f32>, 32>;        // acc[j][s] = dw[k0 + j, c, r, s], j < BLOCK_K
@@ -220,33 +256,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let first = qd * 4u * STRIDE_W;   // input column of window column 0, plus pad_w
         let iw0 = i32(first) - i32(q.pad_w);
         let at = row + i32(first);        // x index of window column 0
-        var win: array<f32, 9>;           // window columns 0 .. last
-        if (ALIGNED_ROWS) {
-          // Stride 2: window columns 1..8 are two aligned vec4s: one load instead of four each.
-          let mid = select(vec4<f32>(), x4[u32(select(0, at + 1, row_ok)) / 4u], row_ok);
-          win[1] = mid.x;
-          win[2] = mid.y;
-          win[3] = mid.z;
-          win[4] = mid.w;
-          let ok0 = row_ok && qd > 0u;
-          win[0] = select(0.0, x[u32(select(0, at, ok0))], ok0);
-          let ok5 = row_ok && iw0 + 5 < i32(q.W);
-          let mid2 = select(vec4<f32>(), x4[u32(select(0, at + 5, ok5)) / 4u], ok5);
-          win[5] = mid2.x;
-          win[6] = mid2.y;
-          win[7] = mid2.z;
-          win[8] = mid2.w;
-        } else {
-          for (var i = 0; i <= last; i++) {
-            let ok = row_ok && iw0 + i >= 0 && iw0 + i < i32(q.W);
-            win[i] = select(0.0, x[u32(select(0, at + i, ok))], ok);
-          }
+        let xa = quad_taps(load_window(at, iw0, row_ok, qd == 0u, q.W));
+        if (PAIRS) {
+          let xb = quad_taps(load_window(at + i32(q.H * q.W), iw0, row_ok, qd == 0u, q.W));
+          let gq = gy_row + vec4<u32>(qd);
+          accumulate8_pair(&acc, 0u, xa[0], xa[1], xa[2], xb[0], xb[1], xb[2], gy4[gq[0]]);
+          accumulate8_pair(&acc, 8u, xa[0], xa[1], xa[2], xb[0], xb[1], xb[2], gy4[gq[1]]);
+          continue;
         }
-        // Tap s of the 4 pixels: window columns s, s + STRIDE_W, s + 2 STRIDE_W, s + 3 STRIDE_W.
-        let x0 = vec4<f32>(win[0], win[STRIDE_W], win[2u * STRIDE_W], win[3u * STRIDE_W]);
-        let x1 = vec4<f32>(win[1], win[1u + STRIDE_W], win[1u + 2u * STRIDE_W], win[1u + 3u * STRIDE_W]);
-        let x2 = vec4<f32>(win[2], win[2u + STRIDE_W], win[2u + 2u * STRIDE_W], win[2u + 3u * STRIDE_W]);
-        accumulate_quad(&acc, gy_row + vec4<u32>(qd), x0, x1, x2);
+        accumulate_quad(&acc, gy_row + vec4<u32>(qd), xa[0], xa[1], xa[2]);
       }
     }
   }
