@@ -72,8 +72,9 @@ fn geometry() -> Conv2dParams {
 override WG: u32 = 8;
 // Output channels per lane: 16, or 32 when there are at least 32 (96 accumulator floats).
 override BLOCK_K: u32 = 16u;
-// Set by the launcher when W % 4 == 0, pad_w == 1 and Q == W (3x3 "same" layers): the middle 4
-// window columns are then inside the image and aligned, read as one vec4 (see the forward kernel).
+// Set by the launcher (alignedRows) when W % 4 == 0 and pad_w == 1, at stride 1 with every quad's
+// middle 4 window columns inside the row (Q == W, or x padded to whole vec4 rows by alignRows) and
+// at stride 2: those columns are then aligned vec4s (see the forward kernel).
 override ALIGNED_ROWS: bool = false;
 // Width stride 1 or 2: at stride 2 the 4 pixels of a quad read a 9-column window.
 override STRIDE_W: u32 = 1u;
