@@ -38,7 +38,7 @@ import forwardRowsSubgroupSource from './wgsl/conv2d_forward_rows_subgroup.wgsl'
 import packWeightsRowsSource from './wgsl/conv2d_pack_weights_rows.wgsl';
 import backwardWeightRowsSubgroupSource from './wgsl/conv2d_backward_weight_rows_subgroup.wgsl';
 import backwardInputRowsS2SubgroupSource from './wgsl/conv2d_backward_input_rows_s2_subgroup.wgsl';
-import { defineKernel, launch, grid1d, isRecordOnly } from './launch.js';
+import { defineKernel, launch, grid1d, isRecordOnly, unusedWritableBinding } from './launch.js';
 import { offerTunable, tunedChoice, isCollectingTunables } from './autotune.js';
 import { Uniforms } from './uniforms.js';
 import { reduce } from './reduce.js';
@@ -512,13 +512,13 @@ function launchRowsOn(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry
   checkZ(g, z);
   const y = emptyTensor(conv2dOutputShape(g), 'float32', label);
   // Rows of whole vec4s (Q % 4 == 0) store y as vec4s through binding 7; the other of 3 and 7 gets
-  // a stand-in (one buffer may not be bound writable twice). On lavapipe, forward and input
+  // the placeholder (one buffer may not be bound writable twice). On lavapipe, forward and input
   // gradient: 64 @8 (CIFAR stage 3) 0.76-0.84x the CPU time, 16 @32, 32 @16 and 64 @56 unchanged.
   const yVec4 = g.Q % 4 === 0;
-  const unused = emptyTensor([4], 'float32', 'conv2d unused y binding');
+  const unused = unusedWritableBinding();
   const res = epilogue.residual ?? x;
   launch(FAST.forwardRowsSubgroup, {
-    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, yVec4 ? unused.buffer : y.buffer, x.buffer, res.buffer, yVec4 ? y.buffer : unused.buffer, res.buffer],
+    buffers: [x.buffer, wp.buffer, (b ?? x).buffer, yVec4 ? unused : y.buffer, x.buffer, res.buffer, yVec4 ? y.buffer : unused, res.buffer],
     params: packConv2dParams(g),
     workgroups: [...grid1d(g.N * g.P * Math.ceil(g.Q / pix), wg), z],
     constants: {
@@ -527,7 +527,6 @@ function launchRowsOn(x: Tensor, wp: Tensor, b: Tensor | null, g: Conv2dGeometry
     },
     label,
   });
-  unused.dispose();
   return y;
 }
 

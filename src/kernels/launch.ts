@@ -53,6 +53,26 @@ let bindGroupMisses = 0;
 const cache = new Map<Kernel, CachedKernel>();
 let cacheCtx: GpuContext | null = null;
 onClose(() => cache.clear());
+
+// A small storage buffer for a writable binding that a kernel declares but a dispatch does not
+// write: a kernel that stores its output either as floats or as vec4s binds the output twice
+// (C and C4 in matmul_subgroup.wgsl, y and y4 in conv2d_forward_rows_subgroup.wgsl), and WebGPU
+// forbids binding one buffer writable twice in a dispatch, so the binding not in use gets this.
+// One per device, destroyed with it; no kernel ever writes it.
+let placeholder: { ctx: GpuContext; buffer: GPUBuffer } | null = null;
+onClose(() => {
+  placeholder?.buffer.destroy();
+  placeholder = null;
+});
+
+/** The device's placeholder for an unused writable binding (see above). */
+export function unusedWritableBinding(): GPUBuffer {
+  const ctx = gpu();
+  if (placeholder?.ctx !== ctx) {
+    placeholder = { ctx, buffer: ctx.device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE, label: 'wgslgrad unused writable binding' }) };
+  }
+  return placeholder.buffer;
+}
 let pipelinesCreated = 0;
 
 /**

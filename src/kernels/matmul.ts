@@ -15,7 +15,7 @@ import blockedSource from './wgsl/matmul.wgsl';
 import tiledSource from './wgsl/matmul_tiled.wgsl';
 import subgroupSource from './wgsl/matmul_subgroup.wgsl';
 import packSource from './wgsl/matmul_pack.wgsl';
-import { defineKernel, launch, grid1d } from './launch.js';
+import { defineKernel, launch, grid1d, unusedWritableBinding } from './launch.js';
 import type { BufferRef } from '../tensor/storage.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
@@ -160,10 +160,10 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
     .finish();
   const SUBGROUPS = 1;
   const { bias = null, residual = null, relu = false } = epilogue;
-  // With N % 4 == 0 the kernel stores C as vec4s through binding 7; WebGPU forbids binding one
-  // buffer to two writable bindings of a dispatch, so the unused one of 2 and 7 gets a stand-in.
+  // With N % 4 == 0 the kernel stores C as vec4s through binding 7; the unused one of 2 and 7 gets
+  // the placeholder (WebGPU forbids binding one buffer writable twice in a dispatch).
   const cVec4 = N % 4 === 0;
-  const unused = emptyTensor([4], 'float32', 'matmul unused C binding');
+  const unused = unusedWritableBinding();
   // One A for the whole batch (a convolution's weights) and products whose vec4 columns are not
   // whole tiles: the batch's products side by side in the grid's columns, so no tile idles lanes
   // at the end of each product (FOLD_BATCH). ResNet-50's 1x1 layers at batch 8, lavapipe, CPU
@@ -172,7 +172,7 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
   const fold = batch > 1 && A.batchStride === 0 && columnTiles(batch * N4) < batch * columnTiles(N4) && columnTiles(batch * N4) <= 65535;
   launch(subgroupKernel, {
     // Absent epilogue operands bind A again (read-only, never read).
-    buffers: [A.buffer, B.buffer, cVec4 ? unused.buffer : out.buffer, (bias ?? A).buffer, (residual ?? A).buffer, (residual ?? A).buffer, cVec4 ? out.buffer : unused.buffer],
+    buffers: [A.buffer, B.buffer, cVec4 ? unused : out.buffer, (bias ?? A).buffer, (residual ?? A).buffer, (residual ?? A).buffer, cVec4 ? out.buffer : unused],
     params,
     workgroups: fold ? [Math.ceil(M / SUBGROUP_TILE), columnTiles(batch * N4), 1] : [Math.ceil(M / SUBGROUP_TILE), columnTiles(N4), batch],
     constants: {
@@ -183,7 +183,6 @@ function gemmSubgroup(a: MatrixView, b: MatrixView, batch: number, M: number, N:
   });
   packedA?.dispose();
   packedB?.dispose();
-  unused.dispose();
   return out;
 }
 
