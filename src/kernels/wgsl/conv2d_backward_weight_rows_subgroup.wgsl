@@ -107,15 +107,27 @@ fn accumulate8(acc: ptr<function, array<vec3<f32>, 32>>, j0: u32, x0: vec4<f32>,
   (*acc)[j0 + 7u] += vec3<f32>(dot(x0, g), dot(x1, g), dot(x2, g));
 }
 
-// One quad of 4 pixels: the taps' x values x0, x1, x2 against the gy quads of the lane's
+// One quad of 4 pixels: the taps' x values x[0..2] against the gy quads of the lane's
 // BLOCK_K/8 channels (gy4 indices gy_at), shared across the subgroup by accumulate8.
-fn accumulate_quad(acc: ptr<function, array<vec3<f32>, 32>>, gy_at: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>) {
-  accumulate8(acc, 0u, x0, x1, x2, gy4[gy_at[0]]);
-  accumulate8(acc, 8u, x0, x1, x2, gy4[gy_at[1]]);
+fn accumulate_quad(acc: ptr<function, array<vec3<f32>, 32>>, gy_at: vec4<u32>, x: array<vec4<f32>, 3>) {
+  accumulate8(acc, 0u, x[0], x[1], x[2], gy4[gy_at[0]]);
+  accumulate8(acc, 8u, x[0], x[1], x[2], gy4[gy_at[1]]);
   if (BLOCK_K == 32u) {
-    accumulate8(acc, 16u, x0, x1, x2, gy4[gy_at[2]]);
-    accumulate8(acc, 24u, x0, x1, x2, gy4[gy_at[3]]);
+    accumulate8(acc, 16u, x[0], x[1], x[2], gy4[gy_at[2]]);
+    accumulate8(acc, 24u, x[0], x[1], x[2], gy4[gy_at[3]]);
   }
+}
+
+// With PAIRS: one quad of channel c (taps xa) and of channel c + 1 (xb), 16 output channels.
+fn accumulate_quad_pair(acc: ptr<function, array<vec3<f32>, 32>>, gy_at: vec4<u32>, xa: array<vec4<f32>, 3>, xb: array<vec4<f32>, 3>) {
+  accumulate8_pair(acc, 0u, xa[0], xa[1], xa[2], xb[0], xb[1], xb[2], gy4[gy_at[0]]);
+  accumulate8_pair(acc, 8u, xa[0], xa[1], xa[2], xb[0], xb[1], xb[2], gy4[gy_at[1]]);
+}
+
+// Stride 1: the taps of a quad whose window is column `left` (the previous quad's last), the
+// aligned vec4 `mid` (columns 1..4) and column 5 (`next.x`, the next quad's first).
+fn carried_taps(left: f32, mid: vec4<f32>, next: vec4<f32>) -> array<vec4<f32>, 3> {
+  return array<vec4<f32>, 3>(vec4<f32>(left, mid.x, mid.y, mid.z), mid, vec4<f32>(mid.y, mid.z, mid.w, next.x));
 }
 
 // Window columns 0 .. 3*STRIDE_W + 2 of one input row for a quad: x index `at` is column 0, at
@@ -222,34 +234,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // ResNet-18's 64->64 @56 at batch 8): the broadcasts and dots weigh as much as the loads.
         var left = 0.0;                   // window column 0 of quad 0: the left padding (pad_w == 1)
         var mid = select(vec4<f32>(), x4[u32(select(0, row + 1, row_ok)) / 4u], row_ok);
-        if (PAIRS) {
-          // The same row of channel c + 1, one plane further.
-          let row_b = row + i32(q.H * q.W);
-          var left_b = 0.0;
-          var mid_b = select(vec4<f32>(), x4[u32(select(0, row_b + 1, row_ok)) / 4u], row_ok);
-          for (var qd = 0u; qd < quads_per_row; qd++) {
-            let next_ok = row_ok && qd + 1u < quads_per_row;
-            let next = select(vec4<f32>(), x4[u32(select(0, row + i32(4u * qd) + 5, next_ok)) / 4u], next_ok);
-            let next_b = select(vec4<f32>(), x4[u32(select(0, row_b + i32(4u * qd) + 5, next_ok)) / 4u], next_ok);
-            let at = gy_row + vec4<u32>(qd);
-            accumulate8_pair(&acc, 0u, vec4<f32>(left, mid.x, mid.y, mid.z), mid, vec4<f32>(mid.y, mid.z, mid.w, next.x),
-                             vec4<f32>(left_b, mid_b.x, mid_b.y, mid_b.z), mid_b, vec4<f32>(mid_b.y, mid_b.z, mid_b.w, next_b.x), gy4[at[0]]);
-            accumulate8_pair(&acc, 8u, vec4<f32>(left, mid.x, mid.y, mid.z), mid, vec4<f32>(mid.y, mid.z, mid.w, next.x),
-                             vec4<f32>(left_b, mid_b.x, mid_b.y, mid_b.z), mid_b, vec4<f32>(mid_b.y, mid_b.z, mid_b.w, next_b.x), gy4[at[1]]);
-            left = mid.w;
-            mid = next;
-            left_b = mid_b.w;
-            mid_b = next_b;
-          }
-          continue;
-        }
+        // With PAIRS, the same row of channel c + 1, one plane further.
+        let row_b = row + i32(q.H * q.W);
+        var left_b = 0.0;
+        var mid_b = vec4<f32>();
+        if (PAIRS) { mid_b = select(vec4<f32>(), x4[u32(select(0, row_b + 1, row_ok)) / 4u], row_ok); }
         for (var qd = 0u; qd < quads_per_row; qd++) {
           let next_ok = row_ok && qd + 1u < quads_per_row;   // the right padding after the last quad
           let next = select(vec4<f32>(), x4[u32(select(0, row + i32(4u * qd) + 5, next_ok)) / 4u], next_ok);
-          accumulate_quad(&acc, gy_row + vec4<u32>(qd), vec4<f32>(left, mid.x, mid.y, mid.z), mid,
-                          vec4<f32>(mid.y, mid.z, mid.w, next.x));
+          let xa = carried_taps(left, mid, next);
           left = mid.w;
           mid = next;
+          if (PAIRS) {
+            let next_b = select(vec4<f32>(), x4[u32(select(0, row_b + i32(4u * qd) + 5, next_ok)) / 4u], next_ok);
+            accumulate_quad_pair(&acc, gy_row + vec4<u32>(qd), xa, carried_taps(left_b, mid_b, next_b));
+            left_b = mid_b.w;
+            mid_b = next_b;
+          } else {
+            accumulate_quad(&acc, gy_row + vec4<u32>(qd), xa);
+          }
         }
         continue;
       }
@@ -259,13 +262,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let at = row + i32(first);        // x index of window column 0
         let xa = quad_taps(load_window(at, iw0, row_ok, qd == 0u, q.W));
         if (PAIRS) {
-          let xb = quad_taps(load_window(at + i32(q.H * q.W), iw0, row_ok, qd == 0u, q.W));
-          let gq = gy_row + vec4<u32>(qd);
-          accumulate8_pair(&acc, 0u, xa[0], xa[1], xa[2], xb[0], xb[1], xb[2], gy4[gq[0]]);
-          accumulate8_pair(&acc, 8u, xa[0], xa[1], xa[2], xb[0], xb[1], xb[2], gy4[gq[1]]);
-          continue;
+          accumulate_quad_pair(&acc, gy_row + vec4<u32>(qd), xa, quad_taps(load_window(at + i32(q.H * q.W), iw0, row_ok, qd == 0u, q.W)));
+        } else {
+          accumulate_quad(&acc, gy_row + vec4<u32>(qd), xa);
         }
-        accumulate_quad(&acc, gy_row + vec4<u32>(qd), xa[0], xa[1], xa[2]);
       }
     }
   }
