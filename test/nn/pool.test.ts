@@ -7,7 +7,7 @@ import { useDevice, loadFixtures, fromFixture, expectTensorClose, expectClose, F
 import { gradcheck, hostRandom, randomArray } from '../gradcheck.js';
 import {
   pool2dGeometry, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, poolRowsApply, poolPlanesApply,
-  poolStripsApply, type Pool2dSpec,
+  poolStripsApply, windowsInside, type Pool2dSpec,
 } from '../../src/kernels/pool.js';
 import { globalAvgPool2dForward, globalAvgPool2dBackward } from '../../src/kernels/adaptive-pool.js';
 import {
@@ -332,20 +332,25 @@ describe('pooling vs the float64 references', () => {
   }
 
   it('avgPool2d row kernels: bit for bit the one-output kernels, and the reference', async () => {
-    const configs: [number[], Pool2dSpec, boolean][] = [   // shape, spec, backward by rows too
-      [[2, 3, 16, 16], spec([2, 2], [2, 2], [0, 0]), true],
-      [[1, 2, 15, 16], spec([3, 3], [2, 2], [1, 1], [1, 1], false, false), true],   // odd H, excluded padding
-      [[1, 2, 15, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true, true), true],     // ceil mode
-      [[1, 2, 13, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true, false), true],    // ceil mode, last windows clipped
-      [[1, 2, 9, 8], spec([3, 3], [1, 1], [1, 1], [1, 1], false, true), true],      // stride 1
-      [[1, 2, 11, 24], spec([3, 2], [1, 2], [1, 0]), true],
-      [[1, 2, 12, 12], spec([3, 3], [3, 3], [1, 1]), false],                       // stride 3: forward only
+    // shape, spec, backward by rows too, every window inside the input (the forward kernel's
+    // INSIDE path: no bounds checks, one constant divisor)
+    const configs: [number[], Pool2dSpec, boolean, boolean][] = [
+      [[2, 3, 16, 16], spec([2, 2], [2, 2], [0, 0]), true, true],
+      [[1, 2, 15, 16], spec([2, 2], [2, 2], [0, 0]), true, true],                  // odd OH, an input row left over
+      [[1, 2, 9, 8], spec([3, 1], [1, 1], [0, 0]), true, true],                    // stride 1
+      [[1, 2, 15, 16], spec([3, 3], [2, 2], [1, 1], [1, 1], false, false), true, false],   // odd H, excluded padding
+      [[1, 2, 15, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true, true), true, false],     // ceil mode
+      [[1, 2, 13, 16], spec([3, 3], [2, 2], [0, 0], [1, 1], true, false), true, false],    // ceil mode, last windows clipped
+      [[1, 2, 9, 8], spec([3, 3], [1, 1], [1, 1], [1, 1], false, true), true, false],      // stride 1
+      [[1, 2, 11, 24], spec([3, 2], [1, 2], [1, 0]), true, false],
+      [[1, 2, 12, 12], spec([3, 3], [3, 3], [1, 1]), false, false],                       // stride 3: forward only
     ];
-    for (const [shape, sp, backwardRows] of configs) {
+    for (const [shape, sp, backwardRows, inside] of configs) {
       const at = `${JSON.stringify(shape)} ${JSON.stringify(sp)}`;
       const g = pool2dGeometry('avgPool2d', shape, sp);
       expect(poolRowsApply(g, 'forward'), at).toBe(true);
       expect(poolRowsApply(g, 'backward'), at).toBe(backwardRows);
+      expect(windowsInside(g), at).toBe(inside);
       const data = randomArray(numel(shape), rnd, -3, 3);
       const x = wg.tensor(data, shape);
       const rows = avgPool2dForward(x, g, 'rows');
