@@ -67,8 +67,10 @@ export class BufferPool {
           `(min of maxBufferSize and maxStorageBufferBindingSize); use a smaller batch or input`,
       );
     }
-    // A size class may round past the limit even though the request fits: use the exact size.
-    if (size > this.maxBytes) size = Math.ceil(bytes / 4) * 4;
+    // A size class may round past the limit even though the request fits: use the request rounded
+    // up to 16 bytes (the vec4 kernels store whole vec4s, the last one past numel where numel % 4
+    // != 0), or to 4 in the last 16 bytes below a limit that is not a multiple of 16.
+    if (size > this.maxBytes) size = Math.ceil(bytes / 16) * 16 <= this.maxBytes ? Math.ceil(bytes / 16) * 16 : Math.ceil(bytes / 4) * 4;
     let buffer = this.free.get(size)?.pop()?.buffer;
     if (buffer) {
       this.stats.pooledBytes -= size;

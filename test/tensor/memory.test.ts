@@ -62,6 +62,15 @@ describe('memory', () => {
     }
   });
 
+  it('near the binding limit a buffer is the request rounded up to whole vec4s, not past the limit', () => {
+    const device = { createBuffer: ({ size }: { size: number }) => ({ size }) } as unknown as GPUDevice;
+    const pool = new BufferPool(device, 1_000_000 - 4);   // a limit that is no multiple of 16
+    // 999,980 bytes: the size class (1 MiB) is past the limit; 999,984 holds the last vec4 whole.
+    expect((pool.acquire(999_980, 't') as unknown as { size: number }).size).toBe(999_984);
+    expect((pool.acquire(999_988, 't') as unknown as { size: number }).size).toBe(999_988);   // 16 would pass the limit
+    expect(() => pool.acquire(1_000_000, 't')).toThrow(/out of memory/);
+  });
+
   /**
    * Bind groups hit and missed over `steps` steps; if any missed, once more over as many steps.
    * A one-off change of the pool between two steps -- a tensor that an earlier test let go of,
