@@ -24,6 +24,36 @@ describe('creation', () => {
     expect(Array.from(await wg.arange(1, 2, 0.25).data())).toEqual([1, 1.25, 1.5, 1.75]);
     expect(Array.from(await wg.full([3], 4, { dtype: 'int32' }).data())).toEqual([4, 4, 4]);
   });
+  it('fill (full, arange): vec4 and one-element paths write every element, as the host computes it', async () => {
+    // numel % 4 == 0 takes fill.wgsl's main_vec4, else main; sizes past one workgroup's tile
+    // (256 lanes x 4 vec4s) and with a partial last tile. Each buffer comes back from the pool
+    // full of NaNs first, so an element the kernel skipped would show.
+    const f32 = Math.fround;
+    for (const n of [4, 7, 4096, 4100, 4101, 70000]) {
+      for (const [dtype, start, step] of [['float32', -3.25, 0.37], ['int32', -5, 3]] as const) {
+        wg.full([n], Number.NaN).dispose();
+        const t = wg.arange(start, start + n * step - step / 2, step, { dtype });
+        expect(t.size, `${dtype} ${n}`).toBe(n);
+        const got = await t.data();
+        const want = Array.from({ length: n }, (_, i) => f32(f32(start) + f32(f32(i) * f32(step))));
+        if (dtype === 'int32') {
+          expect(Array.from(got), `int32 arange ${n}`).toEqual(want.map(Math.round));
+        } else {
+          // (A GPU compiler may fuse start + i * step into one fma: one rounding less.)
+          const worst = Math.max(...want.map((w, i) => Math.abs(got[i] - w) / (Math.abs(w) + 1)));
+          expect(worst, `float32 arange ${n}`).toBeLessThan(1e-6);
+        }
+        t.dispose();
+      }
+      wg.full([n], Number.NaN).dispose();
+      const c = wg.full([n], 2.5);
+      expect((await c.data()).every((v) => v === 2.5), `full ${n}`).toBe(true);
+      c.dispose();
+      const z = wg.full([n], -0);   // the sign of zero survives, as in torch.full
+      expect((await z.data()).every((v) => Object.is(v, -0)), `full -0 ${n}`).toBe(true);
+      z.dispose();
+    }
+  });
   it('empty and size-1 dimensions work through ops', async () => {
     const e = wg.zeros([0, 3]);
     expect(e.size).toBe(0);
