@@ -5,11 +5,13 @@ import source from './wgsl/copy_strided.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { broadcastStrides, coalesce, contiguousStrides } from '../tensor/shape.js';
+import { broadcastStrides, contiguousStrides } from '../tensor/shape.js';
+import { planRuns, packRuns, runGrid, runsPerInvocation } from './runs.js';
 import { commands } from '../tensor/queue.js';
 import { rawBuffer, byteOffsetOf, sameBuffer, type BufferRef } from '../tensor/storage.js';
 
 const copyKernel = defineKernel('copy_strided', source, ['read', 'read_write', 'uniform']);
+const copyAnyRowsKernel = defineKernel('copy_strided', source, ['read', 'read_write', 'uniform'], 'main_any_rows');
 const WG = 256;
 
 /** A view into a destination buffer: where `copyInto` writes. */
@@ -39,14 +41,15 @@ export function copyInto(src: Tensor, dst: DestinationView, label = 'copy'): voi
     staged.dispose();
     return;
   }
-  const c = coalesce(src.shape, [src.strides, dst.strides]);
-  const params = new Uniforms()
-    .u32(n).u32(c.shape.length).u32(src.offset).u32(dst.offset)
-    .u32Array(c.shape, 2, 1)
-    .u32Array(c.strides[0], 2)
-    .u32Array(c.strides[1], 2)
-    .finish();
-  launch(copyKernel, { buffers: [src.buffer, dst.buffer], params, workgroups: grid1d(n, WG), constants: { WG }, label });
+  const plan = planRuns(src.shape, [src, dst]);
+  const [vs, vd] = plan.views;
+  launch(vd.mode === 1 ? copyKernel : copyAnyRowsKernel, {
+    buffers: [src.buffer, dst.buffer],
+    params: packRuns(plan, new Uniforms()).finish(),
+    workgroups: grid1d(runGrid(plan), WG),
+    constants: { WG, SRC_MODE: vs.mode, RUNS: runsPerInvocation(plan) },
+    label,
+  });
 }
 
 /** A fresh contiguous copy of any view, same dtype. */

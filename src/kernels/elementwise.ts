@@ -7,11 +7,14 @@ import unarySource from './wgsl/elementwise_unary.wgsl';
 import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides, coalesce, numel, sameShape } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, numel, sameShape } from '../tensor/shape.js';
+import { planRuns, packRuns, runGrid, runsPerInvocation } from './runs.js';
 
 const binaryKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform']);
+const binaryAnyRowsKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_any_rows');
 const binaryVec4Kernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_vec4');
 const unaryKernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform']);
+const unaryAnyRowsKernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform'], 'main_any_rows');
 const unaryVec4Kernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform'], 'main_vec4');
 
 /** Contiguous with a 16-byte aligned start: the vec4 entry points can read it directly. */
@@ -42,22 +45,23 @@ export function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = emptyTensor(shape, 'float32', op);
   const n = numel(shape);
-  const c = coalesce(shape, [
-    broadcastStrides(a.shape, a.strides, shape),
-    broadcastStrides(b.shape, b.strides, shape),
+  if (n === 0) return out;
+  if (sameShape(a.shape, b.shape) && vec4Ready(a) && vec4Ready(b)) {
+    const params = new Uniforms().u32(n).u32(a.offset).u32(b.offset).u32(0).finish();
+    launch(binaryVec4Kernel, { buffers: [a.buffer, b.buffer, out.buffer], params, workgroups: grid1d(Math.ceil(n / 4), WG), constants: { OP: BinaryOp[op], WG }, label: op });
+    return out;
+  }
+  const plan = planRuns(shape, [
+    { offset: a.offset, strides: broadcastStrides(a.shape, a.strides, shape) },
+    { offset: b.offset, strides: broadcastStrides(b.shape, b.strides, shape) },
+    { offset: 0, strides: contiguousStrides(shape) },
   ]);
-  const params = new Uniforms()
-    .u32(n).u32(c.shape.length).u32(a.offset).u32(b.offset)
-    .u32Array(c.shape, 2, 1)
-    .u32Array(c.strides[0], 2)
-    .u32Array(c.strides[1], 2)
-    .finish();
-  const flat = sameShape(a.shape, b.shape) && vec4Ready(a) && vec4Ready(b);
-  launch(flat ? binaryVec4Kernel : binaryKernel, {
+  const [va, vb, vo] = plan.views;
+  launch(vo.mode === 1 ? binaryKernel : binaryAnyRowsKernel, {
     buffers: [a.buffer, b.buffer, out.buffer],
-    params,
-    workgroups: grid1d(flat ? Math.ceil(n / 4) : n, WG),
-    constants: { OP: BinaryOp[op], WG },
+    params: packRuns(plan, new Uniforms()).finish(),
+    workgroups: grid1d(runGrid(plan), WG),
+    constants: { OP: BinaryOp[op], WG, A_MODE: va.mode, B_MODE: vb.mode, RUNS: runsPerInvocation(plan) },
     label: op,
   });
   return out;
@@ -74,19 +78,25 @@ const UNARY_V = 4;
 export function unary(op: UnaryOpName, x: Tensor, alpha = 1, beta = 0, scalar = 0): Tensor {
   const out = emptyTensor(x.shape, 'float32', op);
   const n = x.size;
-  const c = coalesce(x.shape, [x.strides]);
-  const params = new Uniforms()
-    .u32(n).u32(c.shape.length).u32(x.offset).u32(0)
-    .f32(alpha).f32(beta).f32(scalar).u32(0)
-    .u32Array(c.shape, 2, 1)
-    .u32Array(c.strides[0], 2)
-    .finish();
-  const flat = vec4Ready(x);
-  launch(flat ? unaryVec4Kernel : unaryKernel, {
+  if (n === 0) return out;
+  if (vec4Ready(x)) {
+    const params = new Uniforms().u32(n).u32(x.offset).u32(0).u32(0).f32(alpha).f32(beta).f32(scalar).u32(0).finish();
+    launch(unaryVec4Kernel, {
+      buffers: [x.buffer, out.buffer],
+      params,
+      workgroups: grid1d(Math.ceil(n / 4), WG * UNARY_V),
+      constants: { OP: UnaryOp[op], WG, V: UNARY_V },
+      label: op,
+    });
+    return out;
+  }
+  const plan = planRuns(x.shape, [{ offset: x.offset, strides: x.strides }, { offset: 0, strides: contiguousStrides(x.shape) }]);
+  const [vx, vo] = plan.views;
+  launch(vo.mode === 1 ? unaryKernel : unaryAnyRowsKernel, {
     buffers: [x.buffer, out.buffer],
-    params,
-    workgroups: flat ? grid1d(Math.ceil(n / 4), WG * UNARY_V) : grid1d(n, WG),
-    constants: flat ? { OP: UnaryOp[op], WG, V: UNARY_V } : { OP: UnaryOp[op], WG },
+    params: packRuns(plan, new Uniforms()).f32(alpha).f32(beta).f32(scalar).finish(),
+    workgroups: grid1d(runGrid(plan), WG),
+    constants: { OP: UnaryOp[op], WG, X_MODE: vx.mode, RUNS: runsPerInvocation(plan) },
     label: op,
   });
   return out;

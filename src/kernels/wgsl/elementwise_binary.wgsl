@@ -4,27 +4,32 @@
 // strides, so broadcasting is free: a broadcast dimension simply has stride 0, and transposed
 // or sliced (non-contiguous) inputs need no copy. The launcher first merges adjacent dimensions
 // that are contiguous in every operand, so the common same-shape case runs with rank 1.
-// Work: one invocation per output element; the grid may spill into y (65535-workgroup limit).
-// Fast path `main_vec4`: when a, b and out are contiguous with the same shape, each invocation
-// moves one vec4 (4 elements) with no index arithmetic at all. On lavapipe (a CPU) load
-// instructions and integer division are the cost, so this path is several times faster.
-// Bindings: 0 a (read), 1 b (read), 2 out (write), 3 params.
+// Work: `main` takes 4 neighbouring elements of a row per invocation (runs, see
+// src/kernels/runs.ts: the divisions that find an element's place are paid once per 4);
+// `main_vec4`, when a, b and out are contiguous with the same shape, moves one vec4 per
+// invocation with no index arithmetic at all. On lavapipe (a CPU) load instructions and integer
+// division are the cost, so that path is the fastest. The grid may spill into y (65535-workgroup
+// limit).
+// Bindings: 0 a (read), 1 b (read), 2 out (write), 3 params (RunParams for `main`, Params for
+// `main_vec4`).
 // Reference: src/kernels/reference/elementwise.ts. Launcher: src/kernels/elementwise.ts.
 
-struct Params {
+struct Params {        // main_vec4's
   numel: u32,
-  rank: u32,
-  a_offset: u32,
+  a_offset: u32,       // multiples of 4 (vec4-aligned)
   b_offset: u32,
-  shape: array<vec4<u32>, 2>,      // output shape, padded with 1
-  a_strides: array<vec4<u32>, 2>,  // element strides of a (0 where broadcast)
-  b_strides: array<vec4<u32>, 2>,
+  _pad: u32,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+// a and b are read as vec4s (element j is a4[j / 4][j % 4]); out is written as vec4s, or
+// element by element by main_any_rows (WGSL allows two variables on one binding as long as no
+// entry point uses both). Buffers are whole vec4s (src/tensor/buffer-pool.ts rounds them to 16
+// bytes); where numel % 4 != 0 the last vec4 of main_vec4 runs into that padding, never read back.
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<uniform> p: Params;   // main_vec4's parameters
 
 // Which operation this pipeline computes; one pipeline per value (see BinaryOp in the launcher).
 override OP: u32 = 0u;
@@ -64,31 +69,97 @@ fn apply(x: f32, y: f32) -> f32 {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * WG;
-  if (idx >= p.numel) { return; }
-  // Walk the output index from the last dimension to the first, accumulating each input's offset.
-  var rest = idx;
-  var ai = p.a_offset;
-  var bi = p.b_offset;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let size = p.shape[d / 4][d % 4];
-    let coord = rest % size;
-    rest = rest / size;
-    ai += coord * p.a_strides[d / 4][d % 4];
-    bi += coord * p.b_strides[d / 4][d % 4];
-  }
-  out[idx] = apply(a[ai], b[bi]);
+// The general path: any views (broadcast, transposed, sliced), as runs of 4 neighbouring
+// elements of a row (src/kernels/runs.ts says why and how the launcher picks each mode).
+struct RunParams {             // packed by packRuns() in src/kernels/runs.ts
+  runs: u32,                   // invocations: rows * runs_per_row
+  L: u32,                      // row length (the innermost dimension after coalescing)
+  runs_per_row: u32,           // ceil(L / 4)
+  outer_rank: u32,             // dimensions outside the row
+  offset: vec4<u32>,           // element offsets of a, b, out (w unused)
+  inner: vec4<u32>,            // their strides along the row
+  shape: array<vec4<u32>, 2>,  // the outer dimensions, outermost first
+  strides: array<vec4<u32>, 7>,  // strides[d]: the strides of a, b, out over outer dimension d
 }
 
-// The same buffers seen as vec4 arrays, for main_vec4. WGSL allows two variables on one binding
-// as long as no entry point uses both. The launcher guarantees 16-byte aligned offsets; the last
-// vec4 may run past numel into the buffer's size-class padding, which is never read back.
-@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> r: RunParams;
 
+override A_MODE: u32 = 2u;     // 0: a is constant along a row, 1: aligned vec4s, 2: strided
+override B_MODE: u32 = 2u;
+override RUNS: u32 = 1u;       // consecutive runs per invocation (runs_per_row % RUNS == 0: one row)
+
+// The element offsets (a, b, out) of run i's first element, and in .w its column in the row.
+fn run_start(i: u32) -> vec4<u32> {
+  let row = i / r.runs_per_row;
+  let col = (i - row * r.runs_per_row) * 4u;
+  var at = r.offset + r.inner * col;
+  // The row's coordinates over the outer dimensions, innermost first; the outermost one is
+  // what is left, so it needs no division.
+  var rest = row;
+  for (var d = i32(r.outer_rank) - 1; d > 0; d--) {
+    let size = r.shape[d / 4][d % 4];
+    let next = rest / size;
+    at += (rest - next * size) * r.strides[d];
+    rest = next;
+  }
+  if (r.outer_rank > 0u) { at += rest * r.strides[0]; }
+  return vec4<u32>(at.xyz, col);
+}
+
+// The run's values of a, from element `at` on; past the row's end (n < 4) the last one repeats.
+// Read through the vec4 view a4 in every mode (an entry point may use only one view of a
+// binding, and the vec4 one serves the aligned rows): element j is a4[j / 4][j % 4].
+fn load_a(at: u32, n: u32) -> vec4<f32> {
+  if (A_MODE == 0u) { return vec4<f32>(a4[at / 4u][at % 4u]); }
+  if (A_MODE == 1u) { return a4[at / 4u]; }
+  let j = vec4<u32>(at) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(n - 1u)) * r.inner.x;
+  return vec4<f32>(a4[j.x / 4u][j.x % 4u], a4[j.y / 4u][j.y % 4u], a4[j.z / 4u][j.z % 4u], a4[j.w / 4u][j.w % 4u]);
+}
+
+fn load_b(at: u32, n: u32) -> vec4<f32> {
+  if (B_MODE == 0u) { return vec4<f32>(b4[at / 4u][at % 4u]); }
+  if (B_MODE == 1u) { return b4[at / 4u]; }
+  let j = vec4<u32>(at) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(n - 1u)) * r.inner.y;
+  return vec4<f32>(b4[j.x / 4u][j.x % 4u], b4[j.y / 4u][j.y % 4u], b4[j.z / 4u][j.z % 4u], b4[j.w / 4u][j.w % 4u]);
+}
+
+// The run at `at` (offsets as run_start gives them) with n elements: op applied to its values.
+fn run_values(at: vec4<u32>, n: u32) -> vec4<f32> {
+  let x = load_a(at.x, n);
+  let y = load_b(at.y, n);
+  return vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
+}
+
+// Rows of whole vec4s (L % 4 == 0): each run is one aligned vec4 of out. An invocation takes
+// RUNS consecutive runs of one row, so run_start's divisions are paid once for all of them.
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  if (g * RUNS >= r.runs) { return; }
+  let first = run_start(g * RUNS);
+  let step = vec4<u32>(4u * r.inner.xyz, 4u);    // from one run to the next along the row
+  for (var k = 0u; k < RUNS; k++) {
+    let at = first + k * step;
+    out4[at.z / 4u] = run_values(at, 4u);
+  }
+}
+
+// Any row length: the runs' outputs stored one by one (out is contiguous).
+@compute @workgroup_size(WG)
+fn main_any_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  if (g * RUNS >= r.runs) { return; }
+  let first = run_start(g * RUNS);
+  let step = vec4<u32>(4u * r.inner.xyz, 4u);
+  for (var k = 0u; k < RUNS; k++) {
+    let at = first + k * step;
+    let n = min(4u, r.L - at.w);               // elements in this run
+    let v = run_values(at, n);
+    for (var e = 0u; e < n; e++) { out[at.z + e] = v[e]; }
+  }
+}
+
+// Same-shape contiguous operands at vec4-aligned offsets: one vec4 per invocation.
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
