@@ -59,18 +59,20 @@ export class BufferPool {
   constructor(private device: GPUDevice, private maxBytes: number) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
-    let size = sizeClass(bytes);
-    if (bytes > this.maxBytes) {
+    // Every buffer is whole 16-byte vec4s: the kernels read and write tensors as vec4s (the last
+    // one past numel where numel % 4 != 0, and strided reads of element j as vec4 j / 4).
+    const vec4Bytes = Math.ceil(bytes / 16) * 16;
+    if (vec4Bytes > this.maxBytes) {
       throw new GpuOutOfMemoryError(
-        `wgslgrad: GPU out of memory: ${label} needs a ${bytes}-byte buffer (${formatBytes(bytes)}), but a kernel can bind ` +
+        `wgslgrad: GPU out of memory: ${label} needs a ${bytes}-byte buffer (${formatBytes(bytes)}` +
+          `${vec4Bytes !== bytes ? `; ${vec4Bytes} bytes as whole 16-byte vec4s` : ''}), but a kernel can bind ` +
           `at most ${this.maxBytes} bytes (${formatBytes(this.maxBytes)}) per tensor on this device ` +
           `(min of maxBufferSize and maxStorageBufferBindingSize); use a smaller batch or input`,
       );
     }
-    // A size class may round past the limit even though the request fits: use the request rounded
-    // up to 16 bytes (the vec4 kernels store whole vec4s, the last one past numel where numel % 4
-    // != 0), or to 4 in the last 16 bytes below a limit that is not a multiple of 16.
-    if (size > this.maxBytes) size = Math.ceil(bytes / 16) * 16 <= this.maxBytes ? Math.ceil(bytes / 16) * 16 : Math.ceil(bytes / 4) * 4;
+    // A size class may round past the limit even though the request fits: take the request's
+    // whole vec4s then.
+    const size = sizeClass(bytes) <= this.maxBytes ? sizeClass(bytes) : vec4Bytes;
     let buffer = this.free.get(size)?.pop()?.buffer;
     if (buffer) {
       this.stats.pooledBytes -= size;

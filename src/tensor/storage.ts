@@ -122,13 +122,14 @@ export class Storage {
 
   /**
    * A storage over `bytes` bytes of `parent`'s buffer from `byteOffset` (a multiple of the device's
-   * minStorageBufferOffsetAlignment, RANGE_ALIGN_BYTES: a binding's offset must be). It holds a
-   * reference to `parent` until it is released itself.
+   * minStorageBufferOffsetAlignment, RANGE_ALIGN_BYTES: a binding's offset must be) and of whole
+   * 16-byte vec4s (kernels read tensors as vec4s). It holds a reference to `parent` until it is
+   * released itself.
    */
   static range(parent: Storage, byteOffset: number, bytes: number): Storage {
     if (parent.parent) throw new Error('wgslgrad internal: a range of a range');
-    if (byteOffset % RANGE_ALIGN_BYTES !== 0 || bytes % 4 !== 0 || byteOffset + bytes > parent.bytes) {
-      throw new Error(`wgslgrad internal: range [${byteOffset}, +${bytes}) of a ${parent.bytes}-byte storage (offsets must be multiples of ${RANGE_ALIGN_BYTES})`);
+    if (byteOffset % RANGE_ALIGN_BYTES !== 0 || bytes % 16 !== 0 || byteOffset + bytes > parent.bytes) {
+      throw new Error(`wgslgrad internal: range [${byteOffset}, +${bytes}) of a ${parent.bytes}-byte storage (offsets must be multiples of ${RANGE_ALIGN_BYTES}, sizes of 16)`);
     }
     return new Storage(parent.gpuBuffer, bytes, parent.owner, parent.retain(), byteOffset);
   }

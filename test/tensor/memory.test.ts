@@ -62,13 +62,13 @@ describe('memory', () => {
     }
   });
 
-  it('near the binding limit a buffer is the request rounded up to whole vec4s, not past the limit', () => {
+  it('near the binding limit a buffer is the request rounded up to whole vec4s, never past the limit', () => {
     const device = { createBuffer: ({ size }: { size: number }) => ({ size }) } as unknown as GPUDevice;
     const pool = new BufferPool(device, 1_000_000 - 4);   // a limit that is no multiple of 16
     // 999,980 bytes: the size class (1 MiB) is past the limit; 999,984 holds the last vec4 whole.
     expect((pool.acquire(999_980, 't') as unknown as { size: number }).size).toBe(999_984);
-    expect((pool.acquire(999_988, 't') as unknown as { size: number }).size).toBe(999_988);   // 16 would pass the limit
-    expect(() => pool.acquire(1_000_000, 't')).toThrow(/out of memory/);
+    // 999,988 bytes fit the limit, but their whole vec4s (1,000,000) do not.
+    expect(() => pool.acquire(999_988, 't')).toThrow(/needs a 999988-byte buffer .*1000000 bytes as whole 16-byte vec4s.* at most 999996 bytes/);
   });
 
   /**
