@@ -36,28 +36,65 @@ export function reduce(op: ReduceOpName, x: Tensor, axes: readonly number[], sca
   const red = coalesce(redShape, [axes.map((d) => x.strides[d])]);
   const outNumel = numel(outShape);
   const redNumel = numel(redShape);
-  const params = new Uniforms()
+  // Few long rows: a workgroup per output (or per chunk of one) keeps all lanes busy. Many rows:
+  // a lane per output, or per 4 outputs where they are contiguous and the one reduced dimension
+  // strides over them in whole vec4s (x.sum(0) of a matrix, a convolution's split weight
+  // gradients): there `main` ran at ~40% of relu's byte rate on lavapipe, loading one scalar per
+  // lane per step.
+  const wide = outNumel < 1024 && redNumel >= 256;
+  if (wide) return reduceWide(op, x, out, outNumel, redNumel, kept, red, scale);
+  const outer4 = kept.shape.length === 1 && kept.strides[0][0] === 1 && red.shape.length === 1 &&
+    outNumel % 4 === 0 && red.strides[0][0] % 4 === 0 && x.offset % 4 === 0;
+  launch(outer4 ? reduceOuter4Kernel : reduceKernel, {
+    buffers: [x.buffer, out.buffer],
+    params: reduceParams(x, outNumel, redNumel, kept, red, scale, redNumel, 1),
+    workgroups: grid1d(outer4 ? outNumel / 4 : outNumel, WG),
+    constants: { OP: ReduceOp[op], WG },
+    label: `${op}`,
+  });
+  return out;
+}
+
+type Coalesced = { shape: number[]; strides: number[][] };
+
+/** reduce.wgsl's Params (the same field order). */
+function reduceParams(x: Tensor, outNumel: number, redNumel: number, kept: Coalesced, red: Coalesced, scale: number, chunk: number, chunks: number): Uint8Array {
+  return new Uniforms()
     .u32(outNumel).u32(redNumel).u32(kept.shape.length).u32(red.shape.length)
-    .u32(x.offset).f32(scale).u32(0).u32(0)
+    .u32(x.offset).f32(scale).u32(chunk).u32(chunks)
     .u32Array(kept.shape, 2, 1)
     .u32Array(kept.strides[0], 2)
     .u32Array(red.shape, 2, 1)
     .u32Array(red.strides[0], 2)
     .finish();
-  // Few long rows: a workgroup per output keeps all lanes busy. Many rows: a lane per output,
-  // or per 4 outputs where they are contiguous and the one reduced dimension strides over them
-  // in whole vec4s (x.sum(0) of a matrix, a convolution's split weight gradients): there
-  // `main` ran at ~40% of relu's byte rate on lavapipe, loading one scalar per lane per step.
-  const wide = outNumel < 1024 && redNumel >= 256;
-  const outer4 = !wide && kept.shape.length === 1 && kept.strides[0][0] === 1 && red.shape.length === 1 &&
-    outNumel % 4 === 0 && red.strides[0][0] % 4 === 0 && x.offset % 4 === 0;
-  launch(wide ? reduceWideKernel : outer4 ? reduceOuter4Kernel : reduceKernel, {
-    buffers: [x.buffer, out.buffer],
-    params,
-    workgroups: wide ? grid1d(outNumel, 1) : grid1d(outer4 ? outNumel / 4 : outNumel, WG),
-    constants: { OP: ReduceOp[op], WG },
+}
+
+/**
+ * Reduced elements per workgroup of main_wide when a reduction is split: 16384 (64 KB) keeps each
+ * workgroup's loop long next to its tree reduction, and a full sum of [32, 64, 32, 32] becomes 128
+ * workgroups. On lavapipe that sum went from 0.07x relu's byte rate (one workgroup, one CPU
+ * thread, a division per element) to NN.
+ */
+const REDUCE_CHUNK = 16384;
+
+/** Few outputs with long reductions: main_wide, split into chunks and folded again where R is long. */
+function reduceWide(op: ReduceOpName, x: Tensor, out: Tensor, outNumel: number, redNumel: number, kept: Coalesced, red: Coalesced, scale: number): Tensor {
+  const chunks = redNumel >= 2 * REDUCE_CHUNK ? Math.ceil(redNumel / REDUCE_CHUNK) : 1;
+  const chunk = chunks > 1 ? REDUCE_CHUNK : redNumel;
+  // The reduced elements contiguous, and every output's first one on a vec4 (chunks are whole vec4s).
+  const vec4 = red.shape.length === 1 && red.strides[0][0] === 1 && x.offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0);
+  const partials = chunks > 1 ? emptyTensor([outNumel, chunks], 'float32', `${op} partials`) : out;
+  launch(reduceWideKernel, {
+    buffers: [x.buffer, partials.buffer],
+    params: reduceParams(x, outNumel, redNumel, kept, red, chunks > 1 ? 1 : scale, chunk, chunks),
+    workgroups: grid1d(outNumel * chunks, 1),
+    constants: { OP: ReduceOp[op], WG, VEC4: vec4 ? 1 : 0 },
     label: `${op}`,
   });
+  if (chunks === 1) return out;
+  // The partials of each output, folded in a second pass (and scaled: a mean's 1/R).
+  reduce(op, partials, [1], scale, out);
+  partials.dispose();
   return out;
 }
 

@@ -48,3 +48,43 @@ describe('reductions over a leading axis (vec4 outputs)', () => {
     base.dispose();
   });
 });
+
+describe('long reductions with few outputs (main_wide, split into chunks)', () => {
+  // [3, 70001] in full: 210,003 elements, 13 chunks of 16,384, the last one short and not whole
+  // vec4s; axes (1, 2) of [3, 300, 200]: three outputs of 4 chunks each (60,000 elements);
+  // a transposed view (the reduced axes strided) and a slice at an odd offset (scalar loads);
+  // 20,000 elements: one workgroup per output, no second pass.
+  const cases: [string, number[], number[], (t: wg.Tensor) => wg.Tensor, (d: number[], s: number[]) => { data: number[]; shape: number[] }][] = [
+    ['everything, 13 chunks', [3, 70001], [0, 1], (t) => t, (d, s) => ({ data: d, shape: s })],
+    ['two trailing axes, 4 chunks per output', [3, 300, 200], [1, 2], (t) => t, (d, s) => ({ data: d, shape: s })],
+    ['a transposed view', [300, 200], [0, 1], (t) => t.transpose(0, 1), (d) => ({ data: Array.from({ length: 60000 }, (_, i) => d[(i % 300) * 200 + Math.floor(i / 300)]), shape: [200, 300] })],
+    ['a slice at an odd offset (rows 40,004 apart: only the offset is not whole vec4s)', [2, 40004], [1], (t) => t.slice(1, 1, 40001), (d) => ({ data: Array.from({ length: 80000 }, (_, i) => d[Math.floor(i / 40000) * 40004 + 1 + (i % 40000)]), shape: [2, 40000] })],
+    ['one workgroup per output', [4, 20000], [1], (t) => t, (d, s) => ({ data: d, shape: s })],
+  ];
+  for (const [name, shape, axes, view, hostView] of cases) {
+    it(`sum, mean, max and min: ${name}`, async () => {
+      const data = randomArray(shape.reduce((a, b) => a * b), 33);
+      const base = wg.tensor(data, shape);
+      const x = view(base);
+      const h = hostView(data, shape);
+      for (const op of ['sum', 'mean', 'max', 'min'] as ReduceRefOp[]) {
+        const y = op === 'sum' ? wg.sum(x, axes) : op === 'mean' ? wg.mean(x, axes) : op === 'max' ? wg.max(x, axes) : wg.min(x, axes);
+        const want = reduceRef(op, h.data, h.shape, axes);
+        expect([...y.shape], `${op} ${name}`).toEqual(want.shape);
+        if (op === 'max' || op === 'min') {
+          expectClose(await y.data(), want.data, 0, `${op} ${name}`);
+        } else {
+          // Sums of up to 210,003 float32 values that mostly cancel: the error is bounded by the
+          // rounding of the partial sums, i.e. relative to the sum of magnitudes (float32 eps ~6e-8).
+          const magnitude = reduceRef(op, h.data.map(Math.abs), h.shape, axes).data;
+          const got = await y.data();
+          const worst = Math.max(...want.data.map((w, i) => Math.abs(got[i] - w) / magnitude[i]));
+          expect(worst, `${op} ${name}`).toBeLessThan(1e-6);
+        }
+        y.dispose();
+      }
+      if (x !== base) x.dispose();
+      base.dispose();
+    });
+  }
+});

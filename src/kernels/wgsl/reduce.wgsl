@@ -7,8 +7,10 @@
 //
 // Two entry points, chosen by the launcher:
 //   main         one invocation per output element, a sequential loop over R (many outputs).
-//   main_wide    one workgroup per output element: lanes stride over R, then a tree reduction
-//                in workgroup memory (few outputs, long rows: e.g. a full sum).
+//   main_wide    one workgroup per output element, or per chunk of it (then a second pass
+//                folds the chunks' partials): lanes stride over R, as vec4s where it is
+//                contiguous, then a tree reduction in workgroup memory (few outputs, long rows:
+//                e.g. a full sum).
 //   main_outer4  four neighbouring outputs per invocation, as vec4s, where the kept elements
 //                are contiguous and one reduced dimension strides over them (x.sum(0) of a
 //                matrix, the per-split partial weight gradients of a convolution): each lane
@@ -24,8 +26,8 @@ struct Params {
   red_rank: u32,
   x_offset: u32,
   scale: f32,          // 1 for sum/max/min, 1/R for mean
-  _p0: u32,
-  _p1: u32,
+  chunk: u32,          // main_wide: reduced elements per workgroup (red_numel when not split)
+  chunks: u32,         // main_wide: workgroups per output (partials per output)
   out_shape: array<vec4<u32>, 2>,
   out_strides: array<vec4<u32>, 2>,   // input strides of the kept dimensions
   red_shape: array<vec4<u32>, 2>,
@@ -97,14 +99,37 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 var<workgroup> partial: array<f32, WG>;
 
+override VEC4: bool = false;   // main_wide: the reduced elements are contiguous, from vec4-aligned bases
+
+// Workgroup w folds elements [c * chunk, min((c + 1) * chunk, R)) of output o = w / chunks
+// (c = w % chunks) into out[w]: with chunks > 1 these are partials, and the launcher folds them
+// in a second pass. One workgroup per output alone would leave all but one CPU thread idle on
+// lavapipe for a full sum (a workgroup runs on one thread there).
 @compute @workgroup_size(WG)
 fn main_wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = wid.x + wid.y * nwg.x;
-  if (o >= p.out_numel) { return; }   // uniform per workgroup, so the barriers below are safe
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.out_numel * p.chunks) { return; }   // uniform per workgroup, so the barriers below are safe
+  let o = w / p.chunks;
+  let start = (w - o * p.chunks) * p.chunk;
+  let end = min(start + p.chunk, p.red_numel);
   let base = base_offset(o);
   var acc = identity();
-  for (var r = lid.x; r < p.red_numel; r += WG) { acc = combine(acc, x[base + red_offset(r)]); }
+  // x is read through its vec4 view in every branch (an entry point may use only one view of a
+  // binding): element j is x4[j / 4][j % 4].
+  if (VEC4) {
+    // Lanes stride over whole vec4s (one load per 4 elements), then the chunk's last 0-3 elements.
+    let n4 = (end - start) / 4u;
+    var acc4 = vec4<f32>(identity());
+    for (var v = lid.x; v < n4; v += WG) { acc4 = combine4(acc4, x4[(base + start) / 4u + v]); }
+    acc = combine(combine(acc4.x, acc4.y), combine(acc4.z, acc4.w));
+    for (var r = start + 4u * n4 + lid.x; r < end; r += WG) { acc = combine(acc, x4[(base + r) / 4u][(base + r) % 4u]); }
+  } else if (p.red_rank == 1u) {
+    let stride = p.red_strides[0][0];
+    for (var r = start + lid.x; r < end; r += WG) { let j = base + r * stride; acc = combine(acc, x4[j / 4u][j % 4u]); }
+  } else {
+    for (var r = start + lid.x; r < end; r += WG) { let j = base + red_offset(r); acc = combine(acc, x4[j / 4u][j % 4u]); }
+  }
   partial[lid.x] = acc;
   workgroupBarrier();
   // Tree reduction: halve the active lanes each step (WG is a power of two).
@@ -112,7 +137,7 @@ fn main_wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     if (lid.x < width) { partial[lid.x] = combine(partial[lid.x], partial[lid.x + width]); }
     workgroupBarrier();
   }
-  if (lid.x == 0u) { out[o] = partial[0] * p.scale; }
+  if (lid.x == 0u) { out[w] = partial[0] * p.scale; }
 }
 
 fn combine4(acc: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
