@@ -11,6 +11,7 @@ import { coalesce, numel } from '../tensor/shape.js';
 const reduceKernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform']);
 const reduceWideKernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform'], 'main_wide');
 const reduceOuter4Kernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform'], 'main_outer4');
+const reduceInner4Kernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform'], 'main_inner4');
 const argmaxKernel = defineKernel('argmax', argmaxSource, ['read', 'read_write', 'uniform']);
 
 export const ReduceOp = { sum: 0, max: 1, min: 2 } as const;
@@ -43,9 +44,15 @@ export function reduce(op: ReduceOpName, x: Tensor, axes: readonly number[], sca
   // lane per step.
   const wide = outNumel < 1024 && redNumel >= 256;
   if (wide) return reduceWide(op, x, out, outNumel, redNumel, kept, red, scale);
-  const outer4 = kept.shape.length === 1 && kept.strides[0][0] === 1 && red.shape.length === 1 &&
-    outNumel % 4 === 0 && red.strides[0][0] % 4 === 0 && x.offset % 4 === 0;
-  launch(outer4 ? reduceOuter4Kernel : reduceKernel, {
+  // Every output's elements start on a vec4 (kept strides and the offset in whole vec4s), and
+  // the one reduced dimension strides over them in vec4s (outer4: 4 outputs per lane, the kept
+  // row's innermost 4 contiguous) or lies along whole vec4s itself (inner4).
+  const keptLast = kept.shape.length - 1;
+  const outer4 = x.offset % 4 === 0 && kept.strides[0][keptLast] === 1 && kept.shape[keptLast] % 4 === 0 &&
+    kept.strides[0].slice(0, keptLast).every((s) => s % 4 === 0) && red.shape.length === 1 && red.strides[0][0] % 4 === 0;
+  const inner4 = !outer4 && x.offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0) &&
+    red.shape.length === 1 && red.strides[0][0] === 1 && redNumel % 4 === 0;
+  launch(outer4 ? reduceOuter4Kernel : inner4 ? reduceInner4Kernel : reduceKernel, {
     buffers: [x.buffer, out.buffer],
     params: reduceParams(x, outNumel, redNumel, kept, red, scale, redNumel, 1),
     workgroups: grid1d(outer4 ? outNumel / 4 : outNumel, WG),

@@ -1,6 +1,8 @@
-// Reductions over a leading axis of contiguous rows run four outputs per invocation as vec4s
-// (reduce.wgsl main_outer4), checked against the float64 reference, as are the views that must
-// keep one output per invocation.
+// Reductions run four outputs per invocation as vec4s where one reduced dimension strides over
+// contiguous outputs (reduce.wgsl main_outer4), vec4 loads along a contiguous reduced axis
+// (main_inner4), and long reductions with few outputs in chunks folded by a second pass
+// (main_wide); each is checked against the float64 reference, as are the layouts that must keep
+// one float per load.
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { reduce } from '../../src/kernels/reduce.js';
@@ -10,11 +12,15 @@ import { randomArray } from '../random-data.js';
 
 useDevice();
 
-describe('reductions over a leading axis (vec4 outputs)', () => {
+describe('reductions with many outputs (vec4 loads where the layout allows)', () => {
   const cases: [string, number[], number[]][] = [
     ['rows of a matrix', [7, 12], [0]],
     ['the split partials of a weight gradient', [5, 8, 4, 3, 3], [0]],
     ['two leading axes of one stride', [3, 2, 16], [0, 1]],
+    ['the channels of NCHW (kept rank 2)', [3, 8, 4, 3], [1]],
+    ['the last axis, rows of whole vec4s (main_inner4)', [5, 7, 16], [2]],
+    ['the last axis, rows of 10 (one float at a time)', [5, 10], [1]],
+    ['a middle axis with rows of 6 (one float at a time)', [5, 9, 6], [1]],
   ];
   for (const [name, shape, axes] of cases) {
     for (const op of ['sum', 'mean', 'max', 'min'] as ReduceRefOp[]) {
