@@ -54,6 +54,18 @@ describe('creation', () => {
       z.dispose();
     }
   });
+  it('to(): int32 <-> float32 over sizes around the cast kernel\'s tiles (256 lanes x 4 vec4s)', async () => {
+    for (const n of [1, 5, 4096, 4099, 9000]) {
+      const ints = Int32Array.from({ length: n }, (_, i) => ((i * 7919) % 200003) - 100001 + (i === 0 ? 123456789 - 100001 : 0));
+      const f = wg.tensor(ints, [n]).to('float32');
+      expect(Array.from(await f.data()), `int32 -> float32, ${n}`).toEqual(Array.from(ints, (v) => Math.fround(v)));
+      const floats = Float32Array.from({ length: n }, (_, i) => (i % 2 ? -1 : 1) * (i * 0.37 + 0.5));
+      const t = wg.tensor(floats, [n]).to('int32');
+      expect(Array.from(await t.data()), `float32 -> int32, ${n}`).toEqual(Array.from(floats, (v) => Math.trunc(v) | 0));
+      f.dispose();
+      t.dispose();
+    }
+  });
   it('empty and size-1 dimensions work through ops', async () => {
     const e = wg.zeros([0, 3]);
     expect(e.size).toBe(0);
