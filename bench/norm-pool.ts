@@ -7,8 +7,6 @@
 //   GB/s = bytes that must move / seconds per call, counted per float32 element (4 bytes):
 //     add, addRelu                  read 2, write 1                              3 * 4 * n
 //     relu                          read 1, write 1                              2 * 4 * n
-//     add bias, permute + copy      read 1 (the bias is C floats), write 1        2 * 4 * n
-//     cat([x, gy], 1)               read 2, write 2                              4 * 4 * n
 //     batchNorm forward, training   read x twice (stats, apply), write y        3 * 4 * n
 //                                   (in one dispatch, where it applies, the second read hits the cache)
 //     batchNorm forward, eval       read x, write y                              2 * 4 * n
@@ -29,6 +27,7 @@
 // with one reading taken minutes before it (the range of the ceiling's readings is printed per
 // shape). Every op is first checked against its float64 reference (src/kernels/reference) on the
 // very shapes timed. Each time is a median (bench/timing.ts).
+// (Broadcasting, views made contiguous, cat, reductions, casts: bench/ops.ts.)
 // Run: npm run build && node dist/bench/norm-pool.js [name filter]
 //   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`)
 
@@ -121,7 +120,6 @@ async function benchShape(shape: number[]): Promise<void> {
   const bias = wg.randn([C], { seed: 14, std: 0.1 });
   const rm = wg.zeros([C]);
   const rv = wg.ones([C]);
-  const channelBias = wg.randn([1, C, 1, 1], { seed: 18 });
   const host = await x.data();
   const gyHost = await gy.data();
   const wHost = await weight.data();
@@ -209,11 +207,6 @@ async function benchShape(shape: number[]): Promise<void> {
     { name: 'add (x + gy)', bytes: 3 * 4 * n, run: () => wg.noGrad(() => wg.add(x, gy)).dispose() },
     { name: 'relu', bytes: 2 * 4 * n, run: () => wg.noGrad(() => wg.relu(x)).dispose() },
     { name: 'addRelu (relu(x + gy))', bytes: 3 * 4 * n, run: () => wg.noGrad(() => F.addRelu(x, gy)).dispose() },
-    // Strided views through the run kernels (src/kernels/runs.ts): a broadcast operand, a
-    // permuted copy (NCHW -> NHWC) and a copy into every other channel's slot of a cat.
-    { name: 'add bias (x + b[1, C, 1, 1])', bytes: 2 * 4 * n, run: () => wg.noGrad(() => wg.add(x, channelBias)).dispose() },
-    { name: 'permute to NHWC, contiguous()', bytes: 2 * 4 * n, run: () => wg.noGrad(() => x.permute([0, 2, 3, 1]).contiguous()).dispose() },
-    { name: 'cat([x, gy], 1)', bytes: 4 * 4 * n, run: () => wg.noGrad(() => wg.cat([x, gy], 1)).dispose() },
     // In one dispatch (batch_norm_forward_one_pass.wgsl, on CPU adapters where a channel fits the
     // cache) x is still read twice, the second time from the cache; three dispatches beside it.
     { name: 'batchNorm forward (training)', bytes: 3 * 4 * n, run: trainingForward },
@@ -304,7 +297,7 @@ async function benchShape(shape: number[]): Promise<void> {
     console.log(`  batch-norm reductions WG=${String(reduceWG).padStart(3)} (${gs.P} chunk(s)/channel): forward ${rates(12 * n, fwd)}, backward ${rates(20 * n, bwd)}${mark}`);
   }
   Object.assign(BATCH_NORM_LAUNCH, defaults);
-  for (const t of [x, gy, weight, bias, rm, rv, channelBias, stats, mp.y, mp.argmax, gyPool, gyAvg, gyGlobal]) t.dispose();
+  for (const t of [x, gy, weight, bias, rm, rv, stats, mp.y, mp.argmax, gyPool, gyAvg, gyGlobal]) t.dispose();
 }
 
 async function main(): Promise<void> {

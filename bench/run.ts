@@ -3,7 +3,7 @@
 //   gemm (./gemm.ts, imported: same device), then the other bench files, each loaded as its own
 //   bundle (dist/bench/<name>.js) with its own device: they run on import, or export run().
 //   A bench that is missing or fails is reported and skipped.
-//   node dist/bench/run.js [--only gemm,conv,norm-pool,reads,optim,models] [flags of the benches]
+//   node dist/bench/run.js [--only gemm,conv,norm-pool,ops,reads,optim,models] [flags of the benches]
 
 import { init, close } from '../src/tensor/device.js';
 import { fmaRates, bandwidthRates } from './ceiling.js';
@@ -11,7 +11,7 @@ import { run as runGemm } from './gemm.js';
 import { fmt } from './timing.js';
 
 /** Bench files run after gemm, in this order (models.ts times whole networks and is the slowest). */
-const OTHERS = ['conv', 'norm-pool', 'reads', 'optim', 'models'];
+const OTHERS = ['conv', 'norm-pool', 'ops', 'reads', 'optim', 'models'];
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1].split(',') : null;
