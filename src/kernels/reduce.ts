@@ -12,7 +12,11 @@ const reduceKernel = defineKernel('reduce', reduceSource, ['read', 'read_write',
 const reduceWideKernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform'], 'main_wide');
 const reduceOuter4Kernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform'], 'main_outer4');
 const reduceInner4Kernel = defineKernel('reduce', reduceSource, ['read', 'read_write', 'uniform'], 'main_inner4');
-const argmaxKernel = defineKernel('argmax', argmaxSource, ['read', 'read_write', 'uniform']);
+const argmaxKernels = {
+  main: defineKernel('argmax', argmaxSource, ['read', 'read_write', 'uniform']),
+  outer4: defineKernel('argmax', argmaxSource, ['read', 'read_write', 'uniform'], 'main_outer4'),
+  inner4: defineKernel('argmax', argmaxSource, ['read', 'read_write', 'uniform'], 'main_inner4'),
+};
 
 export const ReduceOp = { sum: 0, max: 1, min: 2 } as const;
 export type ReduceOpName = keyof typeof ReduceOp;
@@ -105,10 +109,37 @@ function reduceWide(op: ReduceOpName, x: Tensor, out: Tensor, outNumel: number, 
   return out;
 }
 
-/** Index of the maximum along the last axis of a contiguous (rows, cols) tensor, as int32. */
-export function argmaxRows(x: Tensor, rows: number, cols: number): Tensor {
-  const out = emptyTensor([rows], 'int32', 'argmax');
-  const params = new Uniforms().u32(rows).u32(cols).finish();
-  launch(argmaxKernel, { buffers: [x.buffer, out.buffer], params, workgroups: grid1d(rows, WG), constants: { WG }, label: 'argmax' });
+/**
+ * Index of the largest value along `axis` of any view of x (the first on ties, NaN the largest),
+ * int32, the axis removed: argmax.wgsl, four outputs per lane where they are contiguous and the
+ * axis strides over whole vec4s, vec4 loads along a contiguous axis of whole vec4s, else one float
+ * at a time.
+ */
+export function argmax(x: Tensor, axis: number): Tensor {
+  const keptDims = x.shape.map((_, d) => d).filter((d) => d !== axis);
+  const outShape = keptDims.map((d) => x.shape[d]);
+  const out = emptyTensor(outShape, 'int32', 'argmax');
+  const outNumel = numel(outShape);
+  if (outNumel === 0) return out;
+  const kept = coalesce(outShape, [keptDims.map((d) => x.strides[d])]);
+  const D = x.shape[axis];
+  const stride = x.strides[axis];
+  const keptLast = kept.shape.length - 1;
+  const outer4 = x.offset % 4 === 0 && kept.strides[0][keptLast] === 1 && kept.shape[keptLast] % 4 === 0 &&
+    kept.strides[0].slice(0, keptLast).every((s) => s % 4 === 0) && stride % 4 === 0;
+  const inner4 = !outer4 && x.offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0) && stride === 1 && D % 4 === 0;
+  const params = new Uniforms()
+    .u32(outNumel).u32(D).u32(kept.shape.length).u32(x.offset)
+    .u32(stride).u32(0).u32(0).u32(0)
+    .u32Array(kept.shape, 2, 1)
+    .u32Array(kept.strides[0], 2)
+    .finish();
+  launch(outer4 ? argmaxKernels.outer4 : inner4 ? argmaxKernels.inner4 : argmaxKernels.main, {
+    buffers: [x.buffer, out.buffer],
+    params,
+    workgroups: grid1d(outer4 ? outNumel / 4 : outNumel, WG),
+    constants: { WG },
+    label: 'argmax',
+  });
   return out;
 }

@@ -2,13 +2,13 @@
 // Differentiable reductions: sum, mean, max, min over axes, with keepdim; argmax.
 
 import { Tensor, assertAlive, assertFloat } from '../tensor/tensor.js';
-import { reduce, argmaxRows, type ReduceOpName } from '../kernels/reduce.js';
+import { reduce, argmax as argmaxAlong, type ReduceOpName } from '../kernels/reduce.js';
 import { binary, unary } from '../kernels/elementwise.js';
 import { copyBroadcast } from '../kernels/copy.js';
 import { recordOp } from '../autograd/record.js';
 import { normalizeAxis, numel } from '../tensor/shape.js';
 import { OpArgumentError } from '../tensor/errors.js';
-import { reshape, plain, disposeIfCopy, permute } from './shape.js';
+import { reshape } from './shape.js';
 import { fillRange } from '../kernels/fill.js';
 
 export type Axes = number | readonly number[] | null | undefined;
@@ -79,7 +79,7 @@ export const mean = (x: Tensor, axes?: Axes, keepdim = false): Tensor => reduceO
 export const max = (x: Tensor, axes?: Axes, keepdim = false): Tensor => reduceOp('max', x, axes, keepdim);
 export const min = (x: Tensor, axes?: Axes, keepdim = false): Tensor => reduceOp('min', x, axes, keepdim);
 
-/** Index of the largest element along `axis` (first one on ties), int32, axis removed. */
+/** Index of the largest element along `axis` (first one on ties, NaN the largest, as in PyTorch), int32, axis removed. */
 export function argmax(x: Tensor, axis = -1): Tensor {
   assertAlive('argmax', x);
   assertFloat('argmax', x);
@@ -89,15 +89,5 @@ export function argmax(x: Tensor, axis = -1): Tensor {
   }
   const a = normalizeAxis('argmax', axis, x.rank);
   if (x.shape[a] === 0) throw new OpArgumentError(`argmax: cannot take the argmax over the empty dimension ${a} of [${x.shape.join(', ')}]`);
-  const order = [...x.shape.keys()].filter((d) => d !== a).concat(a);
-  const moved = a === x.rank - 1 ? x : permute(x, order);
-  const rowsMajor = plain(moved);
-  const cols = x.shape[a];
-  const outShape = x.shape.filter((_, d) => d !== a);
-  const flat = argmaxRows(rowsMajor, numel(outShape), cols);
-  disposeIfCopy(rowsMajor, moved);
-  if (moved !== x) moved.dispose();
-  const out = reshape(flat, outShape);
-  if (out !== flat) flat.dispose();
-  return out;
+  return argmaxAlong(x, a);
 }

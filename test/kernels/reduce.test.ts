@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { reduce } from '../../src/kernels/reduce.js';
-import { reduceRef, type ReduceRefOp } from '../../src/kernels/reference/reduce.js';
+import { reduceRef, argmaxRef, type ReduceRefOp } from '../../src/kernels/reference/reduce.js';
 import { useDevice, expectClose } from '../helpers.js';
 import { randomArray } from '../random-data.js';
 
@@ -93,4 +93,41 @@ describe('long reductions with few outputs (main_wide, split into chunks)', () =
       base.dispose();
     });
   }
+});
+
+describe('argmax along any axis (strided, PyTorch tie and NaN rules)', () => {
+  // Values from a small set, so ties are common; some NaNs in the second half of the cases.
+  const cases: [string, number[], number, boolean][] = [
+    ['the channels of NCHW (four outputs per lane)', [2, 6, 3, 4], 1, false],
+    ['the last axis, rows of whole vec4s (vec4 loads)', [5, 12], 1, false],
+    ['the last axis, rows of 10 (one float at a time)', [7, 10], 1, false],
+    ['a leading axis of a matrix', [9, 8], 0, false],
+    ['the channels, with NaNs', [2, 6, 3, 4], 1, true],
+    ['rows of whole vec4s, with NaNs', [5, 12], 1, true],
+    ['rows of 10, with NaNs', [7, 10], 1, true],
+  ];
+  for (const [name, shape, axis, nans] of cases) {
+    it(`${name}: ${JSON.stringify(shape)} axis ${axis}`, async () => {
+      const n = shape.reduce((a, b) => a * b);
+      const data = randomArray(n, 40 + axis).map((v, i) => (nans && i % 7 === 3 ? Number.NaN : Math.round(v * 2) / 2));
+      const x = wg.tensor(data, shape);
+      const y = wg.argmax(x, axis);
+      const want = argmaxRef(data, shape, axis);
+      expect([...y.shape]).toEqual(want.shape);
+      expect(Array.from(await y.data()), name).toEqual(Array.from(want.data));
+      for (const t of [x, y]) t.dispose();
+    });
+  }
+
+  it('views: a transposed matrix and a slice at an odd offset', async () => {
+    const data = randomArray(8 * 12, 41).map((v) => Math.round(v * 2) / 2);
+    const base = wg.tensor(data, [8, 12]);
+    const t = base.transpose(0, 1);           // [12, 8]: argmax over axis 1 walks a column of base
+    const tHost = Array.from({ length: 96 }, (_, i) => data[(i % 8) * 12 + Math.floor(i / 8)]);
+    expect(Array.from(await wg.argmax(t, 1).data())).toEqual(Array.from(argmaxRef(tHost, [12, 8], 1).data));
+    const s = base.slice(1, 1, 9);             // [8, 8] from offset 1
+    const sHost = Array.from({ length: 64 }, (_, i) => data[Math.floor(i / 8) * 12 + 1 + (i % 8)]);
+    expect(Array.from(await wg.argmax(s, 1).data())).toEqual(Array.from(argmaxRef(sHost, [8, 8], 1).data));
+    for (const v of [t, s, base]) v.dispose();
+  });
 });

@@ -20,6 +20,7 @@ const ops: Record<string, (i: Inputs, c: FixtureCase) => wg.Tensor> = {
   sum: (i, c) => wg.sum(i.x, O(c).axes, O(c).keepdim),
   mean: (i, c) => wg.mean(i.x, O(c).axes, O(c).keepdim),
   max: (i, c) => wg.max(i.x, O(c).axes, O(c).keepdim),
+  argmax: (i, c) => wg.argmax(i.x, O(c).axis),
   reshape: (i, c) => wg.reshape(i.x, O(c).shape),
   permute: (i, c) => wg.permute(i.x, O(c).dims),
   transpose: (i, c) => wg.transpose(i.x, O(c).dim0, O(c).dim1),

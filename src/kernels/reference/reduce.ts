@@ -24,3 +24,28 @@ export function reduceRef(op: ReduceRefOp, x: ArrayLike<number>, shape: number[]
   if (op === 'mean') for (let o = 0; o < out.length; o++) out[o] /= count;
   return { data: out, shape: outShape };
 }
+
+/**
+ * Reference for argmax.wgsl: the index along `axis` of each output's largest value, PyTorch's
+ * rules: the first index on ties, and NaN larger than every number (the first NaN).
+ */
+export function argmaxRef(x: ArrayLike<number>, shape: number[], axis: number): { data: Int32Array; shape: number[] } {
+  const outShape = shape.filter((_, d) => d !== axis);
+  const D = shape[axis];
+  const inner = numel(shape.slice(axis + 1));
+  const out = new Int32Array(numel(outShape));
+  for (let o = 0; o < out.length; o++) {
+    const base = Math.floor(o / inner) * D * inner + (o % inner);
+    let best = x[base];
+    let bestI = 0;
+    for (let r = 1; r < D; r++) {
+      const v = x[base + r * inner];
+      if (v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
+        best = v;
+        bestI = r;
+      }
+    }
+    out[o] = bestI;
+  }
+  return { data: out, shape: outShape };
+}
