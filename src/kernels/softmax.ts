@@ -14,10 +14,14 @@ import { numel } from '../tensor/shape.js';
 const forwardKernels = {
   line: defineKernel('softmax_forward', forwardSource, ['read', 'read_write', 'uniform'], 'main'),
   wide: defineKernel('softmax_forward', forwardSource, ['read', 'read_write', 'uniform'], 'main_wide'),
+  lines4: defineKernel('softmax_forward', forwardSource, ['read', 'read_write', 'uniform'], 'main_lines4'),
+  rows4: defineKernel('softmax_forward', forwardSource, ['read', 'read_write', 'uniform'], 'main_rows4'),
 };
 const backwardKernels = {
   line: defineKernel('softmax_backward', backwardSource, ['read', 'read', 'read_write', 'uniform'], 'main'),
   wide: defineKernel('softmax_backward', backwardSource, ['read', 'read', 'read_write', 'uniform'], 'main_wide'),
+  lines4: defineKernel('softmax_backward', backwardSource, ['read', 'read', 'read_write', 'uniform'], 'main_lines4'),
+  rows4: defineKernel('softmax_backward', backwardSource, ['read', 'read', 'read_write', 'uniform'], 'main_rows4'),
 };
 
 const LINE_WG = 64;
@@ -49,14 +53,26 @@ function dispatch(g: SoftmaxGeometry): { workgroups: [number, number]; WG: numbe
   return g.wide ? { workgroups: grid1d(g.lines, 1), WG: WIDE_WG } : { workgroups: grid1d(g.lines, LINE_WG), WG: LINE_WG };
 }
 
+/**
+ * The vec4 layout of a geometry's lines (softmax_forward.wgsl's main_lines4 / main_rows4):
+ * 'lines4' where inner % 4 == 0, 'rows4' where the lines are contiguous rows of whole vec4s, else
+ * null (one float per load). Few long lines take main_wide instead.
+ */
+export function softmaxVec4(g: SoftmaxGeometry): 'lines4' | 'rows4' | null {
+  if (g.wide) return null;
+  if (g.inner % 4 === 0) return 'lines4';
+  return g.inner === 1 && g.D % 4 === 0 ? 'rows4' : null;
+}
+
 /** softmax (or log-softmax when `log`) of a plain x along the geometry's dimension. */
 export function softmaxForward(x: Tensor, g: SoftmaxGeometry, log: boolean): Tensor {
   const y = emptyTensor(x.shape, 'float32', log ? 'logSoftmax' : 'softmax');
+  const vec4 = softmaxVec4(g);
   const d = dispatch(g);
-  launch(g.wide ? forwardKernels.wide : forwardKernels.line, {
+  launch(vec4 ? forwardKernels[vec4] : g.wide ? forwardKernels.wide : forwardKernels.line, {
     buffers: [x.buffer, y.buffer],
     params: packParams(g),
-    workgroups: d.workgroups,
+    workgroups: vec4 === 'lines4' ? grid1d(g.lines / 4, LINE_WG) : d.workgroups,
     constants: { WG: d.WG, LOG: log ? 1 : 0 },
     label: log ? 'logSoftmax forward' : 'softmax forward',
   });
@@ -66,11 +82,12 @@ export function softmaxForward(x: Tensor, g: SoftmaxGeometry, log: boolean): Ten
 /** dx from a plain gy and the saved (plain) forward output y. */
 export function softmaxBackward(gy: Tensor, y: Tensor, g: SoftmaxGeometry, log: boolean): Tensor {
   const dx = emptyTensor(y.shape, 'float32', log ? 'logSoftmax dx' : 'softmax dx');
+  const vec4 = softmaxVec4(g);
   const d = dispatch(g);
-  launch(g.wide ? backwardKernels.wide : backwardKernels.line, {
+  launch(vec4 ? backwardKernels[vec4] : g.wide ? backwardKernels.wide : backwardKernels.line, {
     buffers: [gy.buffer, y.buffer, dx.buffer],
     params: packParams(g),
-    workgroups: d.workgroups,
+    workgroups: vec4 === 'lines4' ? grid1d(g.lines / 4, LINE_WG) : d.workgroups,
     constants: { WG: d.WG, LOG: log ? 1 : 0 },
     label: log ? 'logSoftmax backward' : 'softmax backward',
   });

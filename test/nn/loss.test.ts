@@ -40,8 +40,10 @@ describe('loss-group ops vs PyTorch fixtures', () => {
 });
 
 describe('softmax / logSoftmax vs the float64 reference', () => {
-  // [shape, dim]: last dim, middle dim, first dim, wide lines (one workgroup per line), 1-D.
-  const cases: [number[], number][] = [[[7, 33], 1], [[3, 5, 4, 2], 1], [[6, 4], 0], [[3, 1000], -1], [[2, 300, 3], 1], [[17], 0]];
+  // [shape, dim]: last dim, middle dim (4 lines per lane: inner % 4 == 0), first dim (likewise),
+  // wide lines (one workgroup per line), middle dim with inner 3, 1-D, rows of whole vec4s (vec4
+  // loads along the line).
+  const cases: [number[], number][] = [[[7, 33], 1], [[3, 5, 4, 2], 1], [[6, 4], 0], [[3, 1000], -1], [[2, 300, 3], 1], [[17], 0], [[5, 12], -1], [[4, 8, 16], 2]];
   for (const log of [false, true]) {
     for (const [shape, dim] of cases) {
       it(`${log ? 'logSoftmax' : 'softmax'} ${JSON.stringify(shape)} dim ${dim}`, async () => {
@@ -70,6 +72,15 @@ describe('softmax / logSoftmax vs the float64 reference', () => {
     expect(lv[0]).toBe(-Infinity);
     expect(Array.from(lv).slice(4, 6).map((v) => Math.abs(v - -Math.LN2) < 1e-6)).toEqual([true, true]);
     for (const t of [x, y, l]) t.dispose();
+    // The same along a first axis with 4 values per line (four lines per lane) and in rows of 8
+    // (vec4 loads along the line).
+    const xt = wg.tensor([I, 1e30, 0, 1e30, 1, -1e30, I, 0], [2, 4]);
+    const yt = F.softmax(xt, 0);
+    expectClose(await yt.data(), softmaxRef([I, 1e30, 0, 1e30, 1, -1e30, I, 0], [2, 4], 0), 1e-6, 'softmax, dim 0');
+    const x8 = wg.tensor([I, 0, 1, I, 1e30, 1e30, -1e30, 0], [1, 8]);
+    const y8 = F.softmax(x8, 1);
+    expectClose(await y8.data(), softmaxRef([I, 0, 1, I, 1e30, 1e30, -1e30, 0], [1, 8], 1), 1e-6, 'softmax, rows of 8');
+    for (const t of [xt, yt, x8, y8]) t.dispose();
   });
 });
 
