@@ -58,6 +58,18 @@ fn load_src(at: u32, n: u32) -> vec4<u32> {
   return vec4<u32>(src4[j.x / 4u][j.x % 4u], src4[j.y / 4u][j.y % 4u], src4[j.z / 4u][j.z % 4u], src4[j.w / 4u][j.w % 4u]);
 }
 
+// A src constant along the row (mode 0, a broadcast) has the same value in all of an
+// invocation's runs: row_value loads it once, at the first run (as in elementwise_binary.wgsl).
+fn row_value(first: vec4<u32>) -> vec4<u32> {
+  if (SRC_MODE == 0u) { return load_src(first.x, 1u); }
+  return vec4<u32>(0u);
+}
+
+fn run_values(at: u32, n: u32, row: vec4<u32>) -> vec4<u32> {
+  if (SRC_MODE == 0u) { return row; }
+  return load_src(at, n);
+}
+
 // dst rows of whole aligned vec4s: each run is one vec4 of dst. An invocation takes RUNS
 // consecutive runs of one row, so run_start's divisions are paid once for all of them.
 @compute @workgroup_size(WG)
@@ -65,10 +77,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let g = gid.x + gid.y * nwg.x * WG;
   if (g * RUNS >= r.runs) { return; }
   let first = run_start(g * RUNS);
+  let row = row_value(first);
   let step = vec4<u32>(4u * r.inner.xyz, 4u);    // from one run to the next along the row
   for (var k = 0u; k < RUNS; k++) {
     let at = first + k * step;
-    dst4[at.y / 4u] = load_src(at.x, 4u);
+    dst4[at.y / 4u] = run_values(at.x, 4u, row);
   }
 }
 
@@ -78,11 +91,12 @@ fn main_any_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let g = gid.x + gid.y * nwg.x * WG;
   if (g * RUNS >= r.runs) { return; }
   let first = run_start(g * RUNS);
+  let row = row_value(first);
   let step = vec4<u32>(4u * r.inner.xyz, 4u);
   for (var k = 0u; k < RUNS; k++) {
     let at = first + k * step;
     let n = min(4u, r.L - at.w);               // elements in this run
-    let v = load_src(at.x, n);
+    let v = run_values(at.x, n, row);
     for (var e = 0u; e < n; e++) { dst[at.y + e * r.inner.y] = v[e]; }
   }
 }

@@ -123,10 +123,26 @@ fn load_b(at: u32, n: u32) -> vec4<f32> {
   return vec4<f32>(b4[j.x / 4u][j.x % 4u], b4[j.y / 4u][j.y % 4u], b4[j.z / 4u][j.z % 4u], b4[j.w / 4u][j.w % 4u]);
 }
 
+// An operand constant along the row (mode 0) has the same value in all of an invocation's runs:
+// row_values loads it once, at the first run; run_values loads the others per run.
+struct RowValues {
+  a: vec4<f32>,
+  b: vec4<f32>,
+}
+
+fn row_values(first: vec4<u32>) -> RowValues {
+  var v = RowValues(vec4<f32>(0.0), vec4<f32>(0.0));
+  if (A_MODE == 0u) { v.a = load_a(first.x, 1u); }
+  if (B_MODE == 0u) { v.b = load_b(first.y, 1u); }
+  return v;
+}
+
 // The run at `at` (offsets as run_start gives them) with n elements: op applied to its values.
-fn run_values(at: vec4<u32>, n: u32) -> vec4<f32> {
-  let x = load_a(at.x, n);
-  let y = load_b(at.y, n);
+fn run_values(at: vec4<u32>, n: u32, row: RowValues) -> vec4<f32> {
+  var x = row.a;
+  if (A_MODE != 0u) { x = load_a(at.x, n); }
+  var y = row.b;
+  if (B_MODE != 0u) { y = load_b(at.y, n); }
   return vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
 }
 
@@ -137,10 +153,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let g = gid.x + gid.y * nwg.x * WG;
   if (g * RUNS >= r.runs) { return; }
   let first = run_start(g * RUNS);
+  let row = row_values(first);
   let step = vec4<u32>(4u * r.inner.xyz, 4u);    // from one run to the next along the row
   for (var k = 0u; k < RUNS; k++) {
     let at = first + k * step;
-    out4[at.z / 4u] = run_values(at, 4u);
+    out4[at.z / 4u] = run_values(at, 4u, row);
   }
 }
 
@@ -150,11 +167,12 @@ fn main_any_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let g = gid.x + gid.y * nwg.x * WG;
   if (g * RUNS >= r.runs) { return; }
   let first = run_start(g * RUNS);
+  let row = row_values(first);
   let step = vec4<u32>(4u * r.inner.xyz, 4u);
   for (var k = 0u; k < RUNS; k++) {
     let at = first + k * step;
     let n = min(4u, r.L - at.w);               // elements in this run
-    let v = run_values(at, n);
+    let v = run_values(at, n, row);
     for (var e = 0u; e < n; e++) { out[at.z + e] = v[e]; }
   }
 }

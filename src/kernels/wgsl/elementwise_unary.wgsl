@@ -102,9 +102,18 @@ fn load_x(at: u32, n: u32) -> vec4<f32> {
   return vec4<f32>(x4[j.x / 4u][j.x % 4u], x4[j.y / 4u][j.y % 4u], x4[j.z / 4u][j.z % 4u], x4[j.w / 4u][j.w % 4u]);
 }
 
+// An x constant along the row (mode 0, a broadcast) has the same value in all of an
+// invocation's runs: row_value loads it once, at the first run (as in elementwise_binary.wgsl).
+fn row_value(first: vec4<u32>) -> vec4<f32> {
+  if (X_MODE == 0u) { return load_x(first.x, 1u); }
+  return vec4<f32>(0.0);
+}
+
 // The run at `at` (offsets as run_start gives them) with n elements: op applied to its values.
-fn run_values(at: vec4<u32>, n: u32) -> vec4<f32> {
-  let u = r.alpha * load_x(at.x, n) + r.beta;
+fn run_values(at: vec4<u32>, n: u32, row: vec4<f32>) -> vec4<f32> {
+  var x = row;
+  if (X_MODE != 0u) { x = load_x(at.x, n); }
+  let u = r.alpha * x + r.beta;
   return vec4<f32>(apply(u.x, r.scalar), apply(u.y, r.scalar), apply(u.z, r.scalar), apply(u.w, r.scalar));
 }
 
@@ -115,10 +124,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let g = gid.x + gid.y * nwg.x * WG;
   if (g * RUNS >= r.runs) { return; }
   let first = run_start(g * RUNS);
+  let row = row_value(first);
   let step = vec4<u32>(4u * r.inner.xyz, 4u);    // from one run to the next along the row
   for (var k = 0u; k < RUNS; k++) {
     let at = first + k * step;
-    out4[at.y / 4u] = run_values(at, 4u);
+    out4[at.y / 4u] = run_values(at, 4u, row);
   }
 }
 
@@ -128,11 +138,12 @@ fn main_any_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let g = gid.x + gid.y * nwg.x * WG;
   if (g * RUNS >= r.runs) { return; }
   let first = run_start(g * RUNS);
+  let row = row_value(first);
   let step = vec4<u32>(4u * r.inner.xyz, 4u);
   for (var k = 0u; k < RUNS; k++) {
     let at = first + k * step;
     let n = min(4u, r.L - at.w);               // elements in this run
-    let v = run_values(at, n);
+    let v = run_values(at, n, row);
     for (var e = 0u; e < n; e++) { out[at.y + e] = v[e]; }
   }
 }
