@@ -48,14 +48,8 @@ export function reduce(op: ReduceOpName, x: Tensor, axes: readonly number[], sca
   // lane per step.
   const wide = outNumel < 1024 && redNumel >= 256;
   if (wide) return reduceWide(op, x, out, outNumel, redNumel, kept, red, scale);
-  // Every output's elements start on a vec4 (kept strides and the offset in whole vec4s), and
-  // the one reduced dimension strides over them in vec4s (outer4: 4 outputs per lane, the kept
-  // row's innermost 4 contiguous) or lies along whole vec4s itself (inner4).
-  const keptLast = kept.shape.length - 1;
-  const outer4 = x.offset % 4 === 0 && kept.strides[0][keptLast] === 1 && kept.shape[keptLast] % 4 === 0 &&
-    kept.strides[0].slice(0, keptLast).every((s) => s % 4 === 0) && red.shape.length === 1 && red.strides[0][0] % 4 === 0;
-  const inner4 = !outer4 && x.offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0) &&
-    red.shape.length === 1 && red.strides[0][0] === 1 && redNumel % 4 === 0;
+  const outer4 = red.shape.length === 1 && outputsInVec4s(x.offset, kept, red.strides[0][0]);
+  const inner4 = !outer4 && red.shape.length === 1 && axisInVec4s(x.offset, kept, red.strides[0][0], redNumel);
   launch(outer4 ? reduceOuter4Kernel : inner4 ? reduceInner4Kernel : reduceKernel, {
     buffers: [x.buffer, out.buffer],
     params: reduceParams(x, outNumel, redNumel, kept, red, scale, redNumel, 1),
@@ -67,6 +61,25 @@ export function reduce(op: ReduceOpName, x: Tensor, axes: readonly number[], sca
 }
 
 type Coalesced = { shape: number[]; strides: number[][] };
+
+/**
+ * The main_outer4 layout (reduce.wgsl, argmax.wgsl): four neighbouring outputs are one aligned
+ * vec4 of x at every step along the axis: the innermost kept dimension contiguous with a size that
+ * is a multiple of 4, the other kept strides, the offset and the axis's stride multiples of 4.
+ */
+function outputsInVec4s(offset: number, kept: Coalesced, axisStride: number): boolean {
+  const last = kept.shape.length - 1;
+  return offset % 4 === 0 && kept.strides[0][last] === 1 && kept.shape[last] % 4 === 0 &&
+    kept.strides[0].slice(0, last).every((s) => s % 4 === 0) && axisStride % 4 === 0;
+}
+
+/**
+ * The main_inner4 layout: each output's axis is contiguous whole vec4s from a vec4-aligned start
+ * (the offset and every kept stride multiples of 4, the axis's length too).
+ */
+function axisInVec4s(offset: number, kept: Coalesced, axisStride: number, axisLength: number): boolean {
+  return offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0) && axisStride === 1 && axisLength % 4 === 0;
+}
 
 /** reduce.wgsl's Params (the same field order). */
 function reduceParams(x: Tensor, outNumel: number, redNumel: number, kept: Coalesced, red: Coalesced, scale: number, chunk: number, chunks: number): Uint8Array {
@@ -83,8 +96,8 @@ function reduceParams(x: Tensor, outNumel: number, redNumel: number, kept: Coale
 /**
  * Reduced elements per workgroup of main_wide when a reduction is split: 16384 (64 KB) keeps each
  * workgroup's loop long next to its tree reduction, and a full sum of [32, 64, 32, 32] becomes 128
- * workgroups. On lavapipe that sum went from 0.07x relu's byte rate (one workgroup, one CPU
- * thread, a division per element) to NN.
+ * workgroups. On lavapipe that sum went from 0.06-0.07x relu's byte rate (one workgroup, one CPU
+ * thread, a division per element) to 0.75-0.81x.
  */
 const REDUCE_CHUNK = 16384;
 
@@ -124,10 +137,8 @@ export function argmax(x: Tensor, axis: number): Tensor {
   const kept = coalesce(outShape, [keptDims.map((d) => x.strides[d])]);
   const D = x.shape[axis];
   const stride = x.strides[axis];
-  const keptLast = kept.shape.length - 1;
-  const outer4 = x.offset % 4 === 0 && kept.strides[0][keptLast] === 1 && kept.shape[keptLast] % 4 === 0 &&
-    kept.strides[0].slice(0, keptLast).every((s) => s % 4 === 0) && stride % 4 === 0;
-  const inner4 = !outer4 && x.offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0) && stride === 1 && D % 4 === 0;
+  const outer4 = outputsInVec4s(x.offset, kept, stride);
+  const inner4 = !outer4 && axisInVec4s(x.offset, kept, stride, D);
   const params = new Uniforms()
     .u32(outNumel).u32(D).u32(kept.shape.length).u32(x.offset)
     .u32(stride).u32(0).u32(0).u32(0)

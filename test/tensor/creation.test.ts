@@ -24,10 +24,10 @@ describe('creation', () => {
     expect(Array.from(await wg.arange(1, 2, 0.25).data())).toEqual([1, 1.25, 1.5, 1.75]);
     expect(Array.from(await wg.full([3], 4, { dtype: 'int32' }).data())).toEqual([4, 4, 4]);
   });
-  it('fill (full, arange): vec4 and one-element paths write every element, as the host computes it', async () => {
-    // numel % 4 == 0 takes fill.wgsl's main_vec4, else main; sizes past one workgroup's tile
-    // (256 lanes x 4 vec4s) and with a partial last tile. Each buffer comes back from the pool
-    // full of NaNs first, so an element the kernel skipped would show.
+  it('fill (full, arange) writes every element, as the host computes it', async () => {
+    // Sizes of whole vec4s and not, past one workgroup's tile (256 lanes x 4 vec4s) and with a
+    // partial last tile. Each buffer comes back from the pool full of NaNs first, so an element
+    // the kernel skipped would show.
     const f32 = Math.fround;
     for (const n of [4, 7, 4096, 4100, 4101, 70000]) {
       for (const [dtype, start, step] of [['float32', -3.25, 0.37], ['int32', -5, 3]] as const) {
