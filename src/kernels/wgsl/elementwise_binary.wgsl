@@ -4,9 +4,10 @@
 // strides, so broadcasting is free: a broadcast dimension simply has stride 0, and transposed
 // or sliced (non-contiguous) inputs need no copy. The launcher first merges adjacent dimensions
 // that are contiguous in every operand, so the common same-shape case runs with rank 1.
-// Work: `main` takes 4 neighbouring elements of a row per invocation (runs, see
-// src/kernels/runs.ts: the divisions that find an element's place are paid once per 4);
-// `main_vec4`, when a, b and out are contiguous with the same shape, moves one vec4 per
+// Work: `main` (rows of whole vec4s) and `main_any_rows` take runs of 4 neighbouring elements of
+// a row, RUNS consecutive runs per invocation (src/kernels/runs.ts: the divisions that find an
+// element's place are paid once per run, or per RUNS runs); `main_vec4`, when a, b and out are
+// contiguous with the same shape, moves one vec4 per
 // invocation with no index arithmetic at all. On lavapipe (a CPU) load instructions and integer
 // division are the cost, so that path is the fastest. The grid may spill into y (65535-workgroup
 // limit).

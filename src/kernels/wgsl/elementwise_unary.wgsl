@@ -2,9 +2,9 @@
 //
 // alpha and beta make scalar ops free: x * 3 is IDENTITY with alpha = 3, x + 1 has beta = 1,
 // x ** 2.5 is POW_SCALAR with exponent in `scalar`. Strided reads make a non-contiguous x work
-// without a copy: `main` takes runs of 4 neighbouring elements of a row per invocation
-// (src/kernels/runs.ts); `main_vec4` moves V vec4s of contiguous elements per invocation with no
-// index arithmetic (see elementwise_binary.wgsl).
+// without a copy: `main` (rows of whole vec4s) and `main_any_rows` take runs of 4 neighbouring
+// elements of a row, RUNS of them per invocation (src/kernels/runs.ts); `main_vec4` moves V vec4s
+// of contiguous elements per invocation with no index arithmetic (see elementwise_binary.wgsl).
 // Bindings: 0 x (read), 1 out (write), 2 params (RunParams for `main`, Params for `main_vec4`).
 // Reference: src/kernels/reference/elementwise.ts. Launcher: src/kernels/elementwise.ts.
 
