@@ -49,30 +49,34 @@ function packParams(g: SoftmaxGeometry): Uint8Array {
   return new Uniforms().u32(g.lines).u32(g.D).u32(g.inner).u32(0).finish();
 }
 
-function dispatch(g: SoftmaxGeometry): { workgroups: [number, number]; WG: number } {
-  return g.wide ? { workgroups: grid1d(g.lines, 1), WG: WIDE_WG } : { workgroups: grid1d(g.lines, LINE_WG), WG: LINE_WG };
-}
-
 /**
  * The vec4 layout of a geometry's lines (softmax_forward.wgsl's main_lines4 / main_rows4):
  * 'lines4' where inner % 4 == 0, 'rows4' where the lines are contiguous rows of whole vec4s, else
  * null (one float per load). Few long lines take main_wide instead.
  */
-export function softmaxVec4(g: SoftmaxGeometry): 'lines4' | 'rows4' | null {
+function softmaxVec4(g: SoftmaxGeometry): 'lines4' | 'rows4' | null {
   if (g.wide) return null;
   if (g.inner % 4 === 0) return 'lines4';
   return g.inner === 1 && g.D % 4 === 0 ? 'rows4' : null;
 }
 
+type Entry = 'line' | 'wide' | 'lines4' | 'rows4';
+
+/** Which entry point runs the geometry (the same one in both kernels), its grid and workgroup size. */
+function dispatch(g: SoftmaxGeometry): { entry: Entry; workgroups: [number, number]; WG: number } {
+  if (g.wide) return { entry: 'wide', workgroups: grid1d(g.lines, 1), WG: WIDE_WG };
+  const vec4 = softmaxVec4(g);
+  return { entry: vec4 ?? 'line', workgroups: grid1d(vec4 === 'lines4' ? g.lines / 4 : g.lines, LINE_WG), WG: LINE_WG };
+}
+
 /** softmax (or log-softmax when `log`) of a plain x along the geometry's dimension. */
 export function softmaxForward(x: Tensor, g: SoftmaxGeometry, log: boolean): Tensor {
   const y = emptyTensor(x.shape, 'float32', log ? 'logSoftmax' : 'softmax');
-  const vec4 = softmaxVec4(g);
   const d = dispatch(g);
-  launch(vec4 ? forwardKernels[vec4] : g.wide ? forwardKernels.wide : forwardKernels.line, {
+  launch(forwardKernels[d.entry], {
     buffers: [x.buffer, y.buffer],
     params: packParams(g),
-    workgroups: vec4 === 'lines4' ? grid1d(g.lines / 4, LINE_WG) : d.workgroups,
+    workgroups: d.workgroups,
     constants: { WG: d.WG, LOG: log ? 1 : 0 },
     label: log ? 'logSoftmax forward' : 'softmax forward',
   });
@@ -82,12 +86,11 @@ export function softmaxForward(x: Tensor, g: SoftmaxGeometry, log: boolean): Ten
 /** dx from a plain gy and the saved (plain) forward output y. */
 export function softmaxBackward(gy: Tensor, y: Tensor, g: SoftmaxGeometry, log: boolean): Tensor {
   const dx = emptyTensor(y.shape, 'float32', log ? 'logSoftmax dx' : 'softmax dx');
-  const vec4 = softmaxVec4(g);
   const d = dispatch(g);
-  launch(vec4 ? backwardKernels[vec4] : g.wide ? backwardKernels.wide : backwardKernels.line, {
+  launch(backwardKernels[d.entry], {
     buffers: [gy.buffer, y.buffer, dx.buffer],
     params: packParams(g),
-    workgroups: vec4 === 'lines4' ? grid1d(g.lines / 4, LINE_WG) : d.workgroups,
+    workgroups: d.workgroups,
     constants: { WG: d.WG, LOG: log ? 1 : 0 },
     label: log ? 'logSoftmax backward' : 'softmax backward',
   });
