@@ -2,11 +2,11 @@
 // Launcher for copy_strided.wgsl: copy one strided view into another of the same shape.
 
 import source from './wgsl/copy_strided.wgsl';
-import { defineKernel, launch, grid1d } from './launch.js';
+import { defineKernel, launch } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { broadcastStrides, contiguousStrides } from '../tensor/shape.js';
-import { planRuns, packRuns, runGrid, runsPerInvocation } from './runs.js';
+import { planRuns, packRuns, runLaunch } from './runs.js';
 import { commands } from '../tensor/queue.js';
 import { rawBuffer, byteOffsetOf, sameBuffer, type BufferRef } from '../tensor/storage.js';
 
@@ -43,11 +43,12 @@ export function copyInto(src: Tensor, dst: DestinationView, label = 'copy'): voi
   }
   const plan = planRuns(src.shape, [src, dst]);
   const [vs, vd] = plan.views;
+  const runs = runLaunch(plan, WG);
   launch(vd.mode === 1 ? copyKernel : copyAnyRowsKernel, {
     buffers: [src.buffer, dst.buffer],
     params: packRuns(plan, new Uniforms()).finish(),
-    workgroups: grid1d(runGrid(plan), WG),
-    constants: { WG, SRC_MODE: vs.mode, RUNS: runsPerInvocation(plan) },
+    workgroups: runs.workgroups,
+    constants: { WG, SRC_MODE: vs.mode, RUNS: runs.RUNS },
     label,
   });
 }

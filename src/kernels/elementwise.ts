@@ -8,7 +8,7 @@ import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, sameShape } from '../tensor/shape.js';
-import { planRuns, packRuns, runGrid, runsPerInvocation } from './runs.js';
+import { planRuns, packRuns, runLaunch } from './runs.js';
 
 const binaryKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform']);
 const binaryAnyRowsKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_any_rows');
@@ -57,11 +57,12 @@ export function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
     { offset: 0, strides: contiguousStrides(shape) },
   ]);
   const [va, vb, vo] = plan.views;
+  const runs = runLaunch(plan, WG);
   launch(vo.mode === 1 ? binaryKernel : binaryAnyRowsKernel, {
     buffers: [a.buffer, b.buffer, out.buffer],
     params: packRuns(plan, new Uniforms()).finish(),
-    workgroups: grid1d(runGrid(plan), WG),
-    constants: { OP: BinaryOp[op], WG, A_MODE: va.mode, B_MODE: vb.mode, RUNS: runsPerInvocation(plan) },
+    workgroups: runs.workgroups,
+    constants: { OP: BinaryOp[op], WG, A_MODE: va.mode, B_MODE: vb.mode, RUNS: runs.RUNS },
     label: op,
   });
   return out;
@@ -92,11 +93,12 @@ export function unary(op: UnaryOpName, x: Tensor, alpha = 1, beta = 0, scalar = 
   }
   const plan = planRuns(x.shape, [{ offset: x.offset, strides: x.strides }, { offset: 0, strides: contiguousStrides(x.shape) }]);
   const [vx, vo] = plan.views;
+  const runs = runLaunch(plan, WG);
   launch(vo.mode === 1 ? unaryKernel : unaryAnyRowsKernel, {
     buffers: [x.buffer, out.buffer],
     params: packRuns(plan, new Uniforms()).f32(alpha).f32(beta).f32(scalar).finish(),
-    workgroups: grid1d(runGrid(plan), WG),
-    constants: { OP: UnaryOp[op], WG, X_MODE: vx.mode, RUNS: runsPerInvocation(plan) },
+    workgroups: runs.workgroups,
+    constants: { OP: UnaryOp[op], WG, X_MODE: vx.mode, RUNS: runs.RUNS },
     label: op,
   });
   return out;

@@ -16,6 +16,7 @@
 // the row's last one on load and are not stored.
 
 import { coalesce } from '../tensor/shape.js';
+import { grid1d } from './launch.js';
 import { gpu, isCpuAdapter } from '../tensor/device.js';
 import type { Uniforms } from './uniforms.js';
 
@@ -64,21 +65,18 @@ export function planRuns(shape: readonly number[], views: readonly RunView[]): R
 }
 
 /**
- * Consecutive runs per invocation (the kernels' RUNS). On CPU adapters 4 where a row holds a
- * multiple of 4 runs, so the divisions that place a run are paid once per 16 elements; else 1.
+ * The grid of a run kernel (workgroups of `wg` lanes) and its RUNS, the consecutive runs per
+ * invocation: on CPU adapters 4 where a row holds a multiple of 4 runs, so the divisions that
+ * place a run are paid once per 16 elements; else 1.
  * On [32, 64, 32, 32] (lavapipe, worker CPU time, in relu's byte rate; one element per
  * invocation before the runs): x + bias [1, 64, 1, 1] 0.04x -> 0.29x with one run -> 0.65x with
  * 4; permute(0, 2, 3, 1).contiguous() 0.04x -> 0.21x -> 0.59x; a transposed x + 1 0.28x -> 0.60x
  * (one run -> 4); 8 or 16 runs measured no better than 4. GPUs keep 1: neighbouring lanes then
  * touch neighbouring vec4s (coalesced), and a division there is a short sequence per lane.
  */
-export function runsPerInvocation(plan: RunPlan): number {
-  return isCpuAdapter(gpu().info) && plan.runsPerRow % 4 === 0 ? 4 : 1;
-}
-
-/** The grid of a run kernel: runs / runsPerInvocation invocations. */
-export function runGrid(plan: RunPlan): number {
-  return plan.runs / runsPerInvocation(plan);
+export function runLaunch(plan: RunPlan, wg: number): { workgroups: [number, number]; RUNS: number } {
+  const RUNS = isCpuAdapter(gpu().info) && plan.runsPerRow % 4 === 0 ? 4 : 1;
+  return { workgroups: grid1d(plan.runs / RUNS, wg), RUNS };
 }
 
 /**

@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice } from '../helpers.js';
 import { hostRandom, randomArray } from '../gradcheck.js';
-import { planRuns, runsPerInvocation } from '../../src/kernels/runs.js';
+import { planRuns, runLaunch } from '../../src/kernels/runs.js';
 import { gpu, isCpuAdapter } from '../../src/tensor/device.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../../src/tensor/shape.js';
 
@@ -49,7 +49,7 @@ describe('strided kernels in runs of 4', () => {
     const cpuRuns = isCpuAdapter(gpu().info) ? 4 : 1;
     const plan = (shape: number[], views: { offset: number; strides: number[] }[]) => {
       const p = planRuns(shape, views);
-      return { L: p.L, outer: p.outer.length, modes: p.views.map((v) => v.mode), runs: runsPerInvocation(p) };
+      return { L: p.L, outer: p.outer.length, modes: p.views.map((v) => v.mode), runs: runLaunch(p, 256).RUNS };
     };
     const out = (shape: number[]) => ({ offset: 0, strides: contiguousStrides(shape) });
     // x + bias: x aligned vec4s, the bias constant along each row; rows of 1024, 4 runs each.
