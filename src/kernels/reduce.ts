@@ -73,12 +73,14 @@ function outputsInVec4s(offset: number, kept: Coalesced, axisStride: number): bo
     kept.strides[0].slice(0, last).every((s) => s % 4 === 0) && axisStride % 4 === 0;
 }
 
-/**
- * The main_inner4 layout: each output's axis is contiguous whole vec4s from a vec4-aligned start
- * (the offset and every kept stride multiples of 4, the axis's length too).
- */
+/** Every output's first element starts a vec4: the offset and every kept stride multiples of 4. */
+function basesInVec4s(offset: number, kept: Coalesced): boolean {
+  return offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0);
+}
+
+/** The main_inner4 layout: each output's axis is contiguous whole vec4s from a vec4-aligned start. */
 function axisInVec4s(offset: number, kept: Coalesced, axisStride: number, axisLength: number): boolean {
-  return offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0) && axisStride === 1 && axisLength % 4 === 0;
+  return basesInVec4s(offset, kept) && axisStride === 1 && axisLength % 4 === 0;
 }
 
 /** reduce.wgsl's Params (the same field order). */
@@ -106,7 +108,7 @@ function reduceWide(op: ReduceOpName, x: Tensor, out: Tensor, outNumel: number, 
   const chunks = redNumel >= 2 * REDUCE_CHUNK ? Math.ceil(redNumel / REDUCE_CHUNK) : 1;
   const chunk = chunks > 1 ? REDUCE_CHUNK : redNumel;
   // The reduced elements contiguous, and every output's first one on a vec4 (chunks are whole vec4s).
-  const vec4 = red.shape.length === 1 && red.strides[0][0] === 1 && x.offset % 4 === 0 && kept.strides[0].every((s) => s % 4 === 0);
+  const vec4 = red.shape.length === 1 && red.strides[0][0] === 1 && basesInVec4s(x.offset, kept);
   const partials = chunks > 1 ? emptyTensor([outNumel, chunks], 'float32', `${op} partials`) : out;
   launch(reduceWideKernel, {
     buffers: [x.buffer, partials.buffer],
