@@ -19,7 +19,7 @@ import { defineKernel, launch, grid1d } from '../src/kernels/launch.js';
 import { Uniforms } from '../src/kernels/uniforms.js';
 import { emptyTensor } from '../src/tensor/tensor.js';
 import { init, close, isInitialized, gpu, isCpuAdapter } from '../src/tensor/device.js';
-import { timeIt, fmt, type Timing } from './timing.js';
+import { timeIt, timePerCall, median, fmt, type Timing } from './timing.js';
 
 const peakKernel = defineKernel('fma_peak', peakSource, ['read_write', 'uniform']);
 const throughputKernel = defineKernel('fma_throughput', throughputSource, ['read_write', 'uniform']);
@@ -118,4 +118,47 @@ if (process.argv[1]?.endsWith('ceiling.js')) {
   console.log(`copy bandwidth (r+w):     ${fmt(bw.wall, 2)} GB/s  (${fmt(bw.perCpuSecond, 2)} per CPU-second)`);
   await close();
   process.exit(0);
+}
+
+/** A pass timed against the copy ceiling: the bytes it must move, and one call of it. */
+export interface BandwidthRow {
+  bytes: number;
+  run: () => void;
+}
+
+/**
+ * A row's median time and its median ratios to the copy ceiling over `rounds` rounds, each ratio
+ * against the ceiling read just before that round (the readings are appended to `ceilings`): the
+ * host's speed drifts by tens of percent within a minute, so each row is compared with the
+ * ceiling of the same few hundred milliseconds. With `beside`, that row is timed right after in
+ * every round too, and `besideRatio` is the median of the row's byte rate over its byte rate by
+ * CPU time (bench/ops.ts times each op beside relu).
+ */
+export async function timeAgainstCeiling(
+  row: BandwidthRow, ceilings: Rate[], rounds = 3, beside?: BandwidthRow,
+): Promise<{ ms: number; wallRatio: number; cpuRatio: number; besideRatio: number }> {
+  const ms: number[] = [];
+  const wallRatios: number[] = [];
+  const cpuRatios: number[] = [];
+  const besideRatios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const ceiling = await bandwidthRates();
+    ceilings.push(ceiling);
+    const t = await timePerCall(row.run);
+    ms.push(t.ms);
+    wallRatios.push(row.bytes / t.ms / 1e6 / ceiling.wall);
+    // (On a GPU the worker threads barely run and the CPU-time rates are infinite: no ratio.)
+    cpuRatios.push(Number.isFinite(ceiling.perCpuSecond) ? row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond : Number.NaN);
+    if (beside) {
+      const tb = await timePerCall(beside.run);
+      besideRatios.push(row.bytes / t.cpuMs / (beside.bytes / tb.cpuMs));
+    }
+  }
+  return { ms: median(ms), wallRatio: median(wallRatios), cpuRatio: median(cpuRatios), besideRatio: beside ? median(besideRatios) : Number.NaN };
+}
+
+/** The line that reports the ceiling's readings over a table's rows: their range, wall and by CPU time. */
+export function ceilingRange(ceilings: Rate[]): string {
+  const range = (f: (r: Rate) => number) => `${Math.min(...ceilings.map(f)).toFixed(2)}-${Math.max(...ceilings.map(f)).toFixed(2)}`;
+  return `copy ceiling during these rows (${ceilings.length} readings): ${range((r) => r.wall)} GB/s wall, ${range((r) => r.perCpuSecond)} GB per worker CPU-second`;
 }

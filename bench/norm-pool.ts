@@ -21,7 +21,7 @@
 // with n input and m output elements; the per-channel statistics are negligible. The ratios are
 // to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates), by wall time and by
 // worker-thread CPU time (the steadier one, see bench/timing.ts). The host's speed drifts by tens
-// of percent within a minute (other jobs share its cores), so each row is timed in ROUNDS rounds,
+// of percent within a minute (other jobs share its cores), so each row is timed in three rounds,
 // each right after a reading of the ceiling, and a row's ratio is the median of its rounds'
 // ratios: each kernel is compared with the ceiling of the same few hundred milliseconds, not
 // with one reading taken minutes before it (the range of the ceiling's readings is printed per
@@ -32,8 +32,8 @@
 //   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`)
 
 import * as wg from '../src/index.js';
-import { bandwidthRates, type Rate } from './ceiling.js';
-import { timePerCall, median, type Timing } from './timing.js';
+import { bandwidthRates, timeAgainstCeiling, ceilingRange, type Rate } from './ceiling.js';
+import { timePerCall, type Timing } from './timing.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from '../src/kernels/pool.js';
 import { globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/adaptive-pool.js';
@@ -85,29 +85,6 @@ function withLaunch(name: string, bytes: number, settings: Partial<typeof BATCH_
       }
     },
   };
-}
-
-/** Rounds per row: each a reading of the copy ceiling, then the row's timing. */
-const ROUNDS = 3;
-
-/**
- * A row's median time and its median ratios to the copy ceiling over ROUNDS rounds, each ratio
- * against the ceiling read just before that round (the readings are appended to `ceilings`).
- */
-async function timeAgainstCeiling(row: Row, ceilings: Rate[]): Promise<{ ms: number; wallRatio: number; cpuRatio: number }> {
-  const ms: number[] = [];
-  const wallRatios: number[] = [];
-  const cpuRatios: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const ceiling = await bandwidthRates();
-    ceilings.push(ceiling);
-    const t = await timePerCall(row.run);
-    ms.push(t.ms);
-    wallRatios.push(row.bytes / t.ms / 1e6 / ceiling.wall);
-    // (On a GPU the worker threads barely run and the CPU-time rates are infinite: no ratio.)
-    cpuRatios.push(Number.isFinite(ceiling.perCpuSecond) ? row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond : Number.NaN);
-  }
-  return { ms: median(ms), wallRatio: median(wallRatios), cpuRatio: median(cpuRatios) };
 }
 
 async function benchShape(shape: number[]): Promise<void> {
@@ -276,8 +253,7 @@ async function benchShape(shape: number[]): Promise<void> {
         `${pct(t.wallRatio).padStart(4)} of copy ceiling (wall), ${pct(t.cpuRatio).padStart(4)} (CPU time)`,
     );
   }
-  const range = (f: (r: Rate) => number) => `${Math.min(...ceilings.map(f)).toFixed(2)}-${Math.max(...ceilings.map(f)).toFixed(2)}`;
-  if (ceilings.length) console.log(`copy ceiling during these rows (${ceilings.length} readings): ${range((r) => r.wall)} GB/s wall, ${range((r) => r.perCpuSecond)} GB per worker CPU-second`);
+  if (ceilings.length) console.log(ceilingRange(ceilings));
   for (const line of lines) console.log(line);
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.

@@ -9,8 +9,7 @@
 //   Run: npm run build && node dist/bench/ops.js [name filter]
 
 import * as wg from '../src/index.js';
-import { bandwidthRates, type Rate } from './ceiling.js';
-import { timePerCall, median } from './timing.js';
+import { timeAgainstCeiling, ceilingRange, type Rate } from './ceiling.js';
 
 const F = wg.nn.functional;
 const only = process.argv[2] ?? '';
@@ -83,28 +82,17 @@ async function bench(): Promise<void> {
   const lines: string[] = [];
   // relu is timed in every round beside each row, so every ratio to it is of the same minutes.
   const relu = rows[0];
+  // (On a GPU the worker threads barely run and the CPU-time ratios are not finite.)
+  const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
   for (const r of rows) {
     if (only && !r.name.includes(only) && r !== relu) continue;
-    const ceilingRatios: number[] = [];
-    const reluRatios: number[] = [];
-    const ms: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const ceiling = await bandwidthRates();
-      ceilings.push(ceiling);
-      const t = await timePerCall(() => wg.noGrad(r.run));
-      const tr = await timePerCall(() => wg.noGrad(relu.run));
-      ms.push(t.ms);
-      ceilingRatios.push(r.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond);
-      reluRatios.push((r.bytes / t.cpuMs) / (relu.bytes / tr.cpuMs));
-    }
-    const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
+    const t = await timeAgainstCeiling({ bytes: r.bytes, run: () => wg.noGrad(r.run) }, ceilings, ROUNDS, { bytes: relu.bytes, run: () => wg.noGrad(relu.run) });
     lines.push(
-      `  ${r.name.padEnd(38)} ${median(ms).toFixed(2).padStart(7)} ms  ${(r.bytes / median(ms) / 1e6).toFixed(2).padStart(6)} GB/s  ` +
-        `${pct(median(ceilingRatios)).padStart(4)} of copy ceiling, ${median(reluRatios).toFixed(2)}x relu (CPU time)`,
+      `  ${r.name.padEnd(38)} ${t.ms.toFixed(2).padStart(7)} ms  ${(r.bytes / t.ms / 1e6).toFixed(2).padStart(6)} GB/s  ` +
+        `${pct(t.cpuRatio).padStart(4)} of copy ceiling, ${Number.isFinite(t.besideRatio) ? t.besideRatio.toFixed(2) : '-'}x relu (CPU time)`,
     );
   }
-  const range = (f: (r: Rate) => number) => `${Math.min(...ceilings.map(f)).toFixed(2)}-${Math.max(...ceilings.map(f)).toFixed(2)}`;
-  console.log(`x ${JSON.stringify(SHAPE)}: copy ceiling during these rows (${ceilings.length} readings): ${range((r) => r.wall)} GB/s wall, ${range((r) => r.perCpuSecond)} GB per worker CPU-second`);
+  console.log(`x ${JSON.stringify(SHAPE)}: ${ceilingRange(ceilings)}`);
   for (const line of lines) console.log(line);
   for (const t of [x, y, bias, row]) t.dispose();
   await wg.close();
