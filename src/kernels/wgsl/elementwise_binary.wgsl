@@ -107,20 +107,26 @@ fn run_start(i: u32) -> vec4<u32> {
   return vec4<u32>(at.xyz, col);
 }
 
-// The run's values of a, from element `at` on; past the row's end (n < 4) the last one repeats.
-// Read through the vec4 view a4 in every mode (an entry point may use only one view of a
-// binding, and the vec4 one serves the aligned rows): element j is a4[j / 4][j % 4].
+// The element indices of a strided run of n elements from `at`: past the row's end (n < 4) the
+// last one repeats.
+fn run_elements(at: u32, n: u32, stride: u32) -> vec4<u32> {
+  return vec4<u32>(at) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(n - 1u)) * stride;
+}
+
+// The run's values of a, from element `at` on. Read through the vec4 view a4 in every mode (an
+// entry point may use only one view of a binding, and the vec4 one serves the aligned rows):
+// element j is a4[j / 4][j % 4].
 fn load_a(at: u32, n: u32) -> vec4<f32> {
   if (A_MODE == 0u) { return vec4<f32>(a4[at / 4u][at % 4u]); }
   if (A_MODE == 1u) { return a4[at / 4u]; }
-  let j = vec4<u32>(at) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(n - 1u)) * r.inner.x;
+  let j = run_elements(at, n, r.inner.x);
   return vec4<f32>(a4[j.x / 4u][j.x % 4u], a4[j.y / 4u][j.y % 4u], a4[j.z / 4u][j.z % 4u], a4[j.w / 4u][j.w % 4u]);
 }
 
 fn load_b(at: u32, n: u32) -> vec4<f32> {
   if (B_MODE == 0u) { return vec4<f32>(b4[at / 4u][at % 4u]); }
   if (B_MODE == 1u) { return b4[at / 4u]; }
-  let j = vec4<u32>(at) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(n - 1u)) * r.inner.y;
+  let j = run_elements(at, n, r.inner.y);
   return vec4<f32>(b4[j.x / 4u][j.x % 4u], b4[j.y / 4u][j.y % 4u], b4[j.z / 4u][j.z % 4u], b4[j.w / 4u][j.w % 4u]);
 }
 
