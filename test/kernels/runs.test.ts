@@ -26,7 +26,7 @@ function readView(base: ArrayLike<number>, shape: readonly number[], strides: re
 }
 
 /** A tensor's elements as the host sees its view of the underlying buffer (after broadcasting to `shape`). */
-async function hostView(t: wg.Tensor, base: ArrayLike<number>, shape: readonly number[] = t.shape): Promise<number[]> {
+function hostView(t: wg.Tensor, base: ArrayLike<number>, shape: readonly number[] = t.shape): number[] {
   return readView(base, shape, broadcastStrides(t.shape, t.strides, shape), t.offset);
 }
 
@@ -111,8 +111,8 @@ describe('strided kernels in runs of 4', () => {
     it(`binary: ${name}`, async () => {
       const { a, b, base } = make();
       const shape = broadcastShapes('test', a.shape, b.shape);
-      const av = await hostView(a, base[0], shape);
-      const bv = await hostView(b, base[1], shape);
+      const av = hostView(a, base[0], shape);
+      const bv = hostView(b, base[1], shape);
       // sub and maximum: operand order and the per-element pairing both show.
       for (const [op, f] of [[wg.sub, (p: number, q: number) => Math.fround(p - q)], [wg.maximum, Math.max]] as const) {
         const y = op(a, b);
@@ -131,7 +131,7 @@ describe('strided kernels in runs of 4', () => {
     // vec4 varies from row to row.)
     const views = [x.t.transpose(1, 2), x.t.slice(2, 1, 6), x.t.slice(0, 0, 1).expand([4, 10, 7]), x.t.permute([2, 0, 1]), x.t.slice(2, 3, 4).expand([6, 10, 5])];
     for (const v of views) {
-      const host = await hostView(v, x.data);
+      const host = hostView(v, x.data);
       expectSame(await wg.relu(v).data(), host.map((e) => Math.max(e, 0)), `relu ${v.describe()}`);
       expectSame(await v.mul(3).add(1).data(), host.map((e) => Math.fround(Math.fround(3 * e) + 1)), `3x + 1 ${v.describe()}`);
       v.dispose();
@@ -145,7 +145,7 @@ describe('strided kernels in runs of 4', () => {
     const t = wg.tensor(ints, [4, 5, 6]);
     for (const v of [t.permute([2, 0, 1]), t.transpose(0, 2), t.slice(2, 1, 5), t.slice(0, 1, 3).expand([2, 2, 5, 6]), t.slice(2, 1, 2).expand([4, 5, 3])]) {
       const c = v.contiguous();
-      expectSame(await c.data(), await hostView(v, ints), v.describe());
+      expectSame(await c.data(), hostView(v, ints), v.describe());
       c.dispose();
       v.dispose();
     }
