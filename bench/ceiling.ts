@@ -126,35 +126,51 @@ export interface BandwidthRow {
   run: () => void;
 }
 
+/** A row's median time and its median ratios to the copy ceiling (see timeAgainstCeiling). */
+export interface CeilingRatios {
+  ms: number;
+  wallRatio: number;
+  cpuRatio: number;
+  /** The row's byte rate over the `beside` row's, by CPU time (NaN without one). */
+  besideRatio: number;
+}
+
 /**
- * A row's median time and its median ratios to the copy ceiling over `rounds` rounds, each ratio
- * against the ceiling read just before that round (the readings are appended to `ceilings`): the
- * host's speed drifts by tens of percent within a minute, so each row is compared with the
- * ceiling of the same few hundred milliseconds. With `beside`, that row is timed right after in
- * every round too, and `besideRatio` is the median of the row's byte rate over its byte rate by
- * CPU time (bench/ops.ts times each op beside relu).
+ * Each row's median time and its median ratios to the copy ceiling over `rounds` rounds, each
+ * ratio against the ceiling read just before that round's timing of the row (the readings are
+ * appended to `ceilings`). The host's speed drifts by tens of percent within a minute, and its
+ * slow phases last seconds, so two guards: each row is compared with the ceiling of the same few
+ * hundred milliseconds, and the rounds go over the whole table in turn (round 1 of every row,
+ * then round 2, ...), so a row's rounds lie tens of seconds apart and one slow phase of the host
+ * spoils at most one of them rather than the median. (With the rounds of a row back to back, a
+ * different small-plane row of bench/norm-pool.ts read 61-69% in each noisy run against 85-100%
+ * in quiet ones.) With `beside`, that row is timed right after each row in every round too, and
+ * `besideRatio` is the median of the row's byte rate over its byte rate by CPU time
+ * (bench/ops.ts times each op beside relu). `targetMs` is the length of each timed batch of calls.
  */
 export async function timeAgainstCeiling(
-  row: BandwidthRow, ceilings: Rate[], rounds = 3, beside?: BandwidthRow,
-): Promise<{ ms: number; wallRatio: number; cpuRatio: number; besideRatio: number }> {
-  const ms: number[] = [];
-  const wallRatios: number[] = [];
-  const cpuRatios: number[] = [];
-  const besideRatios: number[] = [];
+  rows: BandwidthRow[], ceilings: Rate[], rounds = 5, beside?: BandwidthRow, targetMs = 120,
+): Promise<CeilingRatios[]> {
+  const samples = rows.map(() => ({ ms: [] as number[], wall: [] as number[], cpu: [] as number[], beside: [] as number[] }));
   for (let round = 0; round < rounds; round++) {
-    const ceiling = await bandwidthRates();
-    ceilings.push(ceiling);
-    const t = await timePerCall(row.run);
-    ms.push(t.ms);
-    wallRatios.push(row.bytes / t.ms / 1e6 / ceiling.wall);
-    // (On a GPU the worker threads barely run and the CPU-time rates are infinite: no ratio.)
-    cpuRatios.push(Number.isFinite(ceiling.perCpuSecond) ? row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond : Number.NaN);
-    if (beside) {
-      const tb = await timePerCall(beside.run);
-      besideRatios.push(row.bytes / t.cpuMs / (beside.bytes / tb.cpuMs));
+    for (const [i, row] of rows.entries()) {
+      const ceiling = await bandwidthRates();
+      ceilings.push(ceiling);
+      const t = await timePerCall(row.run, targetMs);
+      const s = samples[i];
+      s.ms.push(t.ms);
+      s.wall.push(row.bytes / t.ms / 1e6 / ceiling.wall);
+      // (On a GPU the worker threads barely run and the CPU-time rates are infinite: no ratio.)
+      s.cpu.push(Number.isFinite(ceiling.perCpuSecond) ? row.bytes / t.cpuMs / 1e6 / ceiling.perCpuSecond : Number.NaN);
+      if (beside) {
+        const tb = await timePerCall(beside.run, targetMs);
+        s.beside.push(row.bytes / t.cpuMs / (beside.bytes / tb.cpuMs));
+      }
     }
   }
-  return { ms: median(ms), wallRatio: median(wallRatios), cpuRatio: median(cpuRatios), besideRatio: beside ? median(besideRatios) : Number.NaN };
+  return samples.map((s) => ({
+    ms: median(s.ms), wallRatio: median(s.wall), cpuRatio: median(s.cpu), besideRatio: beside ? median(s.beside) : Number.NaN,
+  }));
 }
 
 /** The line that reports the ceiling's readings over a table's rows: their range, wall and by CPU time. */

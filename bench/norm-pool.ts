@@ -21,11 +21,12 @@
 // with n input and m output elements; the per-channel statistics are negligible. The ratios are
 // to the device's shader copy ceiling (bench/ceiling.ts's bandwidthRates), by wall time and by
 // worker-thread CPU time (the steadier one, see bench/timing.ts). The host's speed drifts by tens
-// of percent within a minute (other jobs share its cores), so each row is timed in three rounds,
-// each right after a reading of the ceiling, and a row's ratio is the median of its rounds'
-// ratios: each kernel is compared with the ceiling of the same few hundred milliseconds, not
-// with one reading taken minutes before it (the range of the ceiling's readings is printed per
-// shape). Every op is first checked against its float64 reference (src/kernels/reference) on the
+// of percent within a minute (other jobs share its cores), so each row is timed in five rounds,
+// each right after a reading of the ceiling, the rounds going over a shape's whole table in turn,
+// and a row's ratio is the median of its rounds' ratios: each kernel is compared with the ceiling
+// of the same few hundred milliseconds, not with one reading taken minutes before it, and one
+// slow phase of the host spoils one round of a row, not its median (bench/ceiling.ts's
+// timeAgainstCeiling; the range of the ceiling's readings is printed per shape). Every op is first checked against its float64 reference (src/kernels/reference) on the
 // very shapes timed. Each time is a median (bench/timing.ts).
 // (Broadcasting, views made contiguous, cat, reductions, casts: bench/ops.ts.)
 // Run: npm run build && node dist/bench/norm-pool.js [name filter]
@@ -243,18 +244,17 @@ async function benchShape(shape: number[]): Promise<void> {
     { name: 'adaptiveAvgPool2d [1,1] backward', bytes: 4 * n, run: () => globalAvgPool2dBackward(gyGlobal, gg).dispose() },
   ];
   const ceilings: Rate[] = [];
-  const lines: string[] = [];
-  for (const row of rows) {
-    if (only && !row.name.includes(only)) continue;
-    const t = await timeAgainstCeiling(row, ceilings);
-    const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
-    lines.push(
+  const timed = rows.filter((row) => !only || row.name.includes(only));
+  const results = await timeAgainstCeiling(timed, ceilings);
+  if (ceilings.length) console.log(ceilingRange(ceilings));
+  const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
+  for (const [i, row] of timed.entries()) {
+    const t = results[i];
+    console.log(
       `  ${row.name.padEnd(34)} ${t.ms.toFixed(2).padStart(8)} ms  ${(row.bytes / t.ms / 1e6).toFixed(2).padStart(6)} GB/s  ` +
         `${pct(t.wallRatio).padStart(4)} of copy ceiling (wall), ${pct(t.cpuRatio).padStart(4)} (CPU time)`,
     );
   }
-  if (ceilings.length) console.log(ceilingRange(ceilings));
-  for (const line of lines) console.log(line);
   // Launch settings of the batch-norm reductions (the lanes per workgroup): results were
   // validated above with the default; other settings are checked by test/nn/norm.test.ts.
   const defaults = { ...BATCH_NORM_LAUNCH };

@@ -2,9 +2,9 @@
 // The general ops a PyTorch-style program leans on besides the ResNet kernels: broadcasting,
 // views made contiguous, cat, reductions over any axes, casts, creation, random numbers, softmax.
 // Each row: time per call on [32, 64, 32, 32] (8.4 MB), GB/s of the bytes that must move, its
-// ratio to the copy ceiling (bench/ceiling.ts, read just before each round, as in norm-pool.ts)
-// and to relu's byte rate in the same round (relu is one read and one write per element, the
-// simplest pass there is). All ratios by worker CPU time (the steadier clock, see timing.ts).
+// ratio to the copy ceiling (bench/ceiling.ts, read just before each round, the rounds going over
+// the whole table in turn, as in norm-pool.ts) and to relu's byte rate in the same round (relu is
+// one read and one write per element, the simplest pass there is). All ratios by worker CPU time (the steadier clock, see timing.ts).
 // Each op is first checked against a host computation on a small case.
 //   Run: npm run build && node dist/bench/ops.js [name filter]
 
@@ -79,19 +79,19 @@ async function bench(): Promise<void> {
     { name: 'softmax over the last axis', bytes: 2 * B, run: () => d(F.softmax(x, -1)) },
   ];
   const ceilings: Rate[] = [];
-  const lines: string[] = [];
   // relu is timed in every round beside each row, so every ratio to it is of the same minutes.
   const relu = rows[0];
+  const timed = rows.filter((r) => !only || r.name.includes(only) || r === relu);
+  const results = await timeAgainstCeiling(
+    timed.map((r) => ({ bytes: r.bytes, run: () => wg.noGrad(r.run) })), ceilings, ROUNDS, { bytes: relu.bytes, run: () => wg.noGrad(relu.run) },
+  );
   // (On a GPU the worker threads barely run and the CPU-time ratios are not finite.)
   const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : '-');
-  for (const r of rows) {
-    if (only && !r.name.includes(only) && r !== relu) continue;
-    const t = await timeAgainstCeiling({ bytes: r.bytes, run: () => wg.noGrad(r.run) }, ceilings, ROUNDS, { bytes: relu.bytes, run: () => wg.noGrad(relu.run) });
-    lines.push(
-      `  ${r.name.padEnd(38)} ${t.ms.toFixed(2).padStart(7)} ms  ${(r.bytes / t.ms / 1e6).toFixed(2).padStart(6)} GB/s  ` +
-        `${pct(t.cpuRatio).padStart(4)} of copy ceiling, ${Number.isFinite(t.besideRatio) ? t.besideRatio.toFixed(2) : '-'}x relu (CPU time)`,
-    );
-  }
+  const lines = timed.map((r, i) => {
+    const t = results[i];
+    return `  ${r.name.padEnd(38)} ${t.ms.toFixed(2).padStart(7)} ms  ${(r.bytes / t.ms / 1e6).toFixed(2).padStart(6)} GB/s  ` +
+      `${pct(t.cpuRatio).padStart(4)} of copy ceiling, ${Number.isFinite(t.besideRatio) ? t.besideRatio.toFixed(2) : '-'}x relu (CPU time)`;
+  });
   console.log(`x ${JSON.stringify(SHAPE)}: ${ceilingRange(ceilings)}`);
   for (const line of lines) console.log(line);
   for (const t of [x, y, bias, row]) t.dispose();
