@@ -29,12 +29,15 @@
 // timeAgainstCeiling; the range of the ceiling's readings is printed per shape). Every op is first checked against its float64 reference (src/kernels/reference) on the
 // very shapes timed. Each time is a median (bench/timing.ts).
 // (Broadcasting, views made contiguous, cat, reductions, casts: bench/ops.ts.)
-// Run: npm run build && node dist/bench/norm-pool.js [name filter]
-//   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`)
+// Run: npm run build && node dist/bench/norm-pool.js [name filter] [--contend]
+//   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`; with
+//   --contend, a memory-streaming neighbour process runs throughout: a busy host on demand,
+//   see bench/contend.ts)
 
 import * as wg from '../src/index.js';
 import { bandwidthRates, timeAgainstCeiling, ceilingRange, type Rate } from './ceiling.js';
 import { timePerCall, type Timing } from './timing.js';
+import { startContention } from './contend.js';
 import { batchNormGeometry, batchNormStatistics, batchNormBackward, BATCH_NORM_LAUNCH } from '../src/kernels/batch-norm.js';
 import { pool2dGeometry, poolRowsApply, poolPlanesApply, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from '../src/kernels/pool.js';
 import { globalAvgPool2dForward, globalAvgPool2dBackward } from '../src/kernels/adaptive-pool.js';
@@ -44,8 +47,10 @@ import {
 } from '../src/kernels/reference/pool.js';
 
 const F = wg.nn.functional;
+const args = process.argv.slice(2);
 /** Time only the rows whose name contains this (first argument), e.g. 'maxPool2d'. */
-const only = process.argv[2] ?? '';
+const only = args.find((a) => !a.startsWith('--')) ?? '';
+const contend = args.includes('--contend');
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -278,10 +283,15 @@ async function benchShape(shape: number[]): Promise<void> {
 
 async function main(): Promise<void> {
   const info = await wg.init();
-  console.log(`batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}`);
+  const stopContention = contend ? startContention() : null;
+  console.log(
+    `batch-norm / pooling bench: ${info.description || info.device || info.vendor}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(unset)'}` +
+      (contend ? ', with a memory-streaming neighbour process (--contend)' : ''),
+  );
   const ceiling = await bandwidthRates(); // the shader copy ceiling of this run, at its start
   console.log(`copy ceiling (bench/ceiling.ts, this run): ${ceiling.wall.toFixed(2)} GB/s wall, ${ceiling.perCpuSecond.toFixed(2)} GB per worker CPU-second`);
   for (const shape of [[32, 64, 32, 32], [8, 64, 56, 56], [32, 512, 7, 7], [128, 64, 8, 8]]) await benchShape(shape);
+  await stopContention?.();
   await wg.close();
 }
 
