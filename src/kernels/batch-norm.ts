@@ -167,11 +167,15 @@ export const BATCH_NORM_LAUNCH = {
    * the run's planes a lane). llvmpipe runs a workgroup's 8-lane rows one after another, each
    * over the whole run, so with 64 lanes each row reads 128 of every 1,024 bytes of 8 planes,
    * a sparse walk the cache's prefetchers do not follow; with 16 lanes a row reads half of every
-   * 256 bytes. Worker CPU time in relu's times, 7 alternating rounds (eleventh session), eval
-   * forward / three-dispatch backward: [8,64,56,56] 64 lanes 1.39 / 3.77, 32 lanes 1.05 / 3.23,
-   * 16 lanes 0.91 / 2.82; [32,64,32,32] 1.09 / 3.23, 1.09 / 3.42, 0.92 / 3.15.
+   * 256 bytes, with 8 (one row) all of them, in order. Worker CPU time in relu's times, 7
+   * alternating rounds (eleventh session), eval forward / three-dispatch backward: [8,64,56,56]
+   * 64 lanes 1.39 / 3.77, 32 lanes 1.05 / 3.23, 16 lanes 0.91 / 2.82; [32,64,32,32] 1.09 / 3.23,
+   * 1.09 / 3.42, 0.92 / 3.15. 8 lanes against 16 (fourteenth session, relu's byte rate over the
+   * pass's, 5-8 alternating rounds), [32,64,32,32] eval forward: quiet host 0.97 against 0.93,
+   * with a memory-streaming process beside it (bench/contend.ts) 1.25 against 0.75: the walk in
+   * order holds up when another job takes the memory bandwidth and the shared cache.
    */
-  planeRunLanes: 16,
+  planeRunLanes: 8,
   /**
    * Vec4s a plane needs at least for the plane runs: 128 takes 28x28 planes (196), whose eval
    * forward went from 1.48x relu's time (image blocks of 64 lanes) to 1.02x ([32,128,28,28]);

@@ -199,8 +199,9 @@ fn apply_vec4(lid: vec3<u32>, wid: vec3<u32>, st: vec4<f32>) {
 // bytes, where main_vec4's one workgroup per plane took 1.4x as long. The gain is in the stores:
 // reads cost the same in either order there (bench/reads.ts), and a reduction, which only
 // reads, stays channel by channel (batch_norm_stats.wgsl, batch_norm_backward_reduce.wgsl).
-// Few lanes (16, BATCH_NORM_LAUNCH.planeRunLanes): llvmpipe runs a workgroup's 8-lane rows one
-// after the other, each over the whole run; with 64 lanes each row's walk was too sparse.
+// Few lanes (8, BATCH_NORM_LAUNCH.planeRunLanes): llvmpipe runs a workgroup's 8-lane rows one
+// after the other, each over the whole run; with 64 lanes each row's walk was too sparse, and
+// with one row the walk is in memory order (steadiest when another job shares the memory).
 override RUN: u32 = 8u;
 
 @compute @workgroup_size(WG)
