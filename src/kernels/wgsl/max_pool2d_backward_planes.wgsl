@@ -14,6 +14,8 @@
 // every candidate's place is a compile-time constant and candidates outside the plane vanish.
 // dx vec4s are stored once complete. Per 4 planes of 7x7 (3x3/s2/p1): 2 x 17 vec4 loads and 49
 // vec4 stores, against 4 x 196 scalar loads and 196 scalar stores one input per invocation.
+// What is left is the candidate tests: 100 per 7x7 plane (10 candidate rows x 10 columns), ~30%
+// of the time; with plain adds in their place (a wrong result) the pass ran at relu's byte rate.
 // Requires (the launcher checks): N*C % 4 == 0, H <= 8, W <= 8, OH*OW <= 64, dilation 1;
 // main_plane also H*W % 4 == 0.
 // Grid: one invocation per group of 4 planes, N*C / 4 of them, in x (spilling into y); main_plane
@@ -145,7 +147,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // takes it where a plane's dx is whole 64-byte lines (8x8). On 7x7 planes, with the previous
 // plane's shared vec4 gathered by the next invocation, it was ~1.15x faster in most processes
 // but ran at half speed in about one in four, CPU time doubling with it (the four-plane `main`
-// never did): eleventh session, bench/RESULTS.md.
+// never did): eleventh session, bench/RESULTS.md; again in 5 of 6 processes of one series in the
+// fourteenth.
 // Grid: x (spilling into y) as for `main`, z = 4.
 @compute @workgroup_size(WG)
 fn main_plane(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
