@@ -141,8 +141,8 @@ export interface CeilingRatios {
  * appended to `ceilings`). The host's speed drifts by tens of percent within a minute, and its
  * slow phases last seconds, so two guards: each row is compared with the ceiling of the same few
  * hundred milliseconds, and the rounds go over the whole table in turn (round 1 of every row,
- * then round 2, ...), so a row's rounds lie tens of seconds apart and one slow phase of the host
- * spoils at most one of them rather than the median. (With the rounds of a row back to back, a
+ * then round 2, ...), so a row's rounds lie seconds apart (~10 s in a table of 20 rows) and one
+ * slow phase of the host spoils one of them rather than the median. (With the rounds of a row back to back, a
  * different small-plane row of bench/norm-pool.ts read 61-69% in each noisy run against 85-100%
  * in quiet ones.) With `beside`, that row is timed right after each row in every round too, and
  * `besideRatio` is the median of the row's byte rate over its byte rate by CPU time

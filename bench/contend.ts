@@ -4,8 +4,9 @@
 // shared; in busy phases some kernels lost up to half their speed while relu did not, and those
 // phases came and went with the host. With this neighbour running (`--contend` in
 // bench/norm-pool.ts) such a phase can be reproduced at will: one core's time and most of the
-// memory bandwidth and shared cache go to the neighbour, and a kernel that holds its ratio to the
-// copy ceiling (and to relu) here holds it on a busy host.
+// memory bandwidth and shared cache go to the neighbour (a neighbour that only computes changed
+// nothing measurable, fourteenth session), and a kernel that holds its ratio to the copy ceiling
+// (and to relu) here should hold it on a busy host.
 
 import { spawn } from 'node:child_process';
 

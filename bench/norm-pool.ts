@@ -26,8 +26,9 @@
 // and a row's ratio is the median of its rounds' ratios: each kernel is compared with the ceiling
 // of the same few hundred milliseconds, not with one reading taken minutes before it, and one
 // slow phase of the host spoils one round of a row, not its median (bench/ceiling.ts's
-// timeAgainstCeiling; the range of the ceiling's readings is printed per shape). Every op is first checked against its float64 reference (src/kernels/reference) on the
-// very shapes timed. Each time is a median (bench/timing.ts).
+// timeAgainstCeiling; the range of the ceiling's readings is printed per shape). Every op is
+// first checked against its float64 reference (src/kernels/reference) on the very shapes timed.
+// Each time is a median (bench/timing.ts).
 // (Broadcasting, views made contiguous, cat, reductions, casts: bench/ops.ts.)
 // Run: npm run build && node dist/bench/norm-pool.js [name filter] [--contend]
 //   (with a filter, only the rows whose name contains it are timed, e.g. `maxPool2d`; with

@@ -4,8 +4,9 @@
 // Each row: time per call on [32, 64, 32, 32] (8.4 MB), GB/s of the bytes that must move, its
 // ratio to the copy ceiling (bench/ceiling.ts, read just before each round, the rounds going over
 // the whole table in turn, as in norm-pool.ts) and to relu's byte rate in the same round (relu is
-// one read and one write per element, the simplest pass there is). All ratios by worker CPU time (the steadier clock, see timing.ts).
-// Each op is first checked against a host computation on a small case.
+// one read and one write per element, the simplest pass there is). All ratios by worker CPU time
+// (the steadier clock, see timing.ts). Each op is first checked against a host computation on a
+// small case.
 //   Run: npm run build && node dist/bench/ops.js [name filter]
 
 import * as wg from '../src/index.js';
