@@ -54,12 +54,18 @@ async function bench(): Promise<void> {
   const y = wg.randn(SHAPE, { seed: 2 });
   const bias = wg.randn([1, SHAPE[1], 1, 1], { seed: 3 });
   const row = wg.randn([SHAPE[3]], { seed: 4 });
+  // The same broadcast over the small planes of a network's last stages: rows of 49 floats (not
+  // whole vec4s) and of 196 (49 vec4s, an odd number of runs of 4).
+  const small = [[32, 512, 7, 7], [8, 256, 14, 14]].map((shape, i) => ({
+    shape, x: wg.randn(shape, { seed: 20 + i }), bias: wg.randn([1, shape[1], 1, 1], { seed: 30 + i }),
+  }));
   const n = x.size;
   const B = 4 * n;
   const d = (t: wg.Tensor) => t.dispose();
   const rows: Row[] = [
     { name: 'relu (the reference pass)', bytes: 2 * B, run: () => d(wg.relu(x)) },
     { name: 'x + bias [1, C, 1, 1]', bytes: 2 * B, run: () => d(wg.add(x, bias)) },
+    ...small.map((p) => ({ name: `x + bias on [${p.shape.join(', ')}]`, bytes: 8 * p.x.size, run: () => d(wg.add(p.x, p.bias)) })),
     { name: 'x + row [W]', bytes: 2 * B, run: () => d(wg.add(x, row)) },
     { name: 'x.transpose(2, 3) * 2', bytes: 2 * B, run: () => d(x.transpose(2, 3).mul(2)) },
     { name: 'permute to NHWC, contiguous()', bytes: 2 * B, run: () => d(x.permute([0, 2, 3, 1]).contiguous()) },
@@ -95,7 +101,7 @@ async function bench(): Promise<void> {
   });
   console.log(`x ${JSON.stringify(SHAPE)}: ${ceilingRange(ceilings)}`);
   for (const line of lines) console.log(line);
-  for (const t of [x, y, bias, row]) t.dispose();
+  for (const t of [x, y, bias, row, ...small.flatMap((p) => [p.x, p.bias])]) t.dispose();
   await wg.close();
 }
 

@@ -8,11 +8,12 @@ import { defineKernel, launch, grid1d } from './launch.js';
 import { Uniforms } from './uniforms.js';
 import { Tensor, emptyTensor } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, sameShape } from '../tensor/shape.js';
-import { planRuns, packRuns, runLaunch } from './runs.js';
+import { planRuns, packRuns, runLaunch, flatRows } from './runs.js';
 
 const binaryKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform']);
 const binaryAnyRowsKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_any_rows');
 const binaryVec4Kernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_vec4');
+const binaryFlatKernel = defineKernel('elementwise_binary', binarySource, ['read', 'read', 'read_write', 'uniform'], 'main_flat');
 const unaryKernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform']);
 const unaryAnyRowsKernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform'], 'main_any_rows');
 const unaryVec4Kernel = defineKernel('elementwise_unary', unarySource, ['read', 'read_write', 'uniform'], 'main_vec4');
@@ -56,6 +57,17 @@ export function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
     { offset: b.offset, strides: broadcastStrides(b.shape, b.strides, shape) },
     { offset: 0, strides: contiguousStrides(shape) },
   ]);
+  const flat = flatRows(plan);
+  if (flat) {
+    launch(binaryFlatKernel, {
+      buffers: [a.buffer, b.buffer, out.buffer],
+      params: packRuns(plan, new Uniforms()).finish(),
+      workgroups: grid1d(Math.ceil(n / (4 * flat.vecs)), WG),
+      constants: { OP: BinaryOp[op], WG, A_MODE: flat.modes[0], B_MODE: flat.modes[1], VECS: flat.vecs },
+      label: op,
+    });
+    return out;
+  }
   const [va, vb, vo] = plan.views;
   const runs = runLaunch(plan, WG);
   launch(vo.mode === 1 ? binaryKernel : binaryAnyRowsKernel, {

@@ -65,6 +65,41 @@ export function planRuns(shape: readonly number[], views: readonly RunView[]): R
 }
 
 /**
+ * How to walk the output as flat vec4s (elementwise_binary.wgsl's `main_flat`), or null where that
+ * walk does not apply. It takes rows of at least 4 elements that are not whole vec4s (below 4 a
+ * vec4 could span three rows), and on CPU adapters also rows of whole vec4s that `main` would walk
+ * one run per invocation; the last view (the output) contiguous from 0; and every other view
+ * either constant along a row (mode 0) or laid out like the output from a multiple of 4 (mode 1:
+ * its flat vec4s line up with the output's). `vecs`: consecutive vec4s per invocation, on CPU
+ * adapters 8 where rows hold at least 32 elements and 4 where they hold 16 (an invocation's vec4s
+ * then span at most two rows, and the divisions that place them are paid once for all), else 1.
+ * x + a [1, C, 1, 1] bias, in relu's byte rate (worker CPU time, alternating in one process,
+ * fourteenth session): [32, 512, 7, 7] 0.22-0.24x with strided runs -> 0.45-0.49x (4 or 8 vec4s),
+ * [8, 256, 14, 14] 0.29x -> 0.47x with 4 vec4s, 0.57-0.58x with 8, [32, 64, 5, 5] 0.21-0.25x ->
+ * 0.48-0.61x: one vec4 load and store per 4 outputs instead of 4 strided loads and 4 single
+ * stores, and the divisions paid once per invocation.
+ */
+export function flatRows(plan: RunPlan): { modes: RunMode[]; vecs: number } | null {
+  const cpu = isCpuAdapter(gpu().info);
+  // Rows of whole vec4s go to `main`, except on CPU adapters where `main` would take one run per
+  // invocation (runLaunch: a row of 49 vec4s, 14x14 planes), there the flat walk pays fewer divisions.
+  if (plan.L < 4 || (plan.L % 4 === 0 && !(cpu && plan.runsPerRow % 4 !== 0))) return null;
+  const dims = [...plan.outer, plan.L];
+  const flatStrides = dims.map((_, d) => dims.slice(d + 1).reduce((a, b) => a * b, 1));
+  const laidOutLikeOut = (v: RunPlan['views'][number]) =>
+    v.offset % 4 === 0 && v.inner === 1 && v.outer.every((stride, d) => stride === flatStrides[d]);
+  const out = plan.views[plan.views.length - 1];
+  if (out.offset !== 0 || !laidOutLikeOut(out)) return null;
+  const modes: RunMode[] = [];
+  for (const v of plan.views.slice(0, -1)) {
+    if (v.inner === 0) modes.push(0);
+    else if (laidOutLikeOut(v)) modes.push(1);
+    else return null;
+  }
+  return { modes, vecs: !cpu ? 1 : plan.L >= 32 ? 8 : plan.L >= 16 ? 4 : 1 };
+}
+
+/**
  * The grid of a run kernel (workgroups of `wg` lanes) and its RUNS, the consecutive runs per
  * invocation: on CPU adapters 4 where a row holds a multiple of 4 runs, so the divisions that
  * place a run are paid once per 16 elements; else 1.

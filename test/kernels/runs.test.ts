@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import * as wg from '../../src/index.js';
 import { useDevice } from '../helpers.js';
 import { hostRandom, randomArray } from '../gradcheck.js';
-import { planRuns, runLaunch } from '../../src/kernels/runs.js';
+import { planRuns, runLaunch, flatRows } from '../../src/kernels/runs.js';
 import { gpu, isCpuAdapter } from '../../src/tensor/device.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../../src/tensor/shape.js';
 
@@ -65,6 +65,32 @@ describe('strided kernels in runs of 4', () => {
     expect(plan([3, 5, 14], [{ offset: 0, strides: [14, 42, 1] }, out([3, 5, 14])])).toEqual({ L: 14, outer: 2, modes: [2, 2], runs: cpuRuns });
   });
 
+  it('plans: flat vec4s where rows are not whole vec4s (main_flat)', () => {
+    const flat = (shape: number[], views: { offset: number; strides: number[] }[]) => flatRows(planRuns(shape, views))?.modes ?? null;
+    const out = (shape: number[]) => ({ offset: 0, strides: contiguousStrides(shape) });
+    // x + bias on 7x7 planes: x laid out like out (1), the bias constant along each row (0).
+    const x = [4, 8, 7, 7];
+    expect(flat(x, [out(x), { offset: 0, strides: [0, 1, 0, 0] }, out(x)])).toEqual([1, 0]);
+    expect(flat(x, [{ offset: 0, strides: [0, 1, 0, 0] }, { offset: 8, strides: contiguousStrides(x) }, out(x)])).toEqual([0, 1]);
+    // vec4s per invocation on CPU adapters: 8 where rows hold 32 or more (49 here), 4 from 16; GPUs 1.
+    const cpu = isCpuAdapter(gpu().info);
+    const vecs = (shape: number[]) => flatRows(planRuns(shape, [out(shape), { offset: 0, strides: [0, 1, ...shape.slice(2).map(() => 0)] }, out(shape)]))?.vecs;
+    expect(vecs(x)).toBe(cpu ? 8 : 1);
+    expect(vecs([4, 8, 5, 4])).toBe(cpu ? 4 : 1);
+    expect(vecs([4, 8, 5])).toBe(1);
+    // Rows of whole vec4s that `main` would walk one run per invocation (14x14: 49 vec4s) take the
+    // flat walk on CPU adapters only; rows of 16 vec4s (8x8) stay with `main`.
+    expect(vecs([4, 8, 14, 14])).toBe(cpu ? 8 : undefined);
+    expect(vecs([4, 8, 8, 8])).toBe(undefined);
+    // Not taken: rows of whole vec4s (main), rows shorter than 4, an offset that is not a
+    // multiple of 4, a transposed operand, an operand that moves along the row but not like out.
+    expect(flat([4, 8, 4, 4], [out([4, 8, 4, 4]), { offset: 0, strides: [0, 1, 0, 0] }, out([4, 8, 4, 4])])).toBeNull();
+    expect(flat([5, 3], [out([5, 3]), { offset: 0, strides: [1, 0] }, out([5, 3])])).toBeNull();
+    expect(flat(x, [{ offset: 2, strides: contiguousStrides(x) }, { offset: 0, strides: [0, 1, 0, 0] }, out(x)])).toBeNull();
+    expect(flat([6, 5], [{ offset: 0, strides: [1, 6] }, { offset: 0, strides: [1, 0] }, out([6, 5])])).toBeNull();
+    expect(flat([6, 5], [out([6, 5]), { offset: 0, strides: [0, 1] }, out([6, 5])])).toBeNull();
+  });
+
   const binaryCases: [string, () => { a: wg.Tensor; b: wg.Tensor; base: [number[], number[]] }][] = [
     ['x + bias [1, C, 1, 1] (modes 1, 0; 4 runs per invocation)', () => {
       const x = random([2, 3, 8, 12]);
@@ -95,6 +121,41 @@ describe('strided kernels in runs of 4', () => {
       const x = random([6, 1]);
       const y = random([1, 16]);
       return { a: x.t, b: y.t, base: [x.data, y.data] };
+    }],
+    ['x + bias on 7x7 planes (flat vec4s spanning two rows, a partial last vec4)', () => {
+      const x = random([3, 5, 7, 7]);
+      const b = random([1, 5, 1, 1]);
+      return { a: x.t, b: b.t, base: [x.data, b.data] };
+    }],
+    ['a per-channel scale first, on 7x7 planes over many rows', () => {
+      const x = random([16, 64, 7, 7]);
+      const b = random([1, 64, 1, 1]);
+      return { a: b.t, b: x.t, base: [b.data, x.data] };
+    }],
+    ['x + bias on 14x14 planes (rows of whole vec4s, 8 vec4s per invocation on CPU adapters)', () => {
+      const x = random([2, 3, 14, 14]);
+      const b = random([1, 3, 1, 1]);
+      return { a: x.t, b: b.t, base: [x.data, b.data] };
+    }],
+    ['x + bias on 5x4 planes (rows of 20: 4 vec4s per invocation on CPU adapters)', () => {
+      const x = random([3, 7, 5, 4]);
+      const b = random([1, 7, 1, 1]);
+      return { a: x.t, b: b.t, base: [x.data, b.data] };
+    }],
+    ['rows of 5 with a per-row scalar (the split at every place in a vec4)', () => {
+      const x = random([9, 5]);
+      const y = random([9, 1]);
+      return { a: x.t, b: y.t, base: [x.data, y.data] };
+    }],
+    ['one row of 7 and a scalar tensor (no outer dimension)', () => {
+      const x = random([7]);
+      const y = random([1]);
+      return { a: y.t, b: x.t, base: [y.data, x.data] };
+    }],
+    ['a slice of whole vec4s from offset 12, plus a bias (rows of 6)', () => {
+      const x = random([3, 2, 6]);
+      const y = random([1, 2, 1]);
+      return { a: x.t.slice(0, 1, 3), b: y.t, base: [x.data, y.data] };
     }],
     ['rank 8 reversed: seven outer dimensions', () => {
       const x = random([2, 3, 2, 3, 2, 5, 2, 2]);

@@ -6,7 +6,9 @@
 // that are contiguous in every operand, so the common same-shape case runs with rank 1.
 // Work: `main` (rows of whole vec4s) and `main_any_rows` take runs of 4 neighbouring elements of
 // a row, RUNS consecutive runs per invocation (src/kernels/runs.ts: the divisions that find an
-// element's place are paid once per run, or per RUNS runs); `main_vec4`, when a, b and out are
+// element's place are paid once per run, or per RUNS runs); `main_flat` walks out as flat vec4s
+// where rows are not whole vec4s but each operand is constant along a row or laid out like out
+// (a broadcast over 7x7 planes); `main_vec4`, when a, b and out are
 // contiguous with the same shape, moves one vec4 per
 // invocation with no index arithmetic at all. On lavapipe (a CPU) load instructions and integer
 // division are the cost, so that path is the fastest. The grid may spill into y (65535-workgroup
@@ -86,14 +88,13 @@ struct RunParams {             // packed by packRuns() in src/kernels/runs.ts
 @group(0) @binding(3) var<uniform> r: RunParams;
 
 override A_MODE: u32 = 2u;     // 0: a is constant along a row, 1: aligned vec4s, 2: strided
+                               // (main_flat: 0, or 1 for flat vec4s laid out like out)
 override B_MODE: u32 = 2u;
 override RUNS: u32 = 1u;       // consecutive runs per invocation (runs_per_row % RUNS == 0: one row)
 
-// The element offsets (a, b, out) of run i's first element, and in .w its column in the row.
-fn run_start(i: u32) -> vec4<u32> {
-  let row = i / r.runs_per_row;
-  let col = (i - row * r.runs_per_row) * 4u;
-  var at = r.offset + r.inner * col;
+// The element offsets (a, b, out) of the first element of row `row`.
+fn row_start(row: u32) -> vec4<u32> {
+  var at = r.offset;
   // The row's coordinates over the outer dimensions, innermost first; the outermost one is
   // what is left, so it needs no division.
   var rest = row;
@@ -104,6 +105,14 @@ fn run_start(i: u32) -> vec4<u32> {
     rest = next;
   }
   if (r.outer_rank > 0u) { at += rest * r.strides[0]; }
+  return at;
+}
+
+// The element offsets (a, b, out) of run i's first element, and in .w its column in the row.
+fn run_start(i: u32) -> vec4<u32> {
+  let row = i / r.runs_per_row;
+  let col = (i - row * r.runs_per_row) * 4u;
+  let at = row_start(row) + r.inner * col;
   return vec4<u32>(at.xyz, col);
 }
 
@@ -181,6 +190,49 @@ fn main_any_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let n = min(4u, r.L - at.w);               // elements in this run
     let v = run_values(at, n, row);
     for (var e = 0u; e < n; e++) { out[at.z + e] = v[e]; }
+  }
+}
+
+// Rows that are not whole vec4s (L % 4 != 0, L >= 4; on CPU adapters also rows of whole vec4s
+// that `main` would walk one run per invocation, as on 14x14 planes), where out can be walked as
+// flat vec4s: every operand either constant along a row (mode 0: x + bias[1, C, 1, 1] on 7x7
+// planes) or laid out like out from a multiple of 4 (mode 1 here: read as flat vec4s too);
+// src/kernels/runs.ts's flatRows picks it. An invocation takes VECS consecutive vec4s of out,
+// which span at most two rows (the launcher keeps 4 * VECS <= L), so the divisions that place a
+// row are paid once for all of them: a mode-0 operand takes one value for row `row` and one for
+// the next, and a component at or past `row_end` belongs to the next. Against main_any_rows's
+// strided runs this is one vec4 load per contiguous operand and one vec4 store in place of 4
+// loads and 4 stores.
+override VECS: u32 = 1u;
+
+// Component k of a mode-0 operand's vec4 at element e: `first` before row_end, else `second`.
+fn row_pick(first: f32, second: f32, e: u32, row_end: u32) -> vec4<f32> {
+  return select(vec4<f32>(second), vec4<f32>(first), vec4<u32>(e) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(row_end));
+}
+
+@compute @workgroup_size(WG)
+fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let j = (gid.x + gid.y * nwg.x * WG) * VECS;   // the invocation's first vec4 of out
+  let rows = r.runs / r.runs_per_row;
+  let row = (4u * j) / r.L;
+  if (row >= rows) { return; }
+  let row_end = (row + 1u) * r.L;               // the next row's first element
+  // The next row's values, or past the last row this row's again (they land in the padding of
+  // out's last vec4: buffers are whole vec4s).
+  let at0 = row_start(row);
+  let at1 = row_start(min(row + 1u, rows - 1u));
+  var a_row = vec2<f32>(0.0);
+  var b_row = vec2<f32>(0.0);
+  if (A_MODE == 0u) { a_row = vec2<f32>(a4[at0.x / 4u][at0.x % 4u], a4[at1.x / 4u][at1.x % 4u]); }
+  if (B_MODE == 0u) { b_row = vec2<f32>(b4[at0.y / 4u][at0.y % 4u], b4[at1.y / 4u][at1.y % 4u]); }
+  for (var k = 0u; k < VECS; k++) {
+    let e = 4u * (j + k);
+    if (e >= rows * r.L) { return; }
+    var x = row_pick(a_row.x, a_row.y, e, row_end);
+    if (A_MODE != 0u) { x = a4[r.offset.x / 4u + j + k]; }
+    var y = row_pick(b_row.x, b_row.y, e, row_end);
+    if (B_MODE != 0u) { y = b4[r.offset.y / 4u + j + k]; }
+    out4[j + k] = vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
   }
 }
 
