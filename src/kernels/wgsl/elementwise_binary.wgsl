@@ -8,11 +8,10 @@
 // a row, RUNS consecutive runs per invocation (src/kernels/runs.ts: the divisions that find an
 // element's place are paid once per run, or per RUNS runs); `main_flat` walks out as flat vec4s
 // where rows are not whole vec4s but each operand is constant along a row or laid out like out
-// (a broadcast over 7x7 planes); `main_vec4`, when a, b and out are
-// contiguous with the same shape, moves one vec4 per
-// invocation with no index arithmetic at all. On lavapipe (a CPU) load instructions and integer
-// division are the cost, so that path is the fastest. The grid may spill into y (65535-workgroup
-// limit).
+// (a broadcast over 7x7 planes); `main_vec4`, when a, b and out are contiguous with the same
+// shape, moves one vec4 per invocation with no index arithmetic at all. On lavapipe (a CPU) load
+// instructions and integer division are the cost, so that path is the fastest. The grid may
+// spill into y (65535-workgroup limit).
 // Bindings: 0 a (read), 1 b (read), 2 out (write), 3 params (RunParams for `main`, Params for
 // `main_vec4`).
 // Reference: src/kernels/reference/elementwise.ts. Launcher: src/kernels/elementwise.ts.
