@@ -15,7 +15,7 @@
 // Rows whose length L is not a multiple of 4 end in a shorter run; its missing elements repeat
 // the row's last one on load and are not stored.
 
-import { coalesce } from '../tensor/shape.js';
+import { coalesce, contiguousStrides, numel } from '../tensor/shape.js';
 import { grid1d } from './launch.js';
 import { gpu, isCpuAdapter } from '../tensor/device.js';
 import type { Uniforms } from './uniforms.js';
@@ -47,7 +47,7 @@ export function planRuns(shape: readonly number[], views: readonly RunView[]): R
   const L = c.shape[rank - 1];
   const outer = c.shape.slice(0, rank - 1);
   const runsPerRow = Math.ceil(L / 4);
-  const rows = outer.reduce((a, b) => a * b, 1);
+  const rows = numel(outer);
   return {
     runs: L === 0 ? 0 : rows * runsPerRow,
     L,
@@ -84,8 +84,7 @@ export function flatRows(plan: RunPlan): { modes: RunMode[]; vecs: number } | nu
   // Rows of whole vec4s go to `main`, except on CPU adapters where `main` would take one run per
   // invocation (runLaunch: a row of 49 vec4s, 14x14 planes), there the flat walk pays fewer divisions.
   if (plan.L < 4 || (plan.L % 4 === 0 && !(cpu && plan.runsPerRow % 4 !== 0))) return null;
-  const dims = [...plan.outer, plan.L];
-  const flatStrides = dims.map((_, d) => dims.slice(d + 1).reduce((a, b) => a * b, 1));
+  const flatStrides = contiguousStrides([...plan.outer, plan.L]);
   const laidOutLikeOut = (v: RunPlan['views'][number]) =>
     v.offset % 4 === 0 && v.inner === 1 && v.outer.every((stride, d) => stride === flatStrides[d]);
   const out = plan.views[plan.views.length - 1];

@@ -71,6 +71,11 @@ fn apply(x: f32, y: f32) -> f32 {
   }
 }
 
+// op applied to 4 pairs of values, component by component.
+fn apply4(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
+}
+
 // The general path: any views (broadcast, transposed, sliced), as runs of 4 neighbouring
 // elements of a row (src/kernels/runs.ts says why and how the launcher picks each mode).
 struct RunParams {             // packed by packRuns() in src/kernels/runs.ts
@@ -158,7 +163,7 @@ fn run_values(at: vec4<u32>, n: u32, row: RowValues) -> vec4<f32> {
   if (A_MODE != 0u) { x = load_a(at.x, n); }
   var y = row.b;
   if (B_MODE != 0u) { y = load_b(at.y, n); }
-  return vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
+  return apply4(x, y);
 }
 
 // Rows of whole vec4s (L % 4 == 0): each run is one aligned vec4 of out. An invocation takes
@@ -231,7 +236,7 @@ fn main_flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (A_MODE != 0u) { x = a4[r.offset.x / 4u + j + k]; }
     var y = row_pick(b_row.x, b_row.y, e, row_end);
     if (B_MODE != 0u) { y = b4[r.offset.y / 4u + j + k]; }
-    out4[j + k] = vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
+    out4[j + k] = apply4(x, y);
   }
 }
 
@@ -242,5 +247,5 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   if (i * 4u >= p.numel) { return; }
   let x = a4[p.a_offset / 4u + i];
   let y = b4[p.b_offset / 4u + i];
-  out4[i] = vec4<f32>(apply(x.x, y.x), apply(x.y, y.y), apply(x.z, y.z), apply(x.w, y.w));
+  out4[i] = apply4(x, y);
 }

@@ -74,6 +74,11 @@ fn apply(v: f32, scalar: f32) -> f32 {
   }
 }
 
+// op applied to each component of v.
+fn apply4(v: vec4<f32>, scalar: f32) -> vec4<f32> {
+  return vec4<f32>(apply(v.x, scalar), apply(v.y, scalar), apply(v.z, scalar), apply(v.w, scalar));
+}
+
 override X_MODE: u32 = 2u;        // 0: x is constant along a row, 1: aligned vec4s, 2: strided
 override RUNS: u32 = 1u;          // consecutive runs per invocation (runs_per_row % RUNS == 0: one row)
 
@@ -114,7 +119,7 @@ fn run_values(at: vec4<u32>, n: u32, row: vec4<f32>) -> vec4<f32> {
   var x = row;
   if (X_MODE != 0u) { x = load_x(at.x, n); }
   let u = r.alpha * x + r.beta;
-  return vec4<f32>(apply(u.x, r.scalar), apply(u.y, r.scalar), apply(u.z, r.scalar), apply(u.w, r.scalar));
+  return apply4(u, r.scalar);
 }
 
 // Rows of whole vec4s (L % 4 == 0): each run is one aligned vec4 of out; RUNS consecutive runs
@@ -158,7 +163,7 @@ fn main_vec4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     let i = tile + k * WG + lid.x;
     if (i * 4u < p.numel) {
       let v = p.alpha * x4[p.x_offset / 4u + i] + p.beta;
-      out4[i] = vec4<f32>(apply(v.x, p.scalar), apply(v.y, p.scalar), apply(v.z, p.scalar), apply(v.w, p.scalar));
+      out4[i] = apply4(v, p.scalar);
     }
   }
 }
